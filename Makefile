@@ -1,0 +1,126 @@
+# hydra — one Makefile, top to bottom: settings, the binary, plugins, tests, install.
+#
+#   make            build build/hydra and build/plugins/<kind>/<name>.so
+#   make test       install missing Debian packages, build, run every test, then again under ASan + UBSan
+#   make demo       run the main job on the embedded default
+#   make bench      benchmarks (figures and ratios measured in the same run)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make clean
+
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+O         ?= build
+SANITIZE  ?=
+
+CC        ?= cc
+DEPS_PKGS := lua5.4 libconfig jansson libmicrohttpd
+WARNINGS  := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=c11 -D_GNU_SOURCE $(WARNINGS) -fno-common -Iinclude -Icore \
+             $(shell pkg-config --cflags $(DEPS_PKGS))
+LDFLAGS   ?=
+ifneq ($(SANITIZE),)
+CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS   += -fsanitize=address,undefined
+endif
+CORE_LIBS := $(shell pkg-config --libs $(DEPS_PKGS)) -ldl -lm
+
+PLUGIN_CFLAGS  := -fPIC -fvisibility=hidden
+PLUGIN_LDFLAGS := -shared -Wl,-z,defs
+
+# Where the binary looks for plugins when none is configured and none sits beside it.
+PLUGIN_INSTALL_DIR := $(PREFIX)/lib/hydra/plugins
+CFLAGS    += -DHYDRA_VERSION='"$(VERSION)"' -DHYDRA_PLUGIN_INSTALL_DIR='"$(PLUGIN_INSTALL_DIR)"'
+
+## The binary ---------------------------------------------------------------------------------------------------
+
+CORE_SRCS := $(filter-out core/main.c,$(wildcard core/*.c))
+CORE_OBJS := $(CORE_SRCS:%.c=$(O)/%.o)
+
+all: $(O)/hydra plugins
+
+$(O)/hydra: $(O)/core/main.o $(CORE_OBJS)
+	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(CORE_LIBS)
+
+$(O)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+## Plugins: plugins/<kind>/<name>.c -> $(O)/plugins/<kind>/<name>.so, each linking only its own libraries ----------
+
+PLUGIN_SRCS := $(wildcard plugins/*/*.c)
+PLUGIN_SOS  := $(PLUGIN_SRCS:plugins/%.c=$(O)/plugins/%.so)
+
+LIBS_forecaster/seasonal_naive := -lm
+LIBS_forecaster/holt_winters   := -lm
+LIBS_forecaster/lua            := $(shell pkg-config --libs lua5.4)
+LIBS_anomaly/robust_z          := -lm
+LIBS_anomaly/lua               := $(shell pkg-config --libs lua5.4) -lm
+
+plugins: $(PLUGIN_SOS)
+
+$(O)/plugins/%.so: plugins/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(PLUGIN_CFLAGS) -MMD -MP $(LDFLAGS) $(PLUGIN_LDFLAGS) -o $@ $< $(LIBS_$*)
+
+## Tests: one cmocka binary per core module, fixture plugins, then the whole suite under sanitizers --------------
+
+TEST_SRCS     := $(wildcard tests/test_*.c)
+TEST_BINS     := $(TEST_SRCS:tests/%.c=$(O)/tests/%)
+FIXTURE_SRCS  := $(wildcard tests/fixtures/*.c)
+FIXTURE_SOS   := $(FIXTURE_SRCS:tests/fixtures/%.c=$(O)/tests/fixtures/%.so)
+
+$(O)/tests/test_%: $(O)/tests/test_%.o $(O)/tests/support.o $(CORE_OBJS)
+	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(CORE_LIBS) -lcmocka
+
+$(O)/tests/fixtures/%.so: tests/fixtures/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(PLUGIN_CFLAGS) -MMD -MP $(LDFLAGS) -shared -o $@ $<
+
+$(O)/tests/fixtures/not_a_plugin.so: tests/fixtures/not_a_plugin.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC $(LDFLAGS) -shared -o $@ $<
+
+tests-build: all $(TEST_BINS) $(FIXTURE_SOS)
+
+# Runs every test binary; prints one closing line "N passed, N failed" over all of them.
+check: tests-build
+	@tests/run-tests $(O)
+
+deps:
+	@scripts/install-deps
+
+test: deps
+	$(MAKE) check
+	$(MAKE) O=build-asan SANITIZE=1 check
+
+## Demo and benchmarks ----------------------------------------------------------------------------------------
+
+demo: all
+	$(O)/hydra check-config configs/hydra.cfg
+	$(O)/hydra plugins --config configs/hydra.cfg
+
+bench: all
+	@echo "no benchmarks yet"
+
+## Install ----------------------------------------------------------------------------------------------------
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PLUGIN_INSTALL_DIR) $(DESTDIR)$(PREFIX)/include/hydra \
+	           $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/share/hydra/configs
+	install -m 755 $(O)/hydra $(DESTDIR)$(PREFIX)/bin/hydra
+	cd $(O)/plugins && for so in */*.so; do \
+	    install -D -m 644 $$so $(DESTDIR)$(PLUGIN_INSTALL_DIR)/$$so; done
+	install -m 644 include/hydra/plugin.h $(DESTDIR)$(PREFIX)/include/hydra/plugin.h
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@PLUGINDIR@|$(PLUGIN_INSTALL_DIR)|g' \
+	    hydra.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/hydra.pc
+	install -m 644 configs/*.cfg $(DESTDIR)$(PREFIX)/share/hydra/configs/
+	cd scripts && find . -name '*.lua' -exec install -D -m 644 {} $(DESTDIR)$(PREFIX)/share/hydra/scripts/{} \;
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all plugins tests-build check deps test demo bench install clean
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -1,0 +1,244 @@
+#include "cli.h"
+
+#include "config.h"
+#include "loader.h"
+#include "log.h"
+#include "plugin_set.h"
+#include "script.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXIT_USAGE 2
+
+static const char usage_text[] =
+    "usage: hydra [--help] [--version] COMMAND [ARGS]\n"
+    "\n"
+    "Human-gated predictive autoscaling.\n"
+    "\n"
+    "commands:\n"
+    "  check-config FILE            check a config: syntax, settings, plugins, policy script\n"
+    "  plugins [--config FILE]      list plugins: kind, name, version, ABI and file\n"
+    "  plugins --load FILE.so       load one file and say what it is, or why it is refused\n"
+    "        [--kind KIND]          ... and require it to be of this kind\n"
+    "\n"
+    "options:\n"
+    "  -h, --help                   this text\n"
+    "  -V, --version                the version and plugin ABI\n"
+    "\n"
+    "Exit status: 0 ok, 1 the command failed, 2 a usage error.\n";
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+    char reason[512];
+    va_list args;
+    va_start(args, fmt);
+    vformat_into(reason, sizeof reason, fmt, args);
+    va_end(args);
+    fprintf(stderr, "hydra: %s (see 'hydra --help')\n", reason);
+    return EXIT_USAGE;
+}
+
+/* ## plugins ------------------------------------------------------------------------------------------------------ */
+
+static void print_plugin_header(void)
+{
+    printf("%-16s %-10s %-20s %-8s %-4s %s\n", "INSTANCE", "KIND", "NAME", "VERSION", "ABI", "FILE");
+}
+
+static void print_plugin_row(const char *instance, const loader_module *module)
+{
+    const hydra_plugin_descriptor *d = module->descriptor;
+    printf("%-16s %-10s %-20s %-8s %-4u %s\n", instance, loader_kind_name(d->kind), d->name,
+           d->version ? d->version : "-", d->abi_version, module->path);
+}
+
+static int plugins_load_one(const char *path, const char *kind_name)
+{
+    int kind = LOADER_ANY_KIND;
+    if (kind_name && !(kind = loader_kind_parse(kind_name)))
+        return usage_error("unknown kind '%s' for --kind (expected one of %s)", kind_name, loader_kind_list());
+    loader_registry registry = {0};
+    char error[2048];
+    loader_module *module = loader_load(&registry, path, kind, error, sizeof error);
+    if (!module) {
+        fprintf(stderr, "hydra: %s\n", error);
+        return 1;
+    }
+    const hydra_plugin_descriptor *d = module->descriptor;
+    printf("%s: %s plugin '%s' version %s, ABI %u: %s\n", path, loader_kind_name(d->kind), d->name,
+           d->version ? d->version : "-", d->abi_version, d->description ? d->description : "");
+    loader_registry_free(&registry);
+    return 0;
+}
+
+static int plugins_from_config(const char *config_path)
+{
+    hydra_config config;
+    char error[2048];
+    int status = 1;
+    plugin_set set = {0};
+    hydra_clock clock;
+    clock_init_real(&clock);
+    if (config_load(&config, config_path, error, sizeof error) != 0 ||
+        plugin_set_open(&set, &config, &clock, error, sizeof error) != 0) {
+        fprintf(stderr, "hydra: %s\n", error);
+        goto done;
+    }
+    print_plugin_header();
+    for (size_t i = 0; i < set.count; i++)
+        print_plugin_row(instance_name(set.instances[i]), instance_module(set.instances[i]));
+    status = 0;
+done:
+    plugin_set_close(&set);
+    config_free(&config);
+    return status;
+}
+
+/* Loads every .so in <dir>/<kind>; a file that is refused is reported and makes the listing fail. */
+static int plugins_scan_kind(loader_registry *registry, const char *dir, int kind)
+{
+    char *kind_dir = xasprintf("%s/%s", dir, loader_kind_name(kind));
+    struct dirent **entries = NULL;
+    int count = path_is_dir(kind_dir) ? scandir(kind_dir, &entries, NULL, alphasort) : 0;
+    int failures = 0;
+    for (int i = 0; i < count; i++) {
+        if (text_ends_with(entries[i]->d_name, ".so")) {
+            char *path = xasprintf("%s/%s", kind_dir, entries[i]->d_name);
+            char error[2048];
+            loader_module *module = loader_load(registry, path, kind, error, sizeof error);
+            if (module)
+                print_plugin_row("-", module);
+            else
+                failures += fprintf(stderr, "hydra: %s\n", error) > 0;
+            free(path);
+        }
+        free(entries[i]);
+    }
+    free(entries);
+    free(kind_dir);
+    return failures;
+}
+
+static int plugins_from_dir(void)
+{
+    char *dir = loader_default_plugin_dir();
+    if (!path_is_dir(dir)) {
+        fprintf(stderr, "hydra: plugin folder %s does not exist; run make, or pass --config FILE\n", dir);
+        free(dir);
+        return 1;
+    }
+    loader_registry registry = {0};
+    print_plugin_header();
+    int failures = 0;
+    for (int kind = HYDRA_KIND_FORECASTER; kind <= HYDRA_KIND_SOURCE; kind++)
+        failures += plugins_scan_kind(&registry, dir, kind);
+    loader_registry_free(&registry);
+    free(dir);
+    return failures ? 1 : 0;
+}
+
+static int command_plugins(int argc, char **argv)
+{
+    const char *config_path = NULL, *load_path = NULL, *kind = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char **slot = strcmp(argv[i], "--config") == 0 ? &config_path
+                            : strcmp(argv[i], "--load") == 0 ? &load_path
+                            : strcmp(argv[i], "--kind") == 0 ? &kind
+                                                             : NULL;
+        if (!slot)
+            return usage_error("plugins: unknown argument '%s'", argv[i]);
+        if (i + 1 >= argc)
+            return usage_error("plugins: %s needs a value", argv[i]);
+        *slot = argv[++i];
+    }
+    if (config_path && load_path)
+        return usage_error("plugins: --config and --load do not go together");
+    if (kind && !load_path)
+        return usage_error("plugins: --kind goes with --load");
+    if (load_path)
+        return plugins_load_one(load_path, kind);
+    return config_path ? plugins_from_config(config_path) : plugins_from_dir();
+}
+
+/* ## check-config ---------------------------------------------------------------------------------------------- */
+
+static int check_policy(const hydra_config *config, const hydra_clock *clock, char *error, size_t error_size)
+{
+    if (!config->policy_path)
+        return 0;
+    script_options options = {config->lua_memory_limit, config->lua_instruction_limit, clock, NULL, NULL};
+    hydra_script *policy = script_open(config->policy_path, &options, error, error_size);
+    if (!policy)
+        return -1;
+    bool has_decide = script_has_function(policy, "decide");
+    script_close(policy);
+    if (!has_decide)
+        format_into(error, error_size, "%s: a policy must define a global function decide(rec, ctx)",
+                    config->policy_path);
+    return has_decide ? 0 : -1;
+}
+
+static int command_check_config(int argc, char **argv)
+{
+    if (argc != 2)
+        return usage_error(argc < 2 ? "check-config: which file? (hydra check-config FILE)"
+                                    : "check-config: takes one file, found %d arguments", argc - 1);
+    hydra_config config;
+    plugin_set set = {0};
+    char error[2048];
+    hydra_clock clock;
+    clock_init_real(&clock);
+    int status = 1;
+    if (config_load(&config, argv[1], error, sizeof error) != 0 ||
+        plugin_set_open(&set, &config, &clock, error, sizeof error) != 0 ||
+        check_policy(&config, &clock, error, sizeof error) != 0) {
+        fprintf(stderr, "hydra: %s\n", error);
+        goto done;
+    }
+    printf("%s: ok: %zu plugins, %zu targets, %zu notifiers, policy %s\n", argv[1], config.plugin_count,
+           config.target_count, config.notifier_count, config.policy_path ? config.policy_path : "none (always ask)");
+    status = 0;
+done:
+    plugin_set_close(&set);
+    config_free(&config);
+    return status;
+}
+
+/* ## Dispatch ---------------------------------------------------------------------------------------------------- */
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} command;
+
+static const command commands[] = {
+    {"check-config", command_check_config},
+    {"plugins", command_plugins},
+};
+
+int cli_main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage_error("no command given");
+    const char *first = argv[1];
+    if (strcmp(first, "-h") == 0 || strcmp(first, "--help") == 0 || strcmp(first, "help") == 0) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (strcmp(first, "-V") == 0 || strcmp(first, "--version") == 0) {
+        printf("hydra %s (plugin ABI %u)\n", HYDRA_VERSION, HYDRA_ABI_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < ARRAY_LEN(commands); i++)
+        if (strcmp(first, commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    if (first[0] == '-')
+        return usage_error("unknown option '%s'", first);
+    return usage_error("unknown command '%s'", first);
+}

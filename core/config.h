@@ -1,0 +1,69 @@
+/* The libconfig file: plugins to load and their settings, targets, policy script, clock. Unknown settings are
+ * errors; every error names file:line and the setting. Relative paths resolve against the config file's folder. */
+#ifndef HYDRA_CONFIG_H
+#define HYDRA_CONFIG_H
+
+#include "clock.h"
+
+#include <hydra/plugin.h>
+#include <libconfig.h>
+#include <stddef.h>
+
+typedef struct config_plugin {
+    int kind;
+    char *name;               /* the plugin's name, e.g. "holt_winters" */
+    char *instance;           /* how targets refer to it; defaults to name */
+    char *file;               /* resolved .so path */
+    config_setting_t *settings; /* owned by the config; may be NULL */
+    int line;
+} config_plugin;
+
+typedef struct config_target {
+    char *name;
+    char *metric;
+    char *forecaster; /* instance names */
+    char *anomaly;    /* NULL: no anomaly detection */
+    char *scaler;
+    int min_replicas;
+    int max_replicas;
+    int max_step;                /* largest change in one action; 0 = no limit */
+    double capacity_per_replica; /* metric units one replica serves at its SLO */
+    double cold_start_seconds;   /* from scale request to ready */
+    double headroom;             /* fraction above the forecast peak to provision */
+    double tolerance;            /* relative change below which nothing is recommended */
+    double stabilization_seconds; /* how long lower demand must last before scaling down */
+    int line;
+} config_target;
+
+typedef struct hydra_config {
+    config_t parsed;
+    char *path;
+    char *base_dir;
+    char *plugin_dir;
+    hydra_log_level log_level;
+    clock_mode clock_mode;
+    double clock_start;          /* virtual clock only */
+    double tick_seconds;
+    double horizon_seconds;      /* how far ahead forecasts look */
+    double history_seconds;      /* how much history a forecast sees */
+    double approval_timeout_seconds; /* a pending recommendation expires after this */
+    double approval_latency_seconds; /* how long a person usually takes to answer: part of the lead time */
+    size_t lua_memory_limit;
+    long long lua_instruction_limit;
+    char *policy_path;           /* NULL: every recommendation asks a person */
+    config_plugin *plugins;
+    size_t plugin_count;
+    char **notifiers;
+    size_t notifier_count;
+    config_target *targets;
+    size_t target_count;
+} hydra_config;
+
+/* Reads and checks path. Returns 0, or -1 with "config FILE:LINE: ..." in error. */
+int config_load(hydra_config *config, const char *path, char *error, size_t error_size);
+void config_free(hydra_config *config);
+
+const config_plugin *config_find_plugin(const hydra_config *config, const char *instance);
+const config_target *config_find_target(const hydra_config *config, const char *name);
+
+#endif

@@ -1,0 +1,335 @@
+#include "instance.h"
+
+#include "log.h"
+#include "metrics.h"
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct plugin_instance {
+    char *name;
+    loader_module *module;
+    void *state;
+    hydra_host host;
+    config_setting_t *settings;
+    instance_context context;
+    char *base_dir;
+    char **resolved_paths; /* kept until destroy: setting_path hands them out borrowed */
+    size_t resolved_count;
+    char error[2048];
+};
+
+/* Marks a setting as read, through libconfig's per-setting hook pointer. */
+static char setting_was_read;
+
+static plugin_instance *instance_of(const hydra_host *host) { return host->host_private; }
+
+/* ## Host API: logging, clock, errors, memory, metrics -------------------------------------------------------- */
+
+static void host_log(const hydra_host *host, hydra_log_level level, const char *fmt, ...)
+{
+    char message[2048];
+    va_list args;
+    va_start(args, fmt);
+    vformat_into(message, sizeof message, fmt, args);
+    va_end(args);
+    log_write(level, "plugin %s: %s", host->instance, message);
+}
+
+static double host_now(const hydra_host *host) { return clock_now(instance_of(host)->context.clock); }
+
+static void host_set_error(const hydra_host *host, const char *fmt, ...)
+{
+    plugin_instance *instance = instance_of(host);
+    va_list args;
+    va_start(args, fmt);
+    vformat_into(instance->error, sizeof instance->error, fmt, args);
+    va_end(args);
+}
+
+static void *host_alloc(const hydra_host *host, size_t bytes)
+{
+    (void)host;
+    return calloc(1, bytes ? bytes : 1);
+}
+
+static void host_free(const hydra_host *host, void *ptr)
+{
+    (void)host;
+    free(ptr);
+}
+
+static int host_metric_register(const hydra_host *host, const char *name, const char *help, hydra_metric_type type)
+{
+    return metrics_register(host->instance, name, help, type);
+}
+
+static void host_metric_add(const hydra_host *host, int metric, double delta)
+{
+    (void)host;
+    metrics_add(metric, delta);
+}
+
+static void host_metric_set(const hydra_host *host, int metric, double value)
+{
+    (void)host;
+    metrics_set(metric, value);
+}
+
+/* ## Host API: settings ------------------------------------------------------------------------------------- */
+
+/* Finds key among the instance's settings and marks it read; NULL when absent. */
+static config_setting_t *setting_lookup(const hydra_host *host, const char *key)
+{
+    plugin_instance *instance = instance_of(host);
+    if (!instance->settings)
+        return NULL;
+    config_setting_t *setting = config_setting_get_member(instance->settings, key);
+    if (setting)
+        config_setting_set_hook(setting, &setting_was_read);
+    return setting;
+}
+
+static int setting_type_error(const hydra_host *host, const config_setting_t *setting, const char *expected)
+{
+    log_error("config %s:%d: plugin %s: setting '%s' must be %s", config_setting_source_file(setting),
+              config_setting_source_line(setting), host->instance, config_setting_name(setting), expected);
+    host_set_error(host, "setting '%s' must be %s", config_setting_name(setting), expected);
+    return -1;
+}
+
+static int host_setting_string(const hydra_host *host, const char *key, const char **out)
+{
+    config_setting_t *setting = setting_lookup(host, key);
+    if (!setting)
+        return 1;
+    if (config_setting_type(setting) != CONFIG_TYPE_STRING)
+        return setting_type_error(host, setting, "a string");
+    *out = config_setting_get_string(setting);
+    return 0;
+}
+
+static int host_setting_int(const hydra_host *host, const char *key, long long *out)
+{
+    config_setting_t *setting = setting_lookup(host, key);
+    if (!setting)
+        return 1;
+    int type = config_setting_type(setting);
+    if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
+        return setting_type_error(host, setting, "an integer");
+    *out = config_setting_get_int64(setting);
+    return 0;
+}
+
+static int host_setting_double(const hydra_host *host, const char *key, double *out)
+{
+    config_setting_t *setting = setting_lookup(host, key);
+    if (!setting)
+        return 1;
+    int type = config_setting_type(setting);
+    if (type == CONFIG_TYPE_FLOAT)
+        *out = config_setting_get_float(setting);
+    else if (type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64)
+        *out = (double)config_setting_get_int64(setting);
+    else
+        return setting_type_error(host, setting, "a number");
+    return 0;
+}
+
+static int host_setting_bool(const hydra_host *host, const char *key, bool *out)
+{
+    config_setting_t *setting = setting_lookup(host, key);
+    if (!setting)
+        return 1;
+    if (config_setting_type(setting) != CONFIG_TYPE_BOOL)
+        return setting_type_error(host, setting, "true or false");
+    *out = config_setting_get_bool(setting) != 0;
+    return 0;
+}
+
+static int host_setting_path(const hydra_host *host, const char *key, const char **out)
+{
+    const char *relative = NULL;
+    int found = host_setting_string(host, key, &relative);
+    if (found != 0)
+        return found;
+    plugin_instance *instance = instance_of(host);
+    char *resolved = path_resolve(instance->base_dir, relative);
+    instance->resolved_paths = xrealloc(instance->resolved_paths,
+                                        (instance->resolved_count + 1) * sizeof *instance->resolved_paths);
+    instance->resolved_paths[instance->resolved_count++] = resolved;
+    *out = resolved;
+    return 0;
+}
+
+/* ## Host API: the sandboxed Lua runtime, for bridges --------------------------------------------------------- */
+
+static hydra_script *host_script_open(const hydra_host *host, const char *path)
+{
+    plugin_instance *instance = instance_of(host);
+    script_options options = {
+        .memory_limit = instance->context.script_memory_limit,
+        .instruction_limit = instance->context.script_instruction_limit,
+        .clock = instance->context.clock,
+    };
+    char error[2048];
+    hydra_script *script = script_open(path, &options, error, sizeof error);
+    if (!script) {
+        host_set_error(host, "%s", error);
+        return NULL;
+    }
+    script_set_owner(script, instance);
+    return script;
+}
+
+static int host_script_call(hydra_script *script, int nargs, int nresults)
+{
+    if (script_call(script, nargs, nresults) == 0)
+        return 0;
+    plugin_instance *instance = script_owner(script);
+    format_into(instance->error, sizeof instance->error, "%s", script_error(script));
+    return -1;
+}
+
+/* ## Life cycle --------------------------------------------------------------------------------------------- */
+
+static void host_table_init(plugin_instance *instance)
+{
+    instance->host = (hydra_host){
+        .size = sizeof(hydra_host),
+        .abi_version = HYDRA_ABI_VERSION,
+        .instance = instance->name,
+        .log = host_log,
+        .now = host_now,
+        .setting_string = host_setting_string,
+        .setting_int = host_setting_int,
+        .setting_double = host_setting_double,
+        .setting_bool = host_setting_bool,
+        .setting_path = host_setting_path,
+        .set_error = host_set_error,
+        .metric_register = host_metric_register,
+        .metric_add = host_metric_add,
+        .metric_set = host_metric_set,
+        .alloc = host_alloc,
+        .free = host_free,
+        .script_open = host_script_open,
+        .script_state = script_state,
+        .script_call = host_script_call,
+        .script_close = script_close,
+        .host_private = instance,
+    };
+}
+
+static int check_unread_settings(plugin_instance *instance, char *error, size_t error_size)
+{
+    if (!instance->settings)
+        return 0;
+    for (int i = 0; i < config_setting_length(instance->settings); i++) {
+        config_setting_t *setting = config_setting_get_elem(instance->settings, (unsigned)i);
+        if (config_setting_get_hook(setting) == &setting_was_read)
+            continue;
+        format_into(error, error_size, "config %s:%d: plugin %s: unknown setting '%s' for %s %s",
+                    config_setting_source_file(setting), config_setting_source_line(setting), instance->name,
+                    config_setting_name(setting), loader_kind_name(instance->module->descriptor->kind),
+                    instance->module->descriptor->name);
+        return -1;
+    }
+    return 0;
+}
+
+static void instance_free(plugin_instance *instance)
+{
+    for (size_t i = 0; i < instance->resolved_count; i++)
+        free(instance->resolved_paths[i]);
+    free(instance->resolved_paths);
+    free(instance->base_dir);
+    free(instance->name);
+    free(instance);
+}
+
+plugin_instance *instance_create(loader_module *module, const char *name, config_setting_t *settings,
+                                 const instance_context *context, char *error, size_t error_size)
+{
+    plugin_instance *instance = xcalloc(1, sizeof *instance);
+    instance->name = xstrdup(name);
+    instance->module = module;
+    instance->settings = settings;
+    instance->context = context ? *context : (instance_context){0};
+    instance->base_dir = xstrdup(instance->context.base_dir ? instance->context.base_dir : ".");
+    host_table_init(instance);
+    instance->state = module->descriptor->create(&instance->host);
+    if (!instance->state) {
+        format_into(error, error_size, "plugin %s (%s %s): create failed: %s", name,
+                    loader_kind_name(module->descriptor->kind), module->descriptor->name,
+                    instance->error[0] ? instance->error : "no reason given");
+        instance_free(instance);
+        return NULL;
+    }
+    if (check_unread_settings(instance, error, error_size) != 0) {
+        instance_destroy(instance);
+        return NULL;
+    }
+    return instance;
+}
+
+void instance_destroy(plugin_instance *instance)
+{
+    if (!instance)
+        return;
+    instance->module->descriptor->destroy(instance->state);
+    instance_free(instance);
+}
+
+const char *instance_name(const plugin_instance *instance) { return instance->name; }
+const loader_module *instance_module(const plugin_instance *instance) { return instance->module; }
+int instance_kind(const plugin_instance *instance) { return (int)instance->module->descriptor->kind; }
+const char *instance_error(const plugin_instance *instance) { return instance->error; }
+
+/* ## Calls into plugins -------------------------------------------------------------------------------------- */
+
+/* Clears the error before a call and logs it once after a failed one. */
+static int call_done(plugin_instance *instance, const char *op, int result)
+{
+    if (result != 0)
+        log_error("plugin %s: %s failed: %s", instance->name, op, instance->error[0] ? instance->error : "no reason given");
+    return result == 0 ? 0 : -1;
+}
+
+static const void *ops_of(plugin_instance *instance, int kind)
+{
+    instance->error[0] = '\0';
+    return instance_kind(instance) == kind ? instance->module->descriptor->ops : NULL;
+}
+
+int instance_forecast(plugin_instance *instance, const hydra_series *history, hydra_forecast *out)
+{
+    const hydra_forecaster_ops *ops = ops_of(instance, HYDRA_KIND_FORECASTER);
+    out->component_count = 0;
+    return call_done(instance, "predict", ops ? ops->predict(instance->state, history, out) : -1);
+}
+
+int instance_score(plugin_instance *instance, const hydra_series *series, double *scores)
+{
+    const hydra_anomaly_ops *ops = ops_of(instance, HYDRA_KIND_ANOMALY);
+    return call_done(instance, "score", ops ? ops->score(instance->state, series, scores) : -1);
+}
+
+int instance_notify(plugin_instance *instance, const hydra_notification *notification)
+{
+    const hydra_notifier_ops *ops = ops_of(instance, HYDRA_KIND_NOTIFIER);
+    return call_done(instance, "notify", ops ? ops->notify(instance->state, notification) : -1);
+}
+
+int instance_scale_status(plugin_instance *instance, const char *target, hydra_scale_status *out)
+{
+    const hydra_scaler_ops *ops = ops_of(instance, HYDRA_KIND_SCALER);
+    return call_done(instance, "status", ops ? ops->status(instance->state, target, out) : -1);
+}
+
+int instance_scale(plugin_instance *instance, const hydra_scale_request *request, hydra_scale_status *out)
+{
+    const hydra_scaler_ops *ops = ops_of(instance, HYDRA_KIND_SCALER);
+    return call_done(instance, "scale", ops ? ops->scale(instance->state, request, out) : -1);
+}

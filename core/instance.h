@@ -1,0 +1,38 @@
+/* A plugin instance: a loaded module, its state, its own settings and the host API table it is given.
+ * Calls into a plugin go through the instance_* wrappers, which log the plugin's error once, with its name. */
+#ifndef HYDRA_INSTANCE_H
+#define HYDRA_INSTANCE_H
+
+#include "clock.h"
+#include "loader.h"
+#include "script.h"
+
+#include <libconfig.h>
+
+typedef struct instance_context {
+    const hydra_clock *clock;
+    const char *base_dir;         /* relative setting paths resolve against it (the config file's folder) */
+    size_t script_memory_limit;   /* for bridge scripts; 0 = default */
+    long long script_instruction_limit;
+} instance_context;
+
+typedef struct plugin_instance plugin_instance;
+
+/* settings may be NULL (no settings). A setting the plugin does not read is an error naming file:line. */
+plugin_instance *instance_create(loader_module *module, const char *name, config_setting_t *settings,
+                                 const instance_context *context, char *error, size_t error_size);
+void instance_destroy(plugin_instance *instance);
+
+const char *instance_name(const plugin_instance *instance);
+const loader_module *instance_module(const plugin_instance *instance);
+int instance_kind(const plugin_instance *instance);
+/* The plugin's last error text (set with host->set_error). */
+const char *instance_error(const plugin_instance *instance);
+
+int instance_forecast(plugin_instance *instance, const hydra_series *history, hydra_forecast *out);
+int instance_score(plugin_instance *instance, const hydra_series *series, double *scores);
+int instance_notify(plugin_instance *instance, const hydra_notification *notification);
+int instance_scale_status(plugin_instance *instance, const char *target, hydra_scale_status *out);
+int instance_scale(plugin_instance *instance, const hydra_scale_request *request, hydra_scale_status *out);
+
+#endif

@@ -1,0 +1,268 @@
+/*
+ * hydra plugin ABI — the only header a plugin includes.
+ *
+ * A plugin is a shared object that exports one function, hydra_plugin_entry(), returning a pointer to a static
+ * descriptor. The host checks, in this order: the entry symbol, a non-NULL descriptor, the ABI version (equal to the
+ * host's), the descriptor's size, a known kind, the configured kind, a unique (kind, name), and the mandatory ops.
+ *
+ * Ownership across the boundary:
+ *   - arguments are borrowed for the duration of the call;
+ *   - results go into storage the caller provides;
+ *   - whoever allocates frees; a plugin's state is an opaque pointer from create() to destroy();
+ *   - error text given to host->set_error() is copied by the host.
+ * A plugin never exits the process and never calls host symbols directly: everything comes through hydra_host.
+ *
+ * Build: cc -fPIC -fvisibility=hidden -shared -Wl,-z,defs $(pkg-config --cflags --libs hydra) -o my.so my.c
+ */
+#ifndef HYDRA_PLUGIN_H
+#define HYDRA_PLUGIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped on any incompatible change to a struct below; the host accepts only its own version. */
+#define HYDRA_ABI_VERSION 1u
+#define HYDRA_PLUGIN_ENTRY_SYMBOL "hydra_plugin_entry"
+
+#if defined(__GNUC__)
+#define HYDRA_EXPORT __attribute__((visibility("default")))
+#define HYDRA_PRINTF(fmt_index, first_arg) __attribute__((format(printf, fmt_index, first_arg)))
+#else
+#define HYDRA_EXPORT
+#define HYDRA_PRINTF(fmt_index, first_arg)
+#endif
+
+typedef enum hydra_kind {
+    HYDRA_KIND_FORECASTER = 1,
+    HYDRA_KIND_ANOMALY = 2,
+    HYDRA_KIND_NOTIFIER = 3,
+    HYDRA_KIND_SCALER = 4,
+    HYDRA_KIND_STORE = 5,
+    HYDRA_KIND_SOURCE = 6,
+} hydra_kind;
+
+typedef enum hydra_log_level {
+    HYDRA_LOG_DEBUG = 0,
+    HYDRA_LOG_INFO = 1,
+    HYDRA_LOG_WARN = 2,
+    HYDRA_LOG_ERROR = 3,
+} hydra_log_level;
+
+typedef enum hydra_metric_type {
+    HYDRA_METRIC_COUNTER = 1,
+    HYDRA_METRIC_GAUGE = 2,
+} hydra_metric_type;
+
+struct lua_State;
+typedef struct hydra_script hydra_script;
+typedef struct hydra_host hydra_host;
+
+/* ## Host API: one table per plugin instance, valid from create() until destroy() returns. */
+struct hydra_host {
+    uint32_t size; /* sizeof(hydra_host) as the host knows it */
+    uint32_t abi_version;
+    const char *instance; /* this instance's name from the config */
+
+    /* Logging: the host prefixes the instance name; no trailing newline needed. */
+    void (*log)(const hydra_host *host, hydra_log_level level, const char *fmt, ...) HYDRA_PRINTF(3, 4);
+    /* Seconds since the Unix epoch on the controller's clock (virtual in the simulator). Never call time(). */
+    double (*now)(const hydra_host *host);
+
+    /* The instance's own settings. Return 0 and set *out when present, 1 when absent (out untouched, so
+     * initialise it with the default), -1 when present with the wrong type (already reported, with file:line).
+     * A setting no plugin reads is reported as unknown after create(). Strings are borrowed until destroy(). */
+    int (*setting_string)(const hydra_host *host, const char *key, const char **out);
+    int (*setting_int)(const hydra_host *host, const char *key, long long *out);
+    int (*setting_double)(const hydra_host *host, const char *key, double *out);
+    int (*setting_bool)(const hydra_host *host, const char *key, bool *out);
+    /* Like setting_string, with a relative path resolved against the config file's folder. */
+    int (*setting_path)(const hydra_host *host, const char *key, const char **out);
+
+    /* Why the last call failed; the host copies the text and logs it once with the instance's name. */
+    void (*set_error)(const hydra_host *host, const char *fmt, ...) HYDRA_PRINTF(2, 3);
+
+    /* Metrics: register once (in create), then update. Returns a handle >= 0, or -1. */
+    int (*metric_register)(const hydra_host *host, const char *name, const char *help, hydra_metric_type type);
+    void (*metric_add)(const hydra_host *host, int metric, double delta);
+    void (*metric_set)(const hydra_host *host, int metric, double value);
+
+    /* Zeroed allocation; NULL when out of memory. Pair with host->free. */
+    void *(*alloc)(const hydra_host *host, size_t bytes);
+    void (*free)(const hydra_host *host, void *ptr);
+
+    /* The host's sandboxed Lua runtime, for bridge plugins. script_open loads a text chunk from path into a fresh
+     * sandbox (no io, os, package, debug; memory cap; instruction budget per call) and runs it. script_call calls
+     * the function pushed below nargs arguments on script_state()'s stack with a fresh budget; on failure it
+     * returns -1 and the error ("file:line: message" and a traceback) is set as this instance's error. */
+    hydra_script *(*script_open)(const hydra_host *host, const char *path);
+    struct lua_State *(*script_state)(hydra_script *script);
+    int (*script_call)(hydra_script *script, int nargs, int nresults);
+    void (*script_close)(hydra_script *script);
+
+    void *host_private; /* the host's; do not touch */
+    void *reserved[8];  /* room to grow without moving the fields above */
+};
+
+/* ## Data shared by several kinds */
+
+/* An evenly spaced series; a missing sample is NAN. */
+typedef struct hydra_series {
+    const double *values;
+    size_t count;
+    double start; /* Unix seconds of values[0] */
+    double step;  /* seconds between two samples */
+} hydra_series;
+
+typedef struct hydra_sample {
+    const char *service;
+    const char *metric;
+    double ts; /* Unix seconds */
+    double value;
+} hydra_sample;
+
+/* ## Forecaster */
+
+#define HYDRA_FORECAST_MAX_COMPONENTS 8
+#define HYDRA_COMPONENT_NAME_MAX 32
+
+/* The caller allocates every array with `horizon` elements; the plugin fills them.
+ * Step i (0-based) forecasts the time history.start + (history.count + i) * history.step. */
+typedef struct hydra_forecast {
+    size_t horizon;
+    double *mean;
+    double *lower80, *upper80;
+    double *lower95, *upper95;
+    /* Optional explanation: the additive parts of the mean (level, trend, each season). */
+    size_t component_count;
+    char component_names[HYDRA_FORECAST_MAX_COMPONENTS][HYDRA_COMPONENT_NAME_MAX];
+    double *components[HYDRA_FORECAST_MAX_COMPONENTS];
+} hydra_forecast;
+
+typedef struct hydra_forecaster_ops {
+    uint32_t size; /* sizeof(hydra_forecaster_ops) */
+    /* Mandatory. Returns 0, or -1 with set_error (e.g. history shorter than the model needs). */
+    int (*predict)(void *state, const hydra_series *history, hydra_forecast *out);
+} hydra_forecaster_ops;
+
+/* ## Anomaly detector */
+
+typedef struct hydra_anomaly_ops {
+    uint32_t size; /* sizeof(hydra_anomaly_ops) */
+    /* Mandatory. scores[i] in [0, 1] for values[i], computed from values[0..i] only. scores has series->count
+     * elements and is the caller's. */
+    int (*score)(void *state, const hydra_series *series, double *scores);
+} hydra_anomaly_ops;
+
+/* ## Notifier */
+
+typedef enum hydra_event {
+    HYDRA_EVENT_RECOMMENDATION_PENDING = 1,
+    HYDRA_EVENT_RECOMMENDATION_APPROVED = 2,
+    HYDRA_EVENT_RECOMMENDATION_REJECTED = 3,
+    HYDRA_EVENT_RECOMMENDATION_EXPIRED = 4,
+    HYDRA_EVENT_RECOMMENDATION_EXECUTED = 5,
+    HYDRA_EVENT_RECOMMENDATION_FAILED = 6,
+    HYDRA_EVENT_ALERT = 7,
+} hydra_event;
+
+/* Every string may be NULL when it does not apply. */
+typedef struct hydra_notification {
+    hydra_event event;
+    double at;                 /* Unix seconds */
+    const char *id;            /* recommendation or alert id */
+    const char *target;        /* service */
+    int from_replicas;
+    int to_replicas;
+    double forecast_peak;
+    const char *summary;       /* one line a person reads first */
+    const char *reason;        /* why, in words */
+    const char *decided_by;
+    const char *approve_url;
+    const char *reject_url;
+} hydra_notification;
+
+typedef struct hydra_notifier_ops {
+    uint32_t size; /* sizeof(hydra_notifier_ops) */
+    int (*notify)(void *state, const hydra_notification *notification); /* mandatory */
+} hydra_notifier_ops;
+
+/* ## Scaler */
+
+typedef struct hydra_scale_status {
+    int desired; /* replicas the target is asked to run */
+    int ready;   /* replicas serving now */
+    bool paused; /* the workload asks not to be scaled */
+} hydra_scale_status;
+
+typedef struct hydra_scale_request {
+    const char *target;
+    int replicas;
+    const char *recommendation_id;
+    const char *decided_by;
+    const char *reason;
+} hydra_scale_request;
+
+typedef struct hydra_scaler_ops {
+    uint32_t size; /* sizeof(hydra_scaler_ops) */
+    int (*status)(void *state, const char *target, hydra_scale_status *out);                  /* mandatory */
+    int (*scale)(void *state, const hydra_scale_request *request, hydra_scale_status *out);   /* mandatory */
+} hydra_scaler_ops;
+
+/* ## Store */
+
+/* Called once per sample in time order; a non-zero return stops the walk. */
+typedef int (*hydra_sample_visitor)(void *context, double ts, double value);
+
+typedef struct hydra_store_ops {
+    uint32_t size; /* sizeof(hydra_store_ops) */
+    /* Mandatory. Durable when it returns 0; all or nothing. */
+    int (*append_samples)(void *state, const hydra_sample *samples, size_t count);
+    /* Mandatory. Samples with from <= ts < to. */
+    int (*query_samples)(void *state, const char *service, const char *metric, double from, double to,
+                         hydra_sample_visitor visit, void *context);
+} hydra_store_ops;
+
+/* ## Source */
+
+typedef int (*hydra_sample_sink)(void *context, const hydra_sample *sample);
+
+typedef struct hydra_source_ops {
+    uint32_t size; /* sizeof(hydra_source_ops) */
+    /* Mandatory. Emits the samples of service/metric over [from, to) at the given step. */
+    int (*pull)(void *state, const char *service, const char *metric, double from, double to, double step,
+                hydra_sample_sink emit, void *context);
+} hydra_source_ops;
+
+/* ## Descriptor */
+
+typedef struct hydra_plugin_descriptor {
+    uint32_t size;        /* sizeof(hydra_plugin_descriptor) */
+    uint32_t abi_version; /* HYDRA_ABI_VERSION */
+    uint32_t kind;        /* a hydra_kind */
+    const char *name;     /* [a-z0-9_]+, unique per kind */
+    const char *version;
+    const char *description; /* one line */
+    /* create() returns the instance's state, or NULL after host->set_error(). */
+    void *(*create)(const hydra_host *host);
+    void (*destroy)(void *state);
+    const void *ops; /* the kind's ops table; its first field is its own size */
+    void *reserved[4];
+} hydra_plugin_descriptor;
+
+typedef const hydra_plugin_descriptor *(*hydra_plugin_entry_fn)(void);
+
+/* Defines the exported entry function: HYDRA_PLUGIN(my_descriptor) */
+#define HYDRA_PLUGIN(descriptor)                                                                                   \
+    HYDRA_EXPORT const hydra_plugin_descriptor *hydra_plugin_entry(void);                                          \
+    const hydra_plugin_descriptor *hydra_plugin_entry(void) { return &(descriptor); }
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

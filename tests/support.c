@@ -1,0 +1,101 @@
+#include "support.h"
+
+#include "log.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+const char *support_build_dir(void)
+{
+    const char *dir = getenv("HYDRA_BUILD_DIR");
+    return dir && dir[0] ? dir : "build";
+}
+
+const char *support_plugin_path(const char *kind, const char *name)
+{
+    static char path[1024];
+    format_into(path, sizeof path, "%s/plugins/%s/%s.so", support_build_dir(), kind, name);
+    return path;
+}
+
+plugin_instance *support_plugin_open(support_plugin *plugin, const char *kind, const char *name,
+                                     const char *settings_text)
+{
+    memset(plugin, 0, sizeof *plugin);
+    clock_init_virtual(&plugin->clock, 0);
+    config_init(&plugin->config);
+    char *text = xasprintf("settings = { %s };", settings_text ? settings_text : "");
+    int parsed = config_read_string(&plugin->config, text);
+    free(text);
+    if (parsed != CONFIG_TRUE) {
+        format_into(plugin->error, sizeof plugin->error, "settings line %d: %s", config_error_line(&plugin->config),
+                    config_error_text(&plugin->config));
+        return NULL;
+    }
+    loader_module *module = loader_load(&plugin->registry, support_plugin_path(kind, name), loader_kind_parse(kind),
+                                        plugin->error, sizeof plugin->error);
+    if (!module)
+        return NULL;
+    instance_context context = {.clock = &plugin->clock, .base_dir = "."};
+    plugin->instance = instance_create(module, name, config_lookup(&plugin->config, "settings"), &context,
+                                       plugin->error, sizeof plugin->error);
+    return plugin->instance;
+}
+
+void support_plugin_close(support_plugin *plugin)
+{
+    instance_destroy(plugin->instance);
+    plugin->instance = NULL;
+    loader_registry_free(&plugin->registry);
+    config_destroy(&plugin->config);
+}
+
+static char *captured;
+static size_t captured_length;
+
+static void capture_line(void *context, hydra_log_level level, const char *line)
+{
+    (void)context;
+    (void)level;
+    size_t length = strlen(line);
+    captured = xrealloc(captured, captured_length + length + 2);
+    memcpy(captured + captured_length, line, length);
+    captured_length += length;
+    captured[captured_length++] = '\n';
+    captured[captured_length] = '\0';
+}
+
+void support_log_start(void)
+{
+    support_log_stop();
+    log_set_level(HYDRA_LOG_DEBUG);
+    log_set_sink(capture_line, NULL);
+}
+
+const char *support_log_text(void) { return captured ? captured : ""; }
+
+void support_log_stop(void)
+{
+    log_set_sink(NULL, NULL);
+    log_set_level(HYDRA_LOG_INFO);
+    free(captured);
+    captured = NULL;
+    captured_length = 0;
+}
+
+int support_run(const char *command_line, const char **output)
+{
+    static char buffer[1 << 16];
+    char *full = xasprintf("%s 2>&1", command_line);
+    FILE *pipe = popen(full, "r");
+    free(full);
+    size_t length = pipe ? fread(buffer, 1, sizeof buffer - 1, pipe) : 0;
+    buffer[length] = '\0';
+    int status = pipe ? pclose(pipe) : -1;
+    if (output)
+        *output = buffer;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}

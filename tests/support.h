@@ -1,0 +1,40 @@
+/* Shared by the cmocka tests: where the build is, loading a plugin instance with settings written as libconfig
+ * text, capturing the log, running the hydra binary. */
+#ifndef HYDRA_TEST_SUPPORT_H
+#define HYDRA_TEST_SUPPORT_H
+
+#include "instance.h"
+#include "loader.h"
+
+#include <libconfig.h>
+#include <stdbool.h>
+
+/* The build folder under test: $HYDRA_BUILD_DIR, else "build". Tests run from the repository root. */
+const char *support_build_dir(void);
+/* <build>/plugins/<kind>/<name>.so; static buffer. */
+const char *support_plugin_path(const char *kind, const char *name);
+
+typedef struct support_plugin {
+    loader_registry registry;
+    config_t config;
+    plugin_instance *instance;
+    hydra_clock clock;
+    char error[2048];
+} support_plugin;
+
+/* Loads the built plugin kind/name and creates an instance whose settings are settings_text, libconfig syntax
+ * for the inside of a group ("alpha = 0.5; season_length = 24;"), or NULL. Returns the instance, or NULL with
+ * the reason in plugin->error. The clock starts virtual at 0. */
+plugin_instance *support_plugin_open(support_plugin *plugin, const char *kind, const char *name,
+                                     const char *settings_text);
+void support_plugin_close(support_plugin *plugin);
+
+/* Captures every log line (any level) until support_log_stop(); support_log_text() has them joined by '\n'. */
+void support_log_start(void);
+const char *support_log_text(void);
+void support_log_stop(void);
+
+/* Runs a shell command line; returns its exit status and its stdout+stderr (static buffer). */
+int support_run(const char *command_line, const char **output);
+
+#endif
