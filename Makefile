@@ -17,14 +17,15 @@ CC        ?= cc
 DEPS_PKGS := lua5.4 libconfig jansson libmicrohttpd
 WARNINGS  := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 CFLAGS    ?= -O2 -g
-CFLAGS    += -std=c11 -D_GNU_SOURCE $(WARNINGS) -fno-common -Iinclude -Icore \
-             $(shell pkg-config --cflags $(DEPS_PKGS))
+CFLAGS    += -std=c11 -D_GNU_SOURCE $(WARNINGS) -fno-common -Iinclude
 LDFLAGS   ?=
 ifneq ($(SANITIZE),)
 CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS   += -fsanitize=address,undefined
 endif
-CORE_LIBS := $(shell pkg-config --libs $(DEPS_PKGS)) -ldl -lm
+# Core code sees core/ and every library the core links; plugins see only include/ and their own libraries.
+CORE_CFLAGS := -Icore $(shell pkg-config --cflags $(DEPS_PKGS))
+CORE_LIBS   := $(shell pkg-config --libs $(DEPS_PKGS)) -ldl -lm -pthread
 
 PLUGIN_CFLAGS  := -fPIC -fvisibility=hidden
 PLUGIN_LDFLAGS := -shared -Wl,-z,defs
@@ -45,7 +46,7 @@ $(O)/hydra: $(O)/core/main.o $(CORE_OBJS)
 
 $(O)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CFLAGS) $(CORE_CFLAGS) -MMD -MP -c -o $@ $<
 
 ## Plugins: plugins/<kind>/<name>.c -> $(O)/plugins/<kind>/<name>.so, each linking only its own libraries ----------
 
@@ -54,15 +55,17 @@ PLUGIN_SOS  := $(PLUGIN_SRCS:plugins/%.c=$(O)/plugins/%.so)
 
 LIBS_forecaster/seasonal_naive := -lm
 LIBS_forecaster/holt_winters   := -lm
-LIBS_forecaster/lua            := $(shell pkg-config --libs lua5.4)
+LIBS_forecaster/lua            := $(shell pkg-config --libs lua5.4) -lm
 LIBS_anomaly/robust_z          := -lm
 LIBS_anomaly/lua               := $(shell pkg-config --libs lua5.4) -lm
+CFLAGS_forecaster/lua          := $(shell pkg-config --cflags lua5.4)
+CFLAGS_anomaly/lua             := $(shell pkg-config --cflags lua5.4)
 
 plugins: $(PLUGIN_SOS)
 
 $(O)/plugins/%.so: plugins/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(PLUGIN_CFLAGS) -MMD -MP $(LDFLAGS) $(PLUGIN_LDFLAGS) -o $@ $< $(LIBS_$*)
+	$(CC) $(CFLAGS) $(CFLAGS_$*) $(PLUGIN_CFLAGS) -MMD -MP $(LDFLAGS) $(PLUGIN_LDFLAGS) -o $@ $< $(LIBS_$*)
 
 ## Tests: one cmocka binary per core module, fixture plugins, then the whole suite under sanitizers --------------
 

@@ -92,9 +92,16 @@ static config_setting_t *setting_lookup(const hydra_host *host, const char *key)
     return setting;
 }
 
+/* libconfig has no file name for text parsed from memory. */
+static const char *setting_file(const config_setting_t *setting)
+{
+    const char *file = config_setting_source_file(setting);
+    return file ? file : "(inline)";
+}
+
 static int setting_type_error(const hydra_host *host, const config_setting_t *setting, const char *expected)
 {
-    log_error("config %s:%d: plugin %s: setting '%s' must be %s", config_setting_source_file(setting),
+    log_error("config %s:%d: plugin %s: setting '%s' must be %s", setting_file(setting),
               config_setting_source_line(setting), host->instance, config_setting_name(setting), expected);
     host_set_error(host, "setting '%s' must be %s", config_setting_name(setting), expected);
     return -1;
@@ -231,7 +238,7 @@ static int check_unread_settings(plugin_instance *instance, char *error, size_t 
         if (config_setting_get_hook(setting) == &setting_was_read)
             continue;
         format_into(error, error_size, "config %s:%d: plugin %s: unknown setting '%s' for %s %s",
-                    config_setting_source_file(setting), config_setting_source_line(setting), instance->name,
+                    setting_file(setting), config_setting_source_line(setting), instance->name,
                     config_setting_name(setting), loader_kind_name(instance->module->descriptor->kind),
                     instance->module->descriptor->name);
         return -1;
