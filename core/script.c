@@ -98,8 +98,8 @@ static void budget_hook(lua_State *L, lua_Debug *frame)
         lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
     }
     lua_getinfo(L, "Sl", frame);
-    luaL_error(L, "%s:%d: instruction budget of %lld exceeded", frame->short_src, frame->currentline,
-               script->instruction_limit);
+    luaL_error(L, "%s:%d: instruction budget of %I exceeded", frame->short_src, frame->currentline,
+               (lua_Integer)script->instruction_limit);
 }
 
 static void budget_reset(hydra_script *script)
@@ -145,6 +145,21 @@ static int sandbox_load(lua_State *L)
         if (!lua_setupvalue(L, -2, 1))
             lua_pop(L, 1);
     }
+    return 1;
+}
+
+/* setmetatable() without finalizers: Lua runs __gc with hooks off, so a looping finalizer could never be stopped. */
+static int sandbox_setmetatable(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    int type = lua_type(L, 2);
+    luaL_argexpected(L, type == LUA_TNIL || type == LUA_TTABLE, 2, "nil or table");
+    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+        return luaL_error(L, "cannot change a protected metatable");
+    if (type == LUA_TTABLE && lua_getfield(L, 2, "__gc") != LUA_TNIL)
+        return luaL_error(L, "__gc metamethods are not allowed in the sandbox");
+    lua_settop(L, 2);
+    lua_setmetatable(L, 1);
     return 1;
 }
 
@@ -196,6 +211,7 @@ static void open_sandbox(lua_State *L)
     remove_field(L, LUA_STRLIBNAME, "dump");
     lua_register(L, "print", sandbox_print);
     lua_register(L, "load", sandbox_load);
+    lua_register(L, "setmetatable", sandbox_setmetatable);
 
     static const luaL_Reg host_functions[] = {{"now", hydra_now}, {"log", hydra_log}, {NULL, NULL}};
     luaL_newlib(L, host_functions);
@@ -379,8 +395,6 @@ void script_close(hydra_script *script)
 {
     if (!script)
         return;
-    /* Finalizers run at close: give them a budget too, so a __gc loop cannot hang shutdown. */
-    budget_reset(script);
     lua_close(script->L);
     free(script->chunk_name);
     free(script);

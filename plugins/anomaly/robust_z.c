@@ -1,0 +1,257 @@
+/* anomaly robust_z: how far each value sits from the median of the values just before it, in robust standard
+ * deviations (1.4826 * MAD), squashed into [0, 1]. Median and MAD ignore the outliers they are meant to find, which a
+ * mean and a standard deviation would not: one spike in the window barely moves them. NAN (and infinite) values
+ * score 0 and do not enter the window.
+ *
+ * Settings: window (5..10000000, default 288), threshold (> 0, default 3.5: the robust z that scores 0.5),
+ * min_samples (1..window, default 10: history needed before anything scores above 0). */
+#include <hydra/plugin.h>
+
+#include <math.h>
+#include <string.h>
+
+#define WINDOW_DEFAULT 288
+#define WINDOW_MIN 5
+#define WINDOW_MAX 10000000 /* keeps the scratch size far from overflow on any platform */
+#define THRESHOLD_DEFAULT 3.5
+#define MIN_SAMPLES_DEFAULT 10
+
+/* For normally distributed data, 1.4826 * MAD and 1.2533 * mean absolute deviation estimate the standard deviation. */
+#define MAD_TO_SIGMA 1.4826
+#define MEAN_DEVIATION_TO_SIGMA 1.2533
+
+typedef struct robust_z {
+    const hydra_host *host;
+    size_t window;
+    size_t min_samples;
+    double threshold;
+    int scored_metric;
+} robust_z;
+
+/* ## The sliding history: the last `window` usable values, in arrival order and sorted ------------------------- */
+
+/* Kept sorted as values come and go, so each median costs a lookup and each MAD a half pass, not a sort. */
+typedef struct history {
+    double *ring;   /* arrival order, oldest at ring[oldest] */
+    double *sorted;
+    size_t capacity;
+    size_t count;
+    size_t oldest;
+} history;
+
+/* The first index whose value is >= x. */
+static size_t lower_bound(const double *sorted, size_t count, double x)
+{
+    size_t low = 0, high = count;
+    while (low < high) {
+        size_t mid = low + (high - low) / 2;
+        if (sorted[mid] < x)
+            low = mid + 1;
+        else
+            high = mid;
+    }
+    return low;
+}
+
+static void sorted_insert(double *sorted, size_t count, double x)
+{
+    size_t at = lower_bound(sorted, count, x);
+    memmove(sorted + at + 1, sorted + at, (count - at) * sizeof *sorted);
+    sorted[at] = x;
+}
+
+/* x is present: it was inserted bit for bit, and only finite values enter. */
+static void sorted_remove(double *sorted, size_t count, double x)
+{
+    size_t at = lower_bound(sorted, count, x);
+    memmove(sorted + at, sorted + at + 1, (count - at - 1) * sizeof *sorted);
+}
+
+static void history_push(history *h, double x)
+{
+    if (h->count == h->capacity) {
+        sorted_remove(h->sorted, h->count, h->ring[h->oldest]);
+        h->ring[h->oldest] = x;
+        h->oldest = (h->oldest + 1) % h->capacity;
+        sorted_insert(h->sorted, h->count - 1, x);
+        return;
+    }
+    h->ring[(h->oldest + h->count) % h->capacity] = x;
+    sorted_insert(h->sorted, h->count, x);
+    h->count++;
+}
+
+static double history_median(const history *h)
+{
+    size_t n = h->count;
+    return n % 2 ? h->sorted[n / 2] : (h->sorted[n / 2 - 1] + h->sorted[n / 2]) / 2;
+}
+
+/* Median absolute deviation from median. The deviations grow outwards from the median on both sides of the sorted
+ * values, so merging the two sides walks them in order: the middle one is reached after n / 2 steps. */
+static double history_mad(const history *h, double median)
+{
+    const double *s = h->sorted;
+    size_t n = h->count;
+    size_t right = lower_bound(s, n, median);
+    size_t left = right; /* s[left - 1] is the next value below the median */
+    double low_middle = 0, deviation = 0;
+    for (size_t taken = 0; taken <= n / 2; taken++) {
+        bool take_left = right == n || (left > 0 && median - s[left - 1] <= s[right] - median);
+        deviation = take_left ? median - s[--left] : s[right++] - median;
+        if (taken == (n - 1) / 2)
+            low_middle = deviation;
+    }
+    return n % 2 ? deviation : (low_middle + deviation) / 2;
+}
+
+/* ## Scoring ---------------------------------------------------------------------------------------------------- */
+
+/* z^4 / (z^4 + threshold^4), written so that a huge z gives 1 rather than inf / inf. */
+static double squash(double z, double threshold)
+{
+    if (!(z > 0))
+        return 0;
+    double ratio = threshold / z;
+    double ratio2 = ratio * ratio;
+    return 1 / (1 + ratio2 * ratio2);
+}
+
+static double history_mean_deviation(const history *h, double median)
+{
+    double sum = 0;
+    for (size_t i = 0; i < h->count; i++)
+        sum += fabs(h->sorted[i] - median);
+    return sum / (double)h->count;
+}
+
+/* The spread a deviation is measured in. MAD is 0 when more than half the history is one value (idle CPU, no disk
+ * writes): then the mean absolute deviation, scaled to sigma the same way, still sees the occasional bursts, so a
+ * usual burst does not score like a never-seen one. A truly flat history has both at 0: the floor then makes any
+ * real departure score ~1 and an equal value 0. */
+static double history_scale(const history *h, double median)
+{
+    double scale = MAD_TO_SIGMA * history_mad(h, median);
+    if (scale == 0)
+        scale = MEAN_DEVIATION_TO_SIGMA * history_mean_deviation(h, median);
+    return fmax(scale, 1e-9 + 1e-6 * fabs(median));
+}
+
+static double score_against(const robust_z *self, const history *h, double x)
+{
+    if (h->count < self->min_samples)
+        return 0;
+    double median = history_median(h);
+    return squash(fabs(x - median) / history_scale(h, median), self->threshold);
+}
+
+/* Infinities are treated like NAN: not a measurement, and they would turn the median into NAN for a whole window. */
+static size_t count_usable(const hydra_series *series)
+{
+    size_t usable = 0;
+    for (size_t i = 0; i < series->count; i++)
+        usable += isfinite(series->values[i]) ? 1 : 0;
+    return usable;
+}
+
+static int robust_z_score(void *state, const hydra_series *series, double *scores)
+{
+    robust_z *self = state;
+    const hydra_host *host = self->host;
+    if (!series || !scores || (series->count > 0 && !series->values)) {
+        host->set_error(host, "score: series and scores must not be NULL");
+        return -1;
+    }
+    size_t usable = count_usable(series);
+    history h = {.capacity = usable < self->window ? usable : self->window};
+    if (h.capacity > 0) {
+        h.ring = host->alloc(host, 2 * h.capacity * sizeof(double));
+        if (!h.ring) {
+            host->set_error(host, "score: out of memory for a window of %zu values", h.capacity);
+            return -1;
+        }
+        h.sorted = h.ring + h.capacity;
+    }
+    for (size_t i = 0; i < series->count; i++) {
+        double x = series->values[i];
+        scores[i] = isfinite(x) ? score_against(self, &h, x) : 0;
+        if (isfinite(x))
+            history_push(&h, x);
+    }
+    host->free(host, h.ring);
+    if (self->scored_metric >= 0)
+        host->metric_add(host, self->scored_metric, (double)series->count);
+    return 0;
+}
+
+/* ## Life cycle --------------------------------------------------------------------------------------------------- */
+
+static bool settings_valid(const hydra_host *host, long long window, double threshold, long long min_samples)
+{
+    if (window < WINDOW_MIN || window > WINDOW_MAX) {
+        host->set_error(host, "setting 'window' must be between %d and %d samples, not %lld", WINDOW_MIN, WINDOW_MAX,
+                        window);
+        return false;
+    }
+    if (!(threshold > 0) || !isfinite(threshold)) {
+        host->set_error(host, "setting 'threshold' must be a number above 0, not %g", threshold);
+        return false;
+    }
+    if (min_samples < 1 || min_samples > window) {
+        host->set_error(host, "setting 'min_samples' must be between 1 and window (%lld), not %lld", window,
+                        min_samples);
+        return false;
+    }
+    return true;
+}
+
+static void *robust_z_create(const hydra_host *host)
+{
+    long long window = WINDOW_DEFAULT, min_samples = MIN_SAMPLES_DEFAULT;
+    double threshold = THRESHOLD_DEFAULT;
+    if (host->setting_int(host, "window", &window) < 0 || host->setting_double(host, "threshold", &threshold) < 0 ||
+        host->setting_int(host, "min_samples", &min_samples) < 0)
+        return NULL;
+    if (!settings_valid(host, window, threshold, min_samples))
+        return NULL;
+    robust_z *self = host->alloc(host, sizeof *self);
+    if (!self) {
+        host->set_error(host, "out of memory");
+        return NULL;
+    }
+    *self = (robust_z){
+        .host = host,
+        .window = (size_t)window,
+        .min_samples = (size_t)min_samples,
+        .threshold = threshold,
+        .scored_metric = host->metric_register(host, "samples_scored", "Values given an anomaly score",
+                                               HYDRA_METRIC_COUNTER),
+    };
+    return self;
+}
+
+static void robust_z_destroy(void *state)
+{
+    robust_z *self = state;
+    if (self)
+        self->host->free(self->host, self);
+}
+
+static const hydra_anomaly_ops ops = {
+    .size = sizeof(hydra_anomaly_ops),
+    .score = robust_z_score,
+};
+
+static const hydra_plugin_descriptor descriptor = {
+    .size = sizeof(hydra_plugin_descriptor),
+    .abi_version = HYDRA_ABI_VERSION,
+    .kind = HYDRA_KIND_ANOMALY,
+    .name = "robust_z",
+    .version = "1.0.0",
+    .description = "Robust z-score (median and MAD of a sliding window of past values) squashed into [0, 1]",
+    .create = robust_z_create,
+    .destroy = robust_z_destroy,
+    .ops = &ops,
+};
+
+HYDRA_PLUGIN(descriptor)
