@@ -46,16 +46,21 @@ static int usage_error(const char *fmt, ...)
 
 /* ## plugins ------------------------------------------------------------------------------------------------------ */
 
-static void print_plugin_header(void)
+/* One row per plugin; instance is NULL when listing files rather than a config. */
+static void print_plugin_header(bool with_instance)
 {
-    printf("%-16s %-10s %-20s %-8s %-4s %s\n", "INSTANCE", "KIND", "NAME", "VERSION", "ABI", "FILE");
+    if (with_instance)
+        printf("%-16s ", "INSTANCE");
+    printf("%-10s %-16s %-8s %-4s %s\n", "KIND", "NAME", "VERSION", "ABI", "FILE");
 }
 
 static void print_plugin_row(const char *instance, const loader_module *module)
 {
     const hydra_plugin_descriptor *d = module->descriptor;
-    printf("%-16s %-10s %-20s %-8s %-4u %s\n", instance, loader_kind_name(d->kind), d->name,
-           d->version ? d->version : "-", d->abi_version, module->path);
+    if (instance)
+        printf("%-16s ", instance);
+    printf("%-10s %-16s %-8s %-4u %s\n", loader_kind_name(d->kind), d->name, d->version ? d->version : "-",
+           d->abi_version, module->path);
 }
 
 static int plugins_load_one(const char *path, const char *kind_name)
@@ -90,7 +95,7 @@ static int plugins_from_config(const char *config_path)
         fprintf(stderr, "hydra: %s\n", error);
         goto done;
     }
-    print_plugin_header();
+    print_plugin_header(true);
     for (size_t i = 0; i < set.count; i++)
         print_plugin_row(instance_name(set.instances[i]), instance_module(set.instances[i]));
     status = 0;
@@ -113,7 +118,7 @@ static int plugins_scan_kind(loader_registry *registry, const char *dir, int kin
             char error[2048];
             loader_module *module = loader_load(registry, path, kind, error, sizeof error);
             if (module)
-                print_plugin_row("-", module);
+                print_plugin_row(NULL, module);
             else
                 failures += fprintf(stderr, "hydra: %s\n", error) > 0;
             free(path);
@@ -134,7 +139,7 @@ static int plugins_from_dir(void)
         return 1;
     }
     loader_registry registry = {0};
-    print_plugin_header();
+    print_plugin_header(false);
     int failures = 0;
     for (int kind = HYDRA_KIND_FORECASTER; kind <= HYDRA_KIND_SOURCE; kind++)
         failures += plugins_scan_kind(&registry, dir, kind);

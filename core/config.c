@@ -293,9 +293,9 @@ static int read_plugin(checker *c, hydra_config *config, config_setting_t *entry
     plugin->file = file ? path_resolve(config->base_dir, config_setting_get_string(file))
                         : loader_plugin_path(config->plugin_dir, plugin->kind, plugin->name);
     plugin->settings = config_setting_get_member(entry, "settings");
-    if (config_find_plugin(config, plugin->instance) != plugin)
-        return fail(c, entry, "duplicate instance name '%s' (set instance = \"...\" to tell them apart)",
-                    plugin->instance);
+    if (config_find_plugin(config, plugin->kind, plugin->instance) != plugin)
+        return fail(c, entry, "duplicate %s instance name '%s' (set instance = \"...\" to tell them apart)",
+                    loader_kind_name(plugin->kind), plugin->instance);
     return 0;
 }
 
@@ -317,12 +317,8 @@ static int check_reference(checker *c, const hydra_config *config, const config_
 {
     if (!instance)
         return 0;
-    const config_plugin *plugin = config_find_plugin(config, instance);
-    if (!plugin)
-        return fail(c, setting, "no plugin instance named '%s' in plugins", instance);
-    if (plugin->kind != kind)
-        return fail(c, setting, "'%s' is a %s, expected a %s", instance, loader_kind_name(plugin->kind),
-                    loader_kind_name(kind));
+    if (!config_find_plugin(config, kind, instance))
+        return fail(c, setting, "no %s instance named '%s' in plugins", loader_kind_name(kind), instance);
     return 0;
 }
 
@@ -483,10 +479,11 @@ void config_free(hydra_config *config)
 
 /* ## Look-ups ---------------------------------------------------------------------------------------------------- */
 
-const config_plugin *config_find_plugin(const hydra_config *config, const char *instance)
+const config_plugin *config_find_plugin(const hydra_config *config, int kind, const char *instance)
 {
     for (size_t i = 0; i < config->plugin_count; i++)
-        if (config->plugins[i].instance && strcmp(config->plugins[i].instance, instance) == 0)
+        if (config->plugins[i].kind == kind && config->plugins[i].instance &&
+            strcmp(config->plugins[i].instance, instance) == 0)
             return &config->plugins[i];
     return NULL;
 }

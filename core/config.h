@@ -12,7 +12,7 @@
 typedef struct config_plugin {
     int kind;
     char *name;               /* the plugin's name, e.g. "holt_winters" */
-    char *instance;           /* how targets refer to it; defaults to name */
+    char *instance;           /* how targets refer to it; defaults to name; unique per kind */
     char *file;               /* resolved .so path */
     config_setting_t *settings; /* owned by the config; may be NULL */
     int line;
@@ -63,7 +63,7 @@ typedef struct hydra_config {
 int config_load(hydra_config *config, const char *path, char *error, size_t error_size);
 void config_free(hydra_config *config);
 
-const config_plugin *config_find_plugin(const hydra_config *config, const char *instance);
+const config_plugin *config_find_plugin(const hydra_config *config, int kind, const char *instance);
 const config_target *config_find_target(const hydra_config *config, const char *name);
 
 #endif

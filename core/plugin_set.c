@@ -46,10 +46,10 @@ void plugin_set_close(plugin_set *set)
     memset(set, 0, sizeof *set);
 }
 
-plugin_instance *plugin_set_find(const plugin_set *set, const char *name)
+plugin_instance *plugin_set_find(const plugin_set *set, int kind, const char *name)
 {
     for (size_t i = 0; i < set->count; i++)
-        if (strcmp(instance_name(set->instances[i]), name) == 0)
+        if (instance_kind(set->instances[i]) == kind && strcmp(instance_name(set->instances[i]), name) == 0)
             return set->instances[i];
     return NULL;
 }

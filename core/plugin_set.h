@@ -17,7 +17,7 @@ typedef struct plugin_set {
 int plugin_set_open(plugin_set *set, const hydra_config *config, const hydra_clock *clock, char *error,
                     size_t error_size);
 void plugin_set_close(plugin_set *set);
-/* NULL when no instance has that name. */
-plugin_instance *plugin_set_find(const plugin_set *set, const char *name);
+/* NULL when no instance of that kind has that name. */
+plugin_instance *plugin_set_find(const plugin_set *set, int kind, const char *name);
 
 #endif
