@@ -89,18 +89,30 @@ tests-build: all $(TEST_BINS) $(FIXTURE_SOS)
 
 # Runs every test binary; prints one closing line "N passed, N failed" over all of them.
 check: tests-build
-	@tests/run-tests $(O)
+	@tests/run-tests $(O) $(SANITIZE)
+
+# Debian packages the build and the tests need; `make deps` installs the missing ones (as root, or with sudo).
+DEBIAN_PACKAGES := gcc make pkg-config liblua5.4-dev libconfig-dev libcmocka-dev libmicrohttpd-dev libjansson-dev \
+                   libsqlite3-dev libssl-dev libitl-dev itools libcurl4-openssl-dev libpq-dev zlib1g
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 deps:
-	@scripts/install-deps
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing Debian packages:" $$missing; \
+	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
 
+# The sub-makes read pkg-config again, after deps has installed what it reports on.
 test: deps
 	$(MAKE) check
 	$(MAKE) O=build-asan SANITIZE=1 check
 
 ## Demo and benchmarks ----------------------------------------------------------------------------------------
 
-demo: all
+demo: deps
+	$(MAKE) all
 	$(O)/hydra check-config configs/hydra.cfg
 	$(O)/hydra plugins --config configs/hydra.cfg
 
