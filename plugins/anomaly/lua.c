@@ -7,27 +7,7 @@
  * and may declare `parameters = {...}` (see common/lua_bridge.h). */
 #include "../common/lua_bridge.h"
 
-static void *lua_anomaly_create(const hydra_host *host)
-{
-    lua_bridge *bridge = host->alloc(host, sizeof *bridge);
-    if (!bridge) {
-        host->set_error(host, "out of memory");
-        return NULL;
-    }
-    if (lua_bridge_open(bridge, host, "score") != 0) {
-        lua_bridge_close(bridge);
-        host->free(host, bridge);
-        return NULL;
-    }
-    return bridge;
-}
-
-static void lua_anomaly_destroy(void *state)
-{
-    lua_bridge *bridge = state;
-    lua_bridge_close(bridge);
-    bridge->host->free(bridge->host, bridge);
-}
+static void *lua_anomaly_create(const hydra_host *host) { return lua_bridge_create(host, "score"); }
 
 static int lua_anomaly_score(void *state, const hydra_series *series, double *scores)
 {
@@ -57,7 +37,7 @@ static const hydra_plugin_descriptor lua_anomaly_descriptor = {
     .version = "1.0.0",
     .description = "an anomaly detector written as a Lua script (setting: script)",
     .create = lua_anomaly_create,
-    .destroy = lua_anomaly_destroy,
+    .destroy = lua_bridge_destroy,
     .ops = &lua_anomaly_ops,
 };
 

@@ -82,8 +82,7 @@ static inline int lua_bridge_open(lua_bridge *bridge, const hydra_host *host, co
     bridge->L = host->script_state(bridge->script);
     if (lua_getglobal(bridge->L, function_name) != LUA_TFUNCTION) {
         lua_pop(bridge->L, 1);
-        host->set_error(host, "%s: a %s script must define a global function %s()", bridge->path,
-                        function_name[0] == 'f' ? "forecaster" : "anomaly", function_name);
+        host->set_error(host, "%s: the script must define a global function %s()", bridge->path, function_name);
         return -1;
     }
     lua_pop(bridge->L, 1);
@@ -95,6 +94,29 @@ static inline void lua_bridge_close(lua_bridge *bridge)
     if (bridge->script)
         bridge->host->script_close(bridge->script);
     bridge->script = NULL;
+}
+
+/* create() of a bridge plugin: the script must define function_name. */
+static inline void *lua_bridge_create(const hydra_host *host, const char *function_name)
+{
+    lua_bridge *bridge = host->alloc(host, sizeof *bridge);
+    if (!bridge) {
+        host->set_error(host, "out of memory");
+        return NULL;
+    }
+    if (lua_bridge_open(bridge, host, function_name) != 0) {
+        lua_bridge_close(bridge);
+        host->free(host, bridge);
+        return NULL;
+    }
+    return bridge;
+}
+
+static inline void lua_bridge_destroy(void *state)
+{
+    lua_bridge *bridge = state;
+    lua_bridge_close(bridge);
+    bridge->host->free(bridge->host, bridge);
 }
 
 /* Pushes {values = {...}, start = s, step = d, count = n}; a missing sample stays NaN. */

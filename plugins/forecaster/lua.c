@@ -13,27 +13,7 @@
 
 #include <string.h>
 
-static void *lua_forecaster_create(const hydra_host *host)
-{
-    lua_bridge *bridge = host->alloc(host, sizeof *bridge);
-    if (!bridge) {
-        host->set_error(host, "out of memory");
-        return NULL;
-    }
-    if (lua_bridge_open(bridge, host, "forecast") != 0) {
-        lua_bridge_close(bridge);
-        host->free(host, bridge);
-        return NULL;
-    }
-    return bridge;
-}
-
-static void lua_forecaster_destroy(void *state)
-{
-    lua_bridge *bridge = state;
-    lua_bridge_close(bridge);
-    bridge->host->free(bridge->host, bridge);
-}
+static void *lua_forecaster_create(const hydra_host *host) { return lua_bridge_create(host, "forecast"); }
 
 /* An optional band: absent means the mean. */
 static int read_band(lua_bridge *bridge, int result, const char *name, const double *mean, double *out,
@@ -139,7 +119,7 @@ static const hydra_plugin_descriptor lua_forecaster_descriptor = {
     .version = "1.0.0",
     .description = "a forecasting model written as a Lua script (setting: script)",
     .create = lua_forecaster_create,
-    .destroy = lua_forecaster_destroy,
+    .destroy = lua_bridge_destroy,
     .ops = &lua_forecaster_ops,
 };
 
