@@ -116,8 +116,13 @@ demo: deps
 	$(O)/hydra check-config configs/hydra.cfg
 	$(O)/hydra plugins --config configs/hydra.cfg
 
-bench: all
-	@echo "no benchmarks yet"
+BENCH_BINS := $(patsubst tests/%.c,$(O)/tests/%,$(wildcard tests/bench_*.c))
+
+$(O)/tests/bench_%: $(O)/tests/bench_%.o $(CORE_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CORE_LIBS)
+
+bench: all $(BENCH_BINS)
+	@for bench in $(BENCH_BINS); do $$bench || exit 1; done
 
 ## Install ----------------------------------------------------------------------------------------------------
 
