@@ -19,13 +19,18 @@ typedef struct kind_info {
     const char *name;
     size_t ops_size;
     op_field mandatory[3];
+    op_field all_or_none[4]; /* an optional group: a plugin gives every one of these or none */
 } kind_info;
 
 #define OP(type, field) {offsetof(type, field), #field}
 
 static const kind_info kinds[] = {
-    [HYDRA_KIND_FORECASTER] = {"forecaster", sizeof(hydra_forecaster_ops), {OP(hydra_forecaster_ops, predict)}},
-    [HYDRA_KIND_ANOMALY] = {"anomaly", sizeof(hydra_anomaly_ops), {OP(hydra_anomaly_ops, score)}},
+    [HYDRA_KIND_FORECASTER] = {"forecaster", sizeof(hydra_forecaster_ops), {OP(hydra_forecaster_ops, predict)},
+                               {OP(hydra_forecaster_ops, model_open), OP(hydra_forecaster_ops, model_observe),
+                                OP(hydra_forecaster_ops, model_forecast), OP(hydra_forecaster_ops, model_close)}},
+    [HYDRA_KIND_ANOMALY] = {"anomaly", sizeof(hydra_anomaly_ops), {OP(hydra_anomaly_ops, score)},
+                            {OP(hydra_anomaly_ops, model_open), OP(hydra_anomaly_ops, model_score),
+                             OP(hydra_anomaly_ops, model_close)}},
     [HYDRA_KIND_NOTIFIER] = {"notifier", sizeof(hydra_notifier_ops), {OP(hydra_notifier_ops, notify)}},
     [HYDRA_KIND_SCALER] = {"scaler", sizeof(hydra_scaler_ops),
                            {OP(hydra_scaler_ops, status), OP(hydra_scaler_ops, scale)}},
@@ -77,6 +82,28 @@ static bool op_present(const void *ops, size_t offset)
     return fn != NULL;
 }
 
+/* A streaming group is all or nothing: half of one would be called half the time. */
+static int check_optional_group(const char *path, const void *ops, const kind_info *kind, char *error,
+                                size_t error_size)
+{
+    const op_field *group = kind->all_or_none;
+    size_t present = 0, size = 0;
+    for (; size < ARRAY_LEN(kind->all_or_none) && group[size].name; size++)
+        present += op_present(ops, group[size].offset);
+    if (present == 0 || present == size)
+        return 0;
+    for (size_t i = 0; i < size; i++) {
+        if (op_present(ops, group[i].offset))
+            continue;
+        format_into(error, error_size,
+                    "plugin %s: missing mandatory op: expected %s op '%s' with the other %s ops, found NULL; "
+                    "implement all of them or none",
+                    path, kind->name, group[i].name, group[0].name);
+        return -1;
+    }
+    return 0;
+}
+
 static int check_ops(const char *path, const hydra_plugin_descriptor *d, char *error, size_t error_size)
 {
     const kind_info *kind = &kinds[d->kind];
@@ -111,7 +138,7 @@ static int check_ops(const char *path, const hydra_plugin_descriptor *d, char *e
                     kind->name, kind->mandatory[i].name);
         return -1;
     }
-    return 0;
+    return check_optional_group(path, d->ops, kind, error, error_size);
 }
 
 static int check_descriptor(const loader_registry *registry, const char *path, const hydra_plugin_descriptor *d,

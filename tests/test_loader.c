@@ -169,6 +169,13 @@ static void test_loader_rejects_missing_mandatory_op(void **state)
                     "missing mandatory op: expected forecaster op 'predict', found NULL");
 }
 
+static void test_loader_rejects_half_of_an_optional_group(void **state)
+{
+    (void)state;
+    assert_contains(expect_rejection(fixture_path("half_streaming"), LOADER_ANY_KIND),
+                    "expected forecaster op 'model_observe' with the other model_open ops, found NULL");
+}
+
 static void test_loader_rejects_missing_create(void **state)
 {
     (void)state;
@@ -292,6 +299,7 @@ int main(void)
         cmocka_unit_test(test_loader_rejects_kind_other_than_configured),
         cmocka_unit_test(test_loader_rejects_duplicate_name),
         cmocka_unit_test(test_loader_rejects_missing_mandatory_op),
+        cmocka_unit_test(test_loader_rejects_half_of_an_optional_group),
         cmocka_unit_test(test_loader_rejects_missing_create),
         cmocka_unit_test(test_loader_rejects_invalid_name),
         cmocka_unit_test(test_loader_rejects_unresolved_symbol_at_load),

@@ -147,6 +147,15 @@ typedef struct hydra_forecaster_ops {
     uint32_t size; /* sizeof(hydra_forecaster_ops) */
     /* Mandatory. Returns 0, or -1 with set_error (e.g. history shorter than the model needs). */
     int (*predict)(void *state, const hydra_series *history, hydra_forecast *out);
+
+    /* Optional streaming path, all four or none. The controller keeps one model per target and feeds it every new
+     * sample, so a tick costs O(horizon) rather than O(history). model_open warms a model up on history (which may
+     * be empty) and returns it, or NULL with set_error; model_observe takes the next sample, one step after the
+     * last (NAN when missing); model_forecast forecasts from after the last observed step, like predict(). */
+    void *(*model_open)(void *state, const hydra_series *history);
+    int (*model_observe)(void *model, double value);
+    int (*model_forecast)(void *model, hydra_forecast *out);
+    void (*model_close)(void *model);
 } hydra_forecaster_ops;
 
 /* ## Anomaly detector */
@@ -156,6 +165,12 @@ typedef struct hydra_anomaly_ops {
     /* Mandatory. scores[i] in [0, 1] for values[i], computed from values[0..i] only. scores has series->count
      * elements and is the caller's. */
     int (*score)(void *state, const hydra_series *series, double *scores);
+
+    /* Optional streaming path, all three or none: one model per target, warmed up on history (may be empty);
+     * model_score scores the next sample against what came before, then takes it in. */
+    void *(*model_open)(void *state, const hydra_series *history);
+    int (*model_score)(void *model, double value, double *score);
+    void (*model_close)(void *model);
 } hydra_anomaly_ops;
 
 /* ## Notifier */
