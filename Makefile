@@ -24,8 +24,8 @@ CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 LDFLAGS   += -fsanitize=address,undefined
 endif
 # Core code sees core/ and every library the core links; plugins see only include/ and their own libraries.
-CORE_CFLAGS := -Icore $(shell pkg-config --cflags $(DEPS_PKGS))
-CORE_LIBS   := $(shell pkg-config --libs $(DEPS_PKGS)) -ldl -lm -pthread
+CORE_CFLAGS := -Icore -Isimulator $(shell pkg-config --cflags $(DEPS_PKGS))
+CORE_LIBS   := $(shell pkg-config --libs $(DEPS_PKGS)) -ldl -lm -pthread -litl
 
 PLUGIN_CFLAGS  := -fPIC -fvisibility=hidden
 PLUGIN_LDFLAGS := -shared -Wl,-z,defs
@@ -36,7 +36,7 @@ CFLAGS    += -DHYDRA_VERSION='"$(VERSION)"' -DHYDRA_PLUGIN_INSTALL_DIR='"$(PLUGI
 
 ## The binary ---------------------------------------------------------------------------------------------------
 
-CORE_SRCS := $(filter-out core/main.c,$(wildcard core/*.c))
+CORE_SRCS := $(filter-out core/main.c,$(wildcard core/*.c)) $(wildcard simulator/*.c)
 CORE_OBJS := $(CORE_SRCS:%.c=$(O)/%.o)
 
 all: $(O)/hydra plugins

@@ -65,3 +65,22 @@ void clock_format_time(double seconds, char *buffer, unsigned size)
     gmtime_r(&whole, &parts);
     strftime(buffer, size, "%Y-%m-%dT%H:%M:%SZ", &parts);
 }
+
+bool clock_parse_duration(const char *text, double *out)
+{
+    char *end = NULL;
+    double value = strtod(text, &end);
+    if (end == text || !isfinite(value) || value < 0)
+        return false;
+    static const struct {
+        const char *unit;
+        double seconds;
+    } units[] = {{"", 1}, {"s", 1}, {"m", 60}, {"min", 60}, {"h", 3600}, {"d", 86400}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(end, units[i].unit) == 0) {
+            *out = value * units[i].seconds;
+            return true;
+        }
+    }
+    return false;
+}

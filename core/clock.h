@@ -19,6 +19,8 @@ double clock_now(const hydra_clock *clock);
 int clock_advance(hydra_clock *clock, double seconds);
 /* Parses "2027-02-08T00:00:00Z" (UTC, optional fractional seconds) or plain Unix seconds. */
 bool clock_parse_time(const char *text, double *out);
+/* "90", "90s", "15m", "2h", "1d" -> seconds; false when malformed or negative. */
+bool clock_parse_duration(const char *text, double *out);
 /* Formats Unix seconds as ISO 8601 UTC into buffer (at least 32 bytes). */
 void clock_format_time(double seconds, char *buffer, unsigned size);
 

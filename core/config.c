@@ -41,7 +41,8 @@ static const field target_fields[] = {
     {"anomaly", FIELD_STRING},        {"scaler", FIELD_STRING},          {"min_replicas", FIELD_INT},
     {"max_replicas", FIELD_INT},      {"max_step", FIELD_INT},           {"capacity_per_replica", FIELD_NUMBER},
     {"cold_start", FIELD_DURATION},   {"headroom", FIELD_NUMBER},        {"tolerance", FIELD_NUMBER},
-    {"stabilization", FIELD_DURATION}, {NULL, 0},
+    {"stabilization", FIELD_DURATION}, {"anomaly_threshold", FIELD_NUMBER}, {"anomaly_hold", FIELD_DURATION},
+    {NULL, 0},
 };
 
 static const char *const type_names[] = {
@@ -189,32 +190,13 @@ static int get_number(checker *c, const config_setting_t *group, const char *nam
     return 0;
 }
 
-/* "90", "90s", "15m", "2h", "1d" -> seconds; false when malformed. */
-static bool parse_duration(const char *text, double *out)
-{
-    char *end = NULL;
-    double value = strtod(text, &end);
-    if (end == text || !isfinite(value) || value < 0)
-        return false;
-    static const struct { const char *unit; double seconds; } units[] = {
-        {"", 1}, {"s", 1}, {"m", 60}, {"min", 60}, {"h", 3600}, {"d", 86400},
-    };
-    for (size_t i = 0; i < ARRAY_LEN(units); i++) {
-        if (strcmp(end, units[i].unit) == 0) {
-            *out = value * units[i].seconds;
-            return true;
-        }
-    }
-    return false;
-}
-
 static int get_duration(checker *c, const config_setting_t *group, const char *name, double low, double high,
                         double fallback, double *out)
 {
     const config_setting_t *setting = group ? config_setting_get_member(group, name) : NULL;
     double value = fallback;
     if (setting && config_setting_type(setting) == CONFIG_TYPE_STRING) {
-        if (!parse_duration(config_setting_get_string(setting), &value))
+        if (!clock_parse_duration(config_setting_get_string(setting), &value))
             return fail(c, setting, "must be a duration such as \"90s\", \"15m\", \"2h\" or \"1d\", found \"%s\"",
                         config_setting_get_string(setting));
     } else if (setting) {
@@ -331,7 +313,9 @@ static int read_target_numbers(checker *c, const config_setting_t *entry, config
         get_duration(c, entry, "cold_start", 0, 86400, 60, &target->cold_start_seconds) != 0 ||
         get_number(c, entry, "headroom", 0, 10, 0.2, &target->headroom) != 0 ||
         get_number(c, entry, "tolerance", 0, 1, 0.1, &target->tolerance) != 0 ||
-        get_duration(c, entry, "stabilization", 0, 7 * 86400, 600, &target->stabilization_seconds) != 0)
+        get_duration(c, entry, "stabilization", 0, 7 * 86400, 600, &target->stabilization_seconds) != 0 ||
+        get_number(c, entry, "anomaly_threshold", 0, 1, 0.9, &target->anomaly_threshold) != 0 ||
+        get_duration(c, entry, "anomaly_hold", 0, 86400, 1800, &target->anomaly_hold_seconds) != 0)
         return -1;
     if (isnan(target->capacity_per_replica))
         return fail(c, entry, "missing required setting 'capacity_per_replica'");

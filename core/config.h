@@ -32,6 +32,8 @@ typedef struct config_target {
     double headroom;             /* fraction above the forecast peak to provision */
     double tolerance;            /* relative change below which nothing is recommended */
     double stabilization_seconds; /* how long lower demand must last before scaling down */
+    double anomaly_threshold;    /* a score at or above it flags the sample as anomalous */
+    double anomaly_hold_seconds; /* how long a flagged anomaly blocks scale-downs */
     int line;
 } config_target;
 

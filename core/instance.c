@@ -307,7 +307,11 @@ static int call_done(plugin_instance *instance, const char *op, int result)
 static const void *ops_of(plugin_instance *instance, int kind)
 {
     instance->error[0] = '\0';
-    return instance_kind(instance) == kind ? instance->module->descriptor->ops : NULL;
+    if (instance_kind(instance) == kind)
+        return instance->module->descriptor->ops;
+    format_into(instance->error, sizeof instance->error, "is a %s, not a %s", loader_kind_name(instance_kind(instance)),
+                loader_kind_name(kind));
+    return NULL;
 }
 
 int instance_forecast(plugin_instance *instance, const hydra_series *history, hydra_forecast *out)
@@ -339,4 +343,60 @@ int instance_scale(plugin_instance *instance, const hydra_scale_request *request
 {
     const hydra_scaler_ops *ops = ops_of(instance, HYDRA_KIND_SCALER);
     return call_done(instance, "scale", ops ? ops->scale(instance->state, request, out) : -1);
+}
+
+/* ## The streaming path ---------------------------------------------------------------------------------------- */
+
+bool instance_has_models(const plugin_instance *instance)
+{
+    const void *ops = instance->module->descriptor->ops;
+    switch (instance_kind(instance)) {
+    case HYDRA_KIND_FORECASTER: return ((const hydra_forecaster_ops *)ops)->model_open != NULL;
+    case HYDRA_KIND_ANOMALY: return ((const hydra_anomaly_ops *)ops)->model_open != NULL;
+    default: return false;
+    }
+}
+
+void *instance_model_open(plugin_instance *instance, const hydra_series *history)
+{
+    if (!instance_has_models(instance))
+        return NULL;
+    instance->error[0] = '\0';
+    const void *ops = instance->module->descriptor->ops;
+    void *model = instance_kind(instance) == HYDRA_KIND_FORECASTER
+                      ? ((const hydra_forecaster_ops *)ops)->model_open(instance->state, history)
+                      : ((const hydra_anomaly_ops *)ops)->model_open(instance->state, history);
+    if (!model)
+        call_done(instance, "model_open", -1);
+    return model;
+}
+
+int instance_model_observe(plugin_instance *instance, void *model, double value)
+{
+    const hydra_forecaster_ops *ops = ops_of(instance, HYDRA_KIND_FORECASTER);
+    return call_done(instance, "model_observe", ops ? ops->model_observe(model, value) : -1);
+}
+
+int instance_model_forecast(plugin_instance *instance, void *model, hydra_forecast *out)
+{
+    const hydra_forecaster_ops *ops = ops_of(instance, HYDRA_KIND_FORECASTER);
+    out->component_count = 0;
+    return call_done(instance, "model_forecast", ops ? ops->model_forecast(model, out) : -1);
+}
+
+int instance_model_score(plugin_instance *instance, void *model, double value, double *score)
+{
+    const hydra_anomaly_ops *ops = ops_of(instance, HYDRA_KIND_ANOMALY);
+    return call_done(instance, "model_score", ops ? ops->model_score(model, value, score) : -1);
+}
+
+void instance_model_close(plugin_instance *instance, void *model)
+{
+    if (!model)
+        return;
+    const void *ops = instance->module->descriptor->ops;
+    if (instance_kind(instance) == HYDRA_KIND_FORECASTER)
+        ((const hydra_forecaster_ops *)ops)->model_close(model);
+    else
+        ((const hydra_anomaly_ops *)ops)->model_close(model);
 }

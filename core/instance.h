@@ -35,4 +35,12 @@ int instance_notify(plugin_instance *instance, const hydra_notification *notific
 int instance_scale_status(plugin_instance *instance, const char *target, hydra_scale_status *out);
 int instance_scale(plugin_instance *instance, const hydra_scale_request *request, hydra_scale_status *out);
 
+/* The streaming path of forecasters and detectors (see hydra_forecaster_ops). */
+bool instance_has_models(const plugin_instance *instance);
+void *instance_model_open(plugin_instance *instance, const hydra_series *history);
+int instance_model_observe(plugin_instance *instance, void *model, double value);
+int instance_model_forecast(plugin_instance *instance, void *model, hydra_forecast *out);
+int instance_model_score(plugin_instance *instance, void *model, double value, double *score);
+void instance_model_close(plugin_instance *instance, void *model);
+
 #endif

@@ -1,0 +1,454 @@
+#include "controller.h"
+
+#include "log.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Detectors without streaming ops see this many recent samples at each tick. */
+#define BATCH_ANOMALY_WINDOW 512
+
+typedef struct forecast_buffers {
+    size_t steps;
+    double *mean, *lower80, *upper80, *lower95, *upper95;
+} forecast_buffers;
+
+typedef struct target_state {
+    const config_target *config;
+    plugin_instance *forecaster;
+    plugin_instance *anomaly;
+    plugin_instance *scaler;
+    void *forecast_model; /* streaming models, when the plugins offer them */
+    void *anomaly_model;
+
+    /* complete samples, oldest first, in a ring of `capacity` */
+    double *history;
+    size_t capacity, count, head;
+    double first_ts;      /* time of the oldest sample in the ring */
+    double bucket_ts;     /* the interval being filled (NAN before the first sample) */
+    double bucket_sum;
+    size_t bucket_samples;
+
+    forecast_buffers forecast;
+    double last_load;
+    double last_forecast;
+    double last_score;
+    double anomalous_until;
+    hydra_scale_status status;
+    planner_memory memory;
+    recommendation *open;
+    double quiet_until;   /* after a rejection, no new recommendation before this */
+} target_state;
+
+struct controller {
+    const hydra_config *config;
+    policy *policy;
+    const hydra_clock *clock;
+    plugin_instance **notifiers;
+    size_t notifier_count;
+    target_state *targets;
+    size_t target_count;
+    double step;
+    recommendation_book book;
+};
+
+/* ## Samples on the grid ------------------------------------------------------------------------------------- */
+
+static void history_push(target_state *t, double value)
+{
+    if (t->count < t->capacity) {
+        t->history[(t->head + t->count++) % t->capacity] = value;
+        return;
+    }
+    t->history[t->head] = value;
+    t->head = (t->head + 1) % t->capacity;
+}
+
+/* The window as one contiguous series; copies into scratch when the ring wraps. */
+static hydra_series history_view(const target_state *t, double step, size_t last, double *scratch)
+{
+    size_t count = last < t->count ? last : t->count;
+    size_t first = t->head + t->count - count;
+    for (size_t i = 0; i < count; i++)
+        scratch[i] = t->history[(first + i) % t->capacity];
+    double start = t->bucket_ts - (double)count * step;
+    return (hydra_series){scratch, count, start, step};
+}
+
+static void feed_models(controller *c, target_state *t, double value)
+{
+    history_push(t, value);
+    t->last_load = value;
+    if (t->forecast_model)
+        instance_model_observe(t->forecaster, t->forecast_model, value);
+    if (t->anomaly_model) {
+        double score = 0;
+        if (instance_model_score(t->anomaly, t->anomaly_model, value, &score) == 0 && !isnan(value)) {
+            t->last_score = score;
+            if (score >= t->config->anomaly_threshold)
+                t->anomalous_until = t->bucket_ts + c->step + t->config->anomaly_hold_seconds;
+        }
+    }
+}
+
+/* Closes the bucket being filled and any empty ones up to `until` (exclusive of the interval containing it). */
+static void complete_buckets(controller *c, target_state *t, double until)
+{
+    while (!isnan(t->bucket_ts) && t->bucket_ts + c->step <= until + 1e-9) {
+        double value = t->bucket_samples ? t->bucket_sum / (double)t->bucket_samples : NAN;
+        feed_models(c, t, value);
+        t->bucket_ts += c->step;
+        t->bucket_sum = 0;
+        t->bucket_samples = 0;
+    }
+}
+
+int controller_observe(controller *c, size_t index, double ts, double value)
+{
+    if (index >= c->target_count || !isfinite(value) || !isfinite(ts))
+        return -1;
+    target_state *t = &c->targets[index];
+    double bucket = floor(ts / c->step) * c->step;
+    if (isnan(t->bucket_ts))
+        t->bucket_ts = bucket;
+    if (bucket < t->bucket_ts)
+        return -1;
+    complete_buckets(c, t, bucket);
+    t->bucket_sum += value;
+    t->bucket_samples++;
+    return 0;
+}
+
+/* ## Forecast and anomaly -------------------------------------------------------------------------------------- */
+
+static void forecast_buffers_init(forecast_buffers *b, size_t steps)
+{
+    b->steps = steps;
+    b->mean = xcalloc(steps, sizeof(double));
+    b->lower80 = xcalloc(steps, sizeof(double));
+    b->upper80 = xcalloc(steps, sizeof(double));
+    b->lower95 = xcalloc(steps, sizeof(double));
+    b->upper95 = xcalloc(steps, sizeof(double));
+}
+
+static void forecast_buffers_free(forecast_buffers *b)
+{
+    free(b->mean);
+    free(b->lower80);
+    free(b->upper80);
+    free(b->lower95);
+    free(b->upper95);
+}
+
+/* The forecast for the next steps, or NULL when the model has nothing to say yet. */
+static const double *run_forecast(controller *c, target_state *t)
+{
+    forecast_buffers *b = &t->forecast;
+    hydra_forecast out = {b->steps, b->mean, b->lower80, b->upper80, b->lower95, b->upper95, 0, {{0}}, {0}};
+    int status;
+    if (t->forecast_model) {
+        status = instance_model_forecast(t->forecaster, t->forecast_model, &out);
+    } else {
+        double *scratch = xmalloc(t->capacity * sizeof *scratch);
+        hydra_series window = history_view(t, c->step, t->capacity, scratch);
+        status = window.count ? instance_forecast(t->forecaster, &window, &out) : -1;
+        free(scratch);
+    }
+    return status == 0 ? b->mean : NULL;
+}
+
+static void run_batch_anomaly(controller *c, target_state *t)
+{
+    if (!t->anomaly || t->anomaly_model || t->count == 0 || isnan(t->last_load))
+        return;
+    double *scratch = xmalloc(BATCH_ANOMALY_WINDOW * sizeof *scratch);
+    double *scores = xmalloc(BATCH_ANOMALY_WINDOW * sizeof *scores);
+    hydra_series window = history_view(t, c->step, BATCH_ANOMALY_WINDOW, scratch);
+    if (instance_score(t->anomaly, &window, scores) == 0) {
+        t->last_score = scores[window.count - 1];
+        if (t->last_score >= t->config->anomaly_threshold)
+            t->anomalous_until = t->bucket_ts + t->config->anomaly_hold_seconds;
+    }
+    free(scratch);
+    free(scores);
+}
+
+/* ## Acting ---------------------------------------------------------------------------------------------------- */
+
+static void execute(controller *c, target_state *t, recommendation *rec, double now)
+{
+    recommendation_transition(&c->book, rec, REC_EXECUTING, now, rec->decided_by, "sent to the scaler");
+    hydra_scale_request request = {rec->target, rec->to_replicas, rec->id, rec->decided_by, rec->reason};
+    hydra_scale_status after = {0};
+    if (instance_scale(t->scaler, &request, &after) == 0) {
+        char result[128];
+        format_into(result, sizeof result, "target reports %d desired, %d ready", after.desired, after.ready);
+        t->status = after;
+        recommendation_transition(&c->book, rec, REC_EXECUTED, now, "scaler", result);
+    } else {
+        recommendation_transition(&c->book, rec, REC_FAILED, now, "scaler", instance_error(t->scaler));
+    }
+    t->open = NULL;
+}
+
+static policy_context context_for(const controller *c, const target_state *t, double now, bool reactive)
+{
+    (void)c;
+    return (policy_context){now, t->config->min_replicas, t->config->max_replicas, t->status.ready, t->last_load,
+                            t->config->capacity_per_replica, reactive};
+}
+
+static void draft_from_plan(const target_state *t, size_t index, const planner_decision *plan, double now,
+                            double expires_at, recommendation *draft)
+{
+    memset(draft, 0, sizeof *draft);
+    format_into(draft->target, sizeof draft->target, "%s", t->config->name);
+    draft->target_index = index;
+    draft->from_replicas = t->status.desired;
+    draft->to_replicas = plan->replicas;
+    draft->forecast_peak = plan->peak;
+    draft->forecast_peak_at = plan->peak_at;
+    draft->created_at = now;
+    draft->expires_at = expires_at;
+    format_into(draft->reason, sizeof draft->reason, "%s", plan->reason);
+}
+
+/* Asks the policy about a plan and records the outcome: executed at once, waiting for a person, or refused. */
+static void recommend(controller *c, size_t index, const planner_decision *plan, double now)
+{
+    target_state *t = &c->targets[index];
+    recommendation draft;
+    draft_from_plan(t, index, plan, now, now + c->config->approval_timeout_seconds, &draft);
+    policy_context context = context_for(c, t, now, plan->reactive);
+    char why[REC_TEXT_MAX];
+    policy_verdict verdict = policy_decide(c->policy, &draft, &context, why, sizeof why);
+    draft.asked = verdict == VERDICT_ASK;
+    draft.state = verdict == VERDICT_APPROVE ? REC_APPROVED : REC_PENDING;
+    recommendation *rec = recommendation_add(&c->book, &draft, policy_name(c->policy), why);
+    if (verdict == VERDICT_REJECT) {
+        recommendation_transition(&c->book, rec, REC_REJECTED, now, policy_name(c->policy), why);
+        t->quiet_until = now + c->config->approval_timeout_seconds;
+        return;
+    }
+    t->open = rec;
+    if (verdict == VERDICT_APPROVE)
+        execute(c, t, rec, now);
+}
+
+/* The plan a person has time for: a scale-up that would need a person is recommended approval latency earlier. */
+static void plan_target(controller *c, size_t index, double now)
+{
+    target_state *t = &c->targets[index];
+    const double *forecast = run_forecast(c, t);
+    planner_input in = {t->config, now, forecast, forecast ? t->forecast.steps : 0, c->step,
+                        t->config->cold_start_seconds, t->last_load, t->status.desired, t->status.ready,
+                        now < t->anomalous_until};
+    planner_memory long_memory = t->memory;
+    planner_decision soon, early;
+    planner_plan(&in, &t->memory, &soon);
+    in.lead_seconds += c->config->approval_latency_seconds;
+    planner_plan(&in, &long_memory, &early);
+    t->last_forecast = soon.peak;
+    if (now < t->quiet_until && !soon.reactive)
+        return;
+    if (early.action == PLAN_SCALE_UP && early.replicas > soon.replicas) {
+        recommendation draft;
+        draft_from_plan(t, index, &early, now, now, &draft);
+        policy_context context = context_for(c, t, now, early.reactive);
+        char why[REC_TEXT_MAX];
+        /* A change the policy lets through needs no head start: wait until the cold start alone requires it. */
+        if (policy_decide(c->policy, &draft, &context, why, sizeof why) != VERDICT_APPROVE) {
+            recommend(c, index, &early, now);
+            return;
+        }
+    }
+    if (soon.action != PLAN_HOLD)
+        recommend(c, index, &soon, now);
+}
+
+static void expire_if_due(controller *c, target_state *t, double now)
+{
+    if (t->open && t->open->state == REC_PENDING && now >= t->open->expires_at) {
+        recommendation_transition(&c->book, t->open, REC_EXPIRED, now, "expiry", "nobody answered in time");
+        t->open = NULL;
+    }
+}
+
+static void tick_target(controller *c, size_t index, double now)
+{
+    target_state *t = &c->targets[index];
+    complete_buckets(c, t, now);
+    run_batch_anomaly(c, t);
+    if (instance_scale_status(t->scaler, t->config->name, &t->status) != 0)
+        return;
+    expire_if_due(c, t, now);
+    if (t->open && t->open->state == REC_APPROVED)
+        execute(c, t, t->open, now);
+    if (!t->open && !t->status.paused)
+        plan_target(c, index, now);
+}
+
+void controller_tick(controller *c, double now)
+{
+    for (size_t i = 0; i < c->target_count; i++)
+        tick_target(c, i, now);
+}
+
+int controller_decide(controller *c, const char *id, bool approve, const char *by, const char *why, double now)
+{
+    recommendation *rec = recommendation_find(&c->book, id);
+    if (!rec || rec->state != REC_PENDING)
+        return -1;
+    target_state *t = &c->targets[rec->target_index];
+    if (recommendation_transition(&c->book, rec, approve ? REC_APPROVED : REC_REJECTED, now, by, why) != 0)
+        return -1;
+    if (!approve) {
+        t->open = NULL;
+        t->quiet_until = now + c->config->approval_timeout_seconds;
+        return 0;
+    }
+    execute(c, t, rec, now);
+    return 0;
+}
+
+/* ## Notifications --------------------------------------------------------------------------------------------- */
+
+static hydra_event event_for(recommendation_state state)
+{
+    static const hydra_event events[] = {
+        [REC_PENDING] = HYDRA_EVENT_RECOMMENDATION_PENDING,   [REC_APPROVED] = HYDRA_EVENT_RECOMMENDATION_APPROVED,
+        [REC_REJECTED] = HYDRA_EVENT_RECOMMENDATION_REJECTED, [REC_EXPIRED] = HYDRA_EVENT_RECOMMENDATION_EXPIRED,
+        [REC_EXECUTING] = 0, [REC_EXECUTED] = HYDRA_EVENT_RECOMMENDATION_EXECUTED,
+        [REC_FAILED] = HYDRA_EVENT_RECOMMENDATION_FAILED,
+    };
+    return events[state];
+}
+
+/* People hear of what asks them, and of how each action ended; an auto-approved action is told once, when done. */
+static void notify_people(void *context, const recommendation_event *event)
+{
+    controller *c = context;
+    const recommendation *rec = event->rec;
+    hydra_event kind = event_for(event->to);
+    if (!kind || c->notifier_count == 0 || (event->to == REC_APPROVED && event->from == REC_APPROVED))
+        return;
+    char summary[256];
+    format_into(summary, sizeof summary, "%s %s from %d to %d replicas", recommendation_state_name(event->to),
+                rec->target, rec->from_replicas, rec->to_replicas);
+    hydra_notification n = {kind, event->at, rec->id, rec->target, rec->from_replicas, rec->to_replicas,
+                            rec->forecast_peak, summary, rec->reason, event->by, NULL, NULL};
+    for (size_t i = 0; i < c->notifier_count; i++)
+        instance_notify(c->notifiers[i], &n);
+}
+
+/* ## Setup ----------------------------------------------------------------------------------------------------- */
+
+static int open_models(controller *c, target_state *t, char *error, size_t error_size)
+{
+    hydra_series empty = {NULL, 0, clock_now(c->clock), c->step};
+    if (instance_has_models(t->forecaster) && !(t->forecast_model = instance_model_open(t->forecaster, &empty))) {
+        format_into(error, error_size, "target %s: forecaster %s: %s", t->config->name,
+                    instance_name(t->forecaster), instance_error(t->forecaster));
+        return -1;
+    }
+    if (t->anomaly && instance_has_models(t->anomaly) && !(t->anomaly_model = instance_model_open(t->anomaly, &empty))) {
+        format_into(error, error_size, "target %s: anomaly %s: %s", t->config->name, instance_name(t->anomaly),
+                    instance_error(t->anomaly));
+        return -1;
+    }
+    return 0;
+}
+
+static int target_init(controller *c, const controller_setup *setup, size_t index, char *error, size_t error_size)
+{
+    target_state *t = &c->targets[index];
+    const config_target *config = &setup->config->targets[index];
+    t->config = config;
+    t->forecaster = plugin_set_find(setup->plugins, HYDRA_KIND_FORECASTER, config->forecaster);
+    t->anomaly = config->anomaly ? plugin_set_find(setup->plugins, HYDRA_KIND_ANOMALY, config->anomaly) : NULL;
+    t->scaler = setup->scaler ? setup->scaler : plugin_set_find(setup->plugins, HYDRA_KIND_SCALER, config->scaler);
+    if (!t->forecaster || !t->scaler || (config->anomaly && !t->anomaly)) {
+        format_into(error, error_size, "target %s: a plugin it names is not loaded", config->name);
+        return -1;
+    }
+    t->capacity = (size_t)ceil(setup->config->history_seconds / c->step);
+    t->history = xcalloc(t->capacity, sizeof *t->history);
+    t->bucket_ts = NAN;
+    t->last_load = t->last_forecast = NAN;
+    planner_memory_init(&t->memory);
+    double lead = config->cold_start_seconds + setup->config->approval_latency_seconds;
+    forecast_buffers_init(&t->forecast, (size_t)ceil(lead / c->step) + 1);
+    return open_models(c, t, error, error_size);
+}
+
+static void collect_notifiers(controller *c, const controller_setup *setup)
+{
+    c->notifiers = xcalloc(setup->config->notifier_count + 1, sizeof *c->notifiers);
+    for (size_t i = 0; i < setup->config->notifier_count; i++) {
+        plugin_instance *n = plugin_set_find(setup->plugins, HYDRA_KIND_NOTIFIER, setup->config->notifiers[i]);
+        if (n)
+            c->notifiers[c->notifier_count++] = n;
+    }
+}
+
+controller *controller_create(const controller_setup *setup, char *error, size_t error_size)
+{
+    controller *c = xcalloc(1, sizeof *c);
+    c->config = setup->config;
+    c->policy = setup->policy;
+    c->clock = setup->clock;
+    c->step = setup->config->tick_seconds;
+    recommendation_book_init(&c->book, setup->id_prefix);
+    recommendation_book_listen(&c->book, notify_people, c);
+    collect_notifiers(c, setup);
+    c->targets = xcalloc(setup->config->target_count + 1, sizeof *c->targets);
+    for (size_t i = 0; i < setup->config->target_count; i++) {
+        c->target_count = i + 1;
+        if (target_init(c, setup, i, error, error_size) != 0) {
+            controller_destroy(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+void controller_destroy(controller *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->target_count; i++) {
+        target_state *t = &c->targets[i];
+        if (t->forecast_model)
+            instance_model_close(t->forecaster, t->forecast_model);
+        if (t->anomaly_model)
+            instance_model_close(t->anomaly, t->anomaly_model);
+        forecast_buffers_free(&t->forecast);
+        free(t->history);
+    }
+    free(c->targets);
+    free(c->notifiers);
+    recommendation_book_free(&c->book);
+    free(c);
+}
+
+/* ## Look-ups -------------------------------------------------------------------------------------------------- */
+
+size_t controller_target_count(const controller *c) { return c->target_count; }
+recommendation_book *controller_recommendations(controller *c) { return &c->book; }
+
+long controller_target_index(const controller *c, const char *name)
+{
+    for (size_t i = 0; i < c->target_count; i++)
+        if (strcmp(c->targets[i].config->name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+void controller_view_target(const controller *c, size_t index, controller_view *out)
+{
+    const target_state *t = &c->targets[index];
+    *out = (controller_view){t->config->name, t->last_load, t->last_forecast, t->last_score, t->status.desired,
+                             t->status.ready, t->open};
+}

@@ -1,0 +1,58 @@
+/* The controller loop, the same in the daemon and the simulator. Each tick, per target: take the new samples,
+ * forecast over the lead time, score anomalies, plan, recommend, ask the policy, notify, execute.
+ *
+ * Samples are kept on a grid of `tick` seconds; a sample's time is the start of the interval it measures, and an
+ * interval is complete (and fed to the models) once a tick reaches its end. Forecasters and detectors that offer
+ * the streaming ops keep one model per target; the others are called on the recent window. */
+#ifndef HYDRA_CONTROLLER_H
+#define HYDRA_CONTROLLER_H
+
+#include "config.h"
+#include "planner.h"
+#include "plugin_set.h"
+#include "policy.h"
+#include "recommendation.h"
+
+typedef struct controller_setup {
+    const hydra_config *config;
+    plugin_set *plugins;
+    policy *policy;               /* borrowed */
+    const hydra_clock *clock;
+    plugin_instance *scaler;      /* when set, every target's scaler (the simulated cluster) */
+    const char *id_prefix;        /* recommendation ids: "<prefix>-000001" */
+} controller_setup;
+
+/* What the controller saw and decided for one target at the last tick: for reports and the API. */
+typedef struct controller_view {
+    const char *name;
+    double load;            /* the last complete sample */
+    double forecast;        /* the forecast peak within the lead time the planner used */
+    double anomaly_score;
+    int desired;
+    int ready;
+    const recommendation *open; /* pending, approved or executing; NULL when none */
+} controller_view;
+
+typedef struct controller controller;
+
+/* NULL with the reason in error (a missing plugin, a model that cannot start). */
+controller *controller_create(const controller_setup *setup, char *error, size_t error_size);
+void controller_destroy(controller *controller);
+
+size_t controller_target_count(const controller *controller);
+/* The index of a target by name, or -1. */
+long controller_target_index(const controller *controller, const char *name);
+
+/* A sample for the interval starting at ts. Returns -1 for a sample older than the last complete interval. */
+int controller_observe(controller *controller, size_t target, double ts, double value);
+/* Runs one tick at `now` for every target. */
+void controller_tick(controller *controller, double now);
+
+/* A person's (or the simulated operator's) answer to a pending recommendation; -1 when it is not pending. */
+int controller_decide(controller *controller, const char *id, bool approve, const char *by, const char *why,
+                      double now);
+
+recommendation_book *controller_recommendations(controller *controller);
+void controller_view_target(const controller *controller, size_t target, controller_view *out);
+
+#endif
