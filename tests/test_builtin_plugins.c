@@ -1,10 +1,9 @@
 /* The built-in plugins, loaded as the controller loads them: anomaly robust_z, notifier log, scaler log. */
 #include "support.h"
 
-#include "clock.h"
 #include "log.h"
 #include "metrics.h"
-#include "util.h"
+#include "series_csv.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -385,45 +384,27 @@ static const char *nab_dir(void)
     return dir && dir[0] ? dir : "../shared/datasets/nab";
 }
 
-/* NAB writes "2014-04-15 07:24:00" (with ".000000" in labels); UTC. */
+/* NAB labels write "2014-04-15 07:24:00.000000"; UTC. */
 static double nab_time(const char *text)
 {
-    char iso[32];
-    snprintf(iso, sizeof iso, "%.10sT%.8sZ", text, text + 11);
     double seconds = NAN;
-    if (strlen(text) < 19 || !clock_parse_time(iso, &seconds))
-        fail_msg("bad NAB time \"%s\"", text);
+    if (!text || !series_csv_parse_time(text, &seconds))
+        fail_msg("bad NAB time \"%s\"", text ? text : "(not a string)");
     return seconds;
 }
 
-/* Reads the CSV onto an even 5-minute grid; missing rows become NAN, as the controller hands them over. */
-static size_t nab_load(const char *path, double *values, double *start)
+/* The rows on an even 5-minute grid; missing rows become NAN, as the controller hands them over. The data set is
+ * part of the test environment, so a missing file fails the test rather than skipping it. */
+static series_csv nab_load(const char *path)
 {
-    FILE *file = fopen(path, "r");
-    if (!file)
-        fail_msg("cannot open %s", path);
-    char line[256];
-    size_t count = 0;
-    bool header = true;
-    while (fgets(line, sizeof line, file)) {
-        char *comma = strchr(line, ',');
-        if (header || !comma) {
-            header = false;
-            continue;
-        }
-        *comma = '\0';
-        double at = nab_time(line);
-        if (count == 0)
-            *start = at;
-        size_t index = (size_t)lround((at - *start) / NAB_STEP);
-        assert_true(index < NAB_MAX);
-        for (; count < index; count++)
-            values[count] = NAN;
-        values[index] = strtod(comma + 1, NULL);
-        count = index + 1;
-    }
-    fclose(file);
-    return count;
+    series_csv csv;
+    char error[1024];
+    if (series_csv_read(path, NAB_STEP, &csv, error, sizeof error) != 0)
+        fail_msg("%s (the NAB subset is expected at ../shared/datasets/nab beside the repository, or where "
+                 "HYDRA_NAB_DIR says)", error);
+    if (csv.count > NAB_MAX)
+        fail_msg("%s: %zu grid points, more than this test's %d", path, csv.count, NAB_MAX);
+    return csv;
 }
 
 /* Marks the grid points inside the file's labelled anomaly windows; returns how many windows there are. */
@@ -453,15 +434,12 @@ static void test_robust_z_scores_nab_anomaly_windows_above_the_rest(void **unuse
     char data_path[1024], labels_path[1024];
     snprintf(data_path, sizeof data_path, "%s/data/%s", nab_dir(), NAB_FILE);
     snprintf(labels_path, sizeof labels_path, "%s/labels/combined_windows.json", nab_dir());
-    if (!path_is_file(data_path)) {
-        print_message("no NAB data at %s (set HYDRA_NAB_DIR): skipped\n", data_path);
-        skip();
-    }
-    static double values[NAB_MAX], scores[NAB_MAX], in_scores[NAB_MAX], out_scores[NAB_MAX];
+    static double scores[NAB_MAX], in_scores[NAB_MAX], out_scores[NAB_MAX];
     static bool inside[NAB_MAX];
-    double start = 0;
-    size_t count = nab_load(data_path, values, &start);
-    assert_true(nab_mark_windows(labels_path, start, count, inside) > 0);
+    series_csv csv = nab_load(data_path);
+    const double *values = csv.values;
+    size_t count = csv.count;
+    assert_true(nab_mark_windows(labels_path, csv.start, count, inside) > 0);
 
     support_plugin plugin;
     plugin_instance *instance = open_plugin(&plugin, "anomaly", "robust_z", NULL);
@@ -494,6 +472,7 @@ static void test_robust_z_scores_nab_anomaly_windows_above_the_rest(void **unuse
     assert_true(in_max >= 0.5);
     assert_true(in_max > out_median);
     assert_true(in_sum / (double)in_count > out_sum / (double)out_count);
+    series_csv_free(&csv);
 }
 
 /* ## notifier log -------------------------------------------------------------------------------------------------- */

@@ -4,11 +4,12 @@
  * from the NAB data set. */
 #include "support.h"
 
+#include "series_csv.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -643,40 +644,14 @@ static void test_holt_winters_rejects_out_of_range_settings(void **unused)
 #define NAB_STEP 300.0
 #define NAB_DAY 288
 
-/* "YYYY-MM-DD HH:MM:SS,value" rows onto an even 5-minute grid from the first timestamp; NAN where none fell. */
-static double *nab_load(const char *path, size_t *count)
+/* The rows on an even 5-minute grid from the first timestamp; NAN where none fell. */
+static series_csv nab_load(const char *path)
 {
-    FILE *file = fopen(path, "r");
-    if (!file)
-        fail_msg("cannot open %s (tests run from the repository root, with the shared folder beside it)", path);
-    char line[256];
-    double *stamps = NULL, *readings = NULL, first = NAN;
-    size_t rows = 0;
-    while (fgets(line, sizeof line, file)) {
-        struct tm when = {0};
-        double value;
-        if (sscanf(line, "%d-%d-%d %d:%d:%d,%lf", &when.tm_year, &when.tm_mon, &when.tm_mday, &when.tm_hour,
-                   &when.tm_min, &when.tm_sec, &value) != 7)
-            continue; /* the header */
-        when.tm_year -= 1900;
-        when.tm_mon -= 1;
-        stamps = realloc(stamps, (rows + 1) * sizeof *stamps);
-        readings = realloc(readings, (rows + 1) * sizeof *readings);
-        stamps[rows] = (double)timegm(&when);
-        readings[rows++] = value;
-        first = rows == 1 ? stamps[0] : first;
-    }
-    fclose(file);
-    assert_true(rows > 0);
-    *count = (size_t)llround((stamps[rows - 1] - first) / NAB_STEP) + 1;
-    double *grid = malloc(*count * sizeof *grid);
-    for (size_t i = 0; i < *count; i++)
-        grid[i] = NAN;
-    for (size_t r = 0; r < rows; r++)
-        grid[(size_t)llround((stamps[r] - first) / NAB_STEP)] = readings[r];
-    free(stamps);
-    free(readings);
-    return grid;
+    series_csv csv;
+    char error[1024];
+    if (series_csv_read(path, NAB_STEP, &csv, error, sizeof error) != 0)
+        fail_msg("%s (tests run from the repository root, with the shared folder beside it)", error);
+    return csv;
 }
 
 typedef struct day_errors {
@@ -720,8 +695,9 @@ static day_errors nab_one_day(const double *grid, size_t end)
 static void test_forecasters_on_nab_traffic_series_with_daily_season(void **unused)
 {
     (void)unused;
-    size_t count;
-    double *grid = nab_load(NAB_SERIES, &count);
+    series_csv csv = nab_load(NAB_SERIES);
+    const double *grid = csv.values;
+    size_t count = csv.count;
     assert_true(count > 6 * NAB_DAY);
     day_errors total = {0};
     for (size_t back = 4; back >= 1; back--) {
@@ -735,7 +711,7 @@ static void test_forecasters_on_nab_traffic_series_with_daily_season(void **unus
     print_message("occupancy_t4013, 4-day average: MAE holt_winters %.3f, seasonal_naive %.3f, flat %.3f\n",
                   total.holt_winters, total.seasonal_naive, total.flat);
     assert_below(total.seasonal_naive, total.flat);
-    free(grid);
+    series_csv_free(&csv);
 }
 
 int main(void)
