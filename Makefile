@@ -32,7 +32,8 @@ PLUGIN_LDFLAGS := -shared -Wl,-z,defs
 
 # Where the binary looks for plugins when none is configured and none sits beside it.
 PLUGIN_INSTALL_DIR := $(PREFIX)/lib/hydra/plugins
-CFLAGS    += -DHYDRA_VERSION='"$(VERSION)"' -DHYDRA_PLUGIN_INSTALL_DIR='"$(PLUGIN_INSTALL_DIR)"'
+CFLAGS    += -DHYDRA_VERSION='"$(VERSION)"' -DHYDRA_PLUGIN_INSTALL_DIR='"$(PLUGIN_INSTALL_DIR)"' \
+             -DHYDRA_DATA_DIR='"$(PREFIX)/share/hydra"'
 
 ## The binary ---------------------------------------------------------------------------------------------------
 
@@ -93,7 +94,8 @@ check: tests-build
 
 # Debian packages the build and the tests need; `make deps` installs the missing ones (as root, or with sudo).
 DEBIAN_PACKAGES := gcc make pkg-config liblua5.4-dev libconfig-dev libcmocka-dev libmicrohttpd-dev libjansson-dev \
-                   libsqlite3-dev libssl-dev libitl-dev itools libcurl4-openssl-dev libpq-dev zlib1g
+                   libsqlite3-dev libssl-dev libitl-dev itools libcurl4-openssl-dev libpq-dev zlib1g \
+                   gnuplot-nox
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 deps:

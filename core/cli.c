@@ -5,6 +5,7 @@
 #include "log.h"
 #include "plugin_set.h"
 #include "script.h"
+#include "simulation.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define EXIT_USAGE 2
 
@@ -25,6 +27,10 @@ static const char usage_text[] =
     "  plugins [--config FILE]      list plugins: kind, name, version, ABI and file\n"
     "  plugins --load FILE.so       load one file and say what it is, or why it is refused\n"
     "        [--kind KIND]          ... and require it to be of this kind\n"
+    "  simulate SCENARIO.lua        replay a scenario through the controller on a virtual clock\n"
+    "        [--policy FILE.lua] [--config FILE] [--seed N] [--days N]\n"
+    "        [--json FILE] [--csv FILE] [--report FILE.png|.svg]\n"
+    "        [--compare A.lua,B.lua,...] [--quiet]\n"
     "\n"
     "options:\n"
     "  -h, --help                   this text\n"
@@ -215,6 +221,193 @@ done:
     return status;
 }
 
+/* ## simulate ------------------------------------------------------------------------------------------------- */
+
+/* The default config: configs/hydra.cfg of the source tree beside build/hydra, else the installed one. */
+static char *default_config_path(void)
+{
+    char exe[4096];
+    ssize_t length = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (length > 0) {
+        exe[length] = '\0';
+        char *dir = path_dirname(exe);
+        char *beside = xasprintf("%s/../configs/hydra.cfg", dir);
+        free(dir);
+        if (path_is_file(beside))
+            return beside;
+        free(beside);
+    }
+    return xstrdup(HYDRA_DATA_DIR "/configs/hydra.cfg");
+}
+
+typedef struct simulate_args {
+    simulation_options options;
+    const char *json_path, *csv_path, *compare;
+    bool quiet;
+} simulate_args;
+
+static bool parse_number(const char *text, double low, double high, double *out)
+{
+    char *end = NULL;
+    double value = strtod(text, &end);
+    if (end == text || *end || !(value >= low && value <= high))
+        return false;
+    *out = value;
+    return true;
+}
+
+static int parse_simulate_option(simulate_args *a, const char *flag, const char *value)
+{
+    double number;
+    if (strcmp(flag, "--policy") == 0)
+        a->options.policy_path = value;
+    else if (strcmp(flag, "--config") == 0)
+        a->options.config_path = value;
+    else if (strcmp(flag, "--json") == 0)
+        a->json_path = value;
+    else if (strcmp(flag, "--csv") == 0)
+        a->csv_path = value;
+    else if (strcmp(flag, "--report") == 0)
+        a->options.report_path = value;
+    else if (strcmp(flag, "--compare") == 0)
+        a->compare = value;
+    else if (strcmp(flag, "--seed") == 0 && parse_number(value, 0, 9007199254740992.0, &number) && number == (double)(unsigned long long)number)
+        a->options.overrides = (scenario_overrides){true, (uint64_t)number, a->options.overrides.days};
+    else if (strcmp(flag, "--days") == 0 && parse_number(value, 1.0 / 1440, 3660, &number))
+        a->options.overrides.days = number;
+    else if (strcmp(flag, "--seed") == 0 || strcmp(flag, "--days") == 0)
+        return usage_error("simulate: %s takes a %s, found '%s'", flag,
+                           flag[2] == 's' ? "whole number >= 0" : "number of days > 0", value);
+    else
+        return usage_error("simulate: unknown option '%s'", flag);
+    return 0;
+}
+
+static int parse_simulate_args(int argc, char **argv, simulate_args *a)
+{
+    memset(a, 0, sizeof *a);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quiet") == 0) {
+            a->quiet = true;
+        } else if (strncmp(argv[i], "--", 2) == 0) {
+            if (i + 1 >= argc)
+                return usage_error("simulate: %s needs a value", argv[i]);
+            int status = parse_simulate_option(a, argv[i], argv[i + 1]);
+            if (status != 0)
+                return status;
+            i++;
+        } else if (!a->options.scenario_path) {
+            a->options.scenario_path = argv[i];
+        } else {
+            return usage_error("simulate: one scenario at a time, found '%s' too", argv[i]);
+        }
+    }
+    if (!a->options.scenario_path)
+        return usage_error("simulate: which scenario? (hydra simulate SCENARIO.lua)");
+    if (a->compare && a->options.policy_path)
+        return usage_error("simulate: --compare names the policies; drop --policy");
+    a->options.progress = !a->quiet && isatty(STDERR_FILENO);
+    return 0;
+}
+
+static int simulate_once(simulate_args *a, simulation_result *result)
+{
+    char error[4096];
+    FILE *csv = NULL;
+    if (a->csv_path && !(csv = fopen(a->csv_path, "w"))) {
+        fprintf(stderr, "hydra: %s: cannot write: %m\n", a->csv_path);
+        return 1;
+    }
+    a->options.csv = csv;
+    int status = simulation_run(&a->options, result, error, sizeof error);
+    if (csv && fclose(csv) != 0 && status == 0) {
+        fprintf(stderr, "hydra: %s: cannot write: %m\n", a->csv_path);
+        return 1;
+    }
+    if (status != 0) {
+        fprintf(stderr, "hydra: %s\n", error);
+        return 1;
+    }
+    return 0;
+}
+
+static void print_comparison(const simulation_result *results, size_t count)
+{
+    printf("%-28s", "policy");
+    for (size_t i = 0; i < count; i++)
+        printf(" %18.18s", results[i].policy + (strncmp(results[i].policy, "policy ", 7) == 0 ? 7 : 0));
+    printf("\n");
+    static const char *const rows[] = {"SLO violation minutes", "dropped requests", "replica-hours",
+                                       "recommendations", "asked a person", "expired", "policy errors"};
+    for (size_t row = 0; row < ARRAY_LEN(rows); row++) {
+        printf("%-28s", rows[row]);
+        for (size_t i = 0; i < count; i++) {
+            const simulation_result *r = &results[i];
+            double values[] = {r->slo_violation_minutes, r->dropped_requests, r->replica_hours,
+                               (double)r->recommendations.total, (double)r->recommendations.asked,
+                               (double)r->recommendations.expired, (double)r->policy_errors};
+            printf(" %18.1f", values[row]);
+        }
+        printf("\n");
+    }
+}
+
+static int simulate_compare(simulate_args *a)
+{
+    char *list = xstrdup(a->compare);
+    simulation_result results[16];
+    size_t count = 0;
+    int status = 0;
+    for (char *save = NULL, *policy = strtok_r(list, ",", &save); policy && status == 0;
+         policy = strtok_r(NULL, ",", &save)) {
+        if (count == ARRAY_LEN(results)) {
+            status = usage_error("simulate: --compare takes at most %zu policies", ARRAY_LEN(results));
+            break;
+        }
+        a->options.policy_path = policy;
+        status = simulate_once(a, &results[count]);
+        count += status == 0;
+    }
+    if (status == 0)
+        print_comparison(results, count);
+    for (size_t i = 0; i < count; i++)
+        simulation_result_free(&results[i]);
+    free(list);
+    return status;
+}
+
+static int command_simulate(int argc, char **argv)
+{
+    simulate_args a;
+    int status = parse_simulate_args(argc, argv, &a);
+    if (status != 0)
+        return status;
+    char *config_path = a.options.config_path ? NULL : default_config_path();
+    if (config_path)
+        a.options.config_path = config_path;
+    if (a.compare) {
+        status = simulate_compare(&a);
+        free(config_path);
+        return status;
+    }
+    simulation_result result;
+    status = simulate_once(&a, &result);
+    if (status == 0) {
+        if (!a.quiet)
+            simulation_print_scorecard(stdout, &result);
+        char error[1024];
+        if (a.json_path && simulation_write_json(a.json_path, &result, error, sizeof error) != 0) {
+            fprintf(stderr, "hydra: %s\n", error);
+            status = 1;
+        }
+        if (a.options.report_path && !a.quiet)
+            printf("report: %s\n", a.options.report_path);
+        simulation_result_free(&result);
+    }
+    free(config_path);
+    return status;
+}
+
 /* ## Dispatch ---------------------------------------------------------------------------------------------------- */
 
 typedef struct command {
@@ -225,6 +418,7 @@ typedef struct command {
 static const command commands[] = {
     {"check-config", command_check_config},
     {"plugins", command_plugins},
+    {"simulate", command_simulate},
 };
 
 int cli_main(int argc, char **argv)

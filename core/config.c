@@ -42,7 +42,7 @@ static const field target_fields[] = {
     {"max_replicas", FIELD_INT},      {"max_step", FIELD_INT},           {"capacity_per_replica", FIELD_NUMBER},
     {"cold_start", FIELD_DURATION},   {"headroom", FIELD_NUMBER},        {"tolerance", FIELD_NUMBER},
     {"stabilization", FIELD_DURATION}, {"anomaly_threshold", FIELD_NUMBER}, {"anomaly_hold", FIELD_DURATION},
-    {NULL, 0},
+    {"planner", FIELD_STRING}, {NULL, 0},
 };
 
 static const char *const type_names[] = {
@@ -319,6 +319,14 @@ static int read_target_numbers(checker *c, const config_setting_t *entry, config
         return -1;
     if (isnan(target->capacity_per_replica))
         return fail(c, entry, "missing required setting 'capacity_per_replica'");
+    char *planner = NULL;
+    if (get_string(c, entry, "planner", "predictive", &planner) != 0)
+        return -1;
+    target->predictive = strcmp(planner, "predictive") == 0;
+    bool known = target->predictive || strcmp(planner, "reactive") == 0;
+    free(planner);
+    if (!known)
+        return fail(c, config_setting_get_member(entry, "planner"), "must be \"predictive\" or \"reactive\"");
     if (target->min_replicas > target->max_replicas)
         return fail(c, config_setting_get_member(entry, "min_replicas"),
                     "min_replicas (%d) is above max_replicas (%d)", target->min_replicas, target->max_replicas);
@@ -440,14 +448,8 @@ void config_free(hydra_config *config)
         free(config->plugins[i].instance);
         free(config->plugins[i].file);
     }
-    for (size_t i = 0; i < config->target_count; i++) {
-        config_target *target = &config->targets[i];
-        free(target->name);
-        free(target->metric);
-        free(target->forecaster);
-        free(target->anomaly);
-        free(target->scaler);
-    }
+    for (size_t i = 0; i < config->target_count; i++)
+        config_target_release(&config->targets[i]);
     for (size_t i = 0; i < config->notifier_count; i++)
         free(config->notifiers[i]);
     free(config->plugins);
@@ -459,6 +461,27 @@ void config_free(hydra_config *config)
     free(config->path);
     config_destroy(&config->parsed);
     memset(config, 0, sizeof *config);
+}
+
+static char *copy_or_null(const char *text) { return text ? xstrdup(text) : NULL; }
+
+void config_target_copy(config_target *to, const config_target *from)
+{
+    *to = *from;
+    to->name = copy_or_null(from->name);
+    to->metric = copy_or_null(from->metric);
+    to->forecaster = copy_or_null(from->forecaster);
+    to->anomaly = copy_or_null(from->anomaly);
+    to->scaler = copy_or_null(from->scaler);
+}
+
+void config_target_release(config_target *target)
+{
+    free(target->name);
+    free(target->metric);
+    free(target->forecaster);
+    free(target->anomaly);
+    free(target->scaler);
 }
 
 /* ## Look-ups ---------------------------------------------------------------------------------------------------- */

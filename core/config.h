@@ -32,6 +32,7 @@ typedef struct config_target {
     double headroom;             /* fraction above the forecast peak to provision */
     double tolerance;            /* relative change below which nothing is recommended */
     double stabilization_seconds; /* how long lower demand must last before scaling down */
+    bool predictive;             /* false: size for the load seen now only (a reactive autoscaler, for comparison) */
     double anomaly_threshold;    /* a score at or above it flags the sample as anomalous */
     double anomaly_hold_seconds; /* how long a flagged anomaly blocks scale-downs */
     int line;
@@ -64,6 +65,10 @@ typedef struct hydra_config {
 /* Reads and checks path. Returns 0, or -1 with "config FILE:LINE: ..." in error. */
 int config_load(hydra_config *config, const char *path, char *error, size_t error_size);
 void config_free(hydra_config *config);
+
+/* A deep copy of a target, and its release; for targets made at run time (the simulator's services). */
+void config_target_copy(config_target *to, const config_target *from);
+void config_target_release(config_target *target);
 
 const config_plugin *config_find_plugin(const hydra_config *config, int kind, const char *instance);
 const config_target *config_find_target(const hydra_config *config, const char *name);

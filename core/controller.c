@@ -36,6 +36,7 @@ typedef struct target_state {
     double last_forecast;
     double last_score;
     double anomalous_until;
+    bool forecast_failing; /* logged once when it starts, once when it ends */
     hydra_scale_status status;
     planner_memory memory;
     recommendation *open;
@@ -156,6 +157,14 @@ static const double *run_forecast(controller *c, target_state *t)
         status = window.count ? instance_forecast(t->forecaster, &window, &out) : -1;
         free(scratch);
     }
+    if ((status != 0) != t->forecast_failing) {
+        t->forecast_failing = status != 0;
+        if (status != 0)
+            log_warn("target %s: forecaster %s cannot forecast (%s); sizing for the load seen now until it can",
+                     t->config->name, instance_name(t->forecaster), instance_error(t->forecaster));
+        else
+            log_info("target %s: forecaster %s now forecasts", t->config->name, instance_name(t->forecaster));
+    }
     return status == 0 ? b->mean : NULL;
 }
 
@@ -241,8 +250,14 @@ static void recommend(controller *c, size_t index, const planner_decision *plan,
 static void plan_target(controller *c, size_t index, double now)
 {
     target_state *t = &c->targets[index];
-    const double *forecast = run_forecast(c, t);
-    planner_input in = {t->config, now, forecast, forecast ? t->forecast.steps : 0, c->step,
+    /* Without a forecast the planner sizes for the load seen now: a reactive autoscaler. */
+    const double *forecast = t->config->predictive ? run_forecast(c, t) : NULL;
+    if (!forecast && !isnan(t->last_load)) {
+        t->forecast.mean[0] = t->last_load;
+        forecast = t->forecast.mean;
+    }
+    size_t steps = forecast == t->forecast.mean && (!t->config->predictive || t->forecast_failing) ? 1 : t->forecast.steps;
+    planner_input in = {t->config, now, forecast, forecast ? steps : 0, c->step,
                         t->config->cold_start_seconds, t->last_load, t->status.desired, t->status.ready,
                         now < t->anomalous_until};
     planner_memory long_memory = t->memory;

@@ -11,6 +11,7 @@
 struct plugin_instance {
     char *name;
     loader_module *module;
+    loader_module *builtin; /* owned, for built-in plugins */
     void *state;
     hydra_host host;
     config_setting_t *settings;
@@ -248,6 +249,10 @@ static int check_unread_settings(plugin_instance *instance, char *error, size_t 
 
 static void instance_free(plugin_instance *instance)
 {
+    if (instance->builtin) {
+        free(instance->builtin->path);
+        free(instance->builtin);
+    }
     for (size_t i = 0; i < instance->resolved_count; i++)
         free(instance->resolved_paths[i]);
     free(instance->resolved_paths);
@@ -281,11 +286,28 @@ plugin_instance *instance_create(loader_module *module, const char *name, config
     return instance;
 }
 
+plugin_instance *instance_create_builtin(const hydra_plugin_descriptor *descriptor, const char *name, void *state,
+                                         const instance_context *context)
+{
+    plugin_instance *instance = xcalloc(1, sizeof *instance);
+    instance->name = xstrdup(name);
+    instance->builtin = xcalloc(1, sizeof *instance->builtin);
+    instance->builtin->path = xasprintf("builtin:%s", descriptor->name);
+    instance->builtin->descriptor = descriptor;
+    instance->module = instance->builtin;
+    instance->context = context ? *context : (instance_context){0};
+    instance->base_dir = xstrdup(".");
+    host_table_init(instance);
+    instance->state = state;
+    return instance;
+}
+
 void instance_destroy(plugin_instance *instance)
 {
     if (!instance)
         return;
-    instance->module->descriptor->destroy(instance->state);
+    if (!instance->builtin)
+        instance->module->descriptor->destroy(instance->state);
     instance_free(instance);
 }
 
@@ -318,7 +340,8 @@ int instance_forecast(plugin_instance *instance, const hydra_series *history, hy
 {
     const hydra_forecaster_ops *ops = ops_of(instance, HYDRA_KIND_FORECASTER);
     out->component_count = 0;
-    return call_done(instance, "predict", ops ? ops->predict(instance->state, history, out) : -1);
+    /* Not logged: a model without enough history yet is normal, and the caller knows how loud to be. */
+    return ops && ops->predict(instance->state, history, out) == 0 ? 0 : -1;
 }
 
 int instance_score(plugin_instance *instance, const hydra_series *series, double *scores)
@@ -381,7 +404,7 @@ int instance_model_forecast(plugin_instance *instance, void *model, hydra_foreca
 {
     const hydra_forecaster_ops *ops = ops_of(instance, HYDRA_KIND_FORECASTER);
     out->component_count = 0;
-    return call_done(instance, "model_forecast", ops ? ops->model_forecast(model, out) : -1);
+    return ops && ops->model_forecast(model, out) == 0 ? 0 : -1; /* not logged, as instance_forecast */
 }
 
 int instance_model_score(plugin_instance *instance, void *model, double value, double *score)

@@ -22,6 +22,10 @@ typedef struct plugin_instance plugin_instance;
 plugin_instance *instance_create(loader_module *module, const char *name, config_setting_t *settings,
                                  const instance_context *context, char *error, size_t error_size);
 void instance_destroy(plugin_instance *instance);
+/* An instance of a plugin compiled into hydra (the simulated cluster), around a state the caller owns: the same
+ * ops table as a loaded plugin, no create() and no destroy(). */
+plugin_instance *instance_create_builtin(const hydra_plugin_descriptor *descriptor, const char *name, void *state,
+                                         const instance_context *context);
 
 const char *instance_name(const plugin_instance *instance);
 const loader_module *instance_module(const plugin_instance *instance);
@@ -29,6 +33,7 @@ int instance_kind(const plugin_instance *instance);
 /* The plugin's last error text (set with host->set_error). */
 const char *instance_error(const plugin_instance *instance);
 
+/* Forecast failures are not logged here (a model still warming up is normal): see instance_error(). */
 int instance_forecast(plugin_instance *instance, const hydra_series *history, hydra_forecast *out);
 int instance_score(plugin_instance *instance, const hydra_series *series, double *scores);
 int instance_notify(plugin_instance *instance, const hydra_notification *notification);

@@ -1,0 +1,60 @@
+/* One simulation run: a scenario's traffic through the real controller on a virtual clock, a simulated cluster as
+ * the scaler, and a simulated operator who answers approval requests. The result is a scorecard. */
+#ifndef HYDRA_SIMULATION_H
+#define HYDRA_SIMULATION_H
+
+#include "scenario.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct simulation_options {
+    const char *scenario_path;
+    const char *config_path;    /* plugins, planner settings and the default policy */
+    const char *policy_path;    /* overrides the config's policy when set */
+    scenario_overrides overrides;
+    FILE *csv;                  /* the time series, when set */
+    const char *report_path;    /* a picture of the run (.png or .svg), when set */
+    bool progress;              /* a progress line on stderr */
+} simulation_options;
+
+typedef struct simulation_service_result {
+    char name[64];
+    double slo_violation_minutes;
+    double dropped_requests;
+    double replica_hours;
+    int max_replicas;
+    long scale_actions;
+} simulation_service_result;
+
+typedef struct simulation_result {
+    char scenario[256];
+    char policy[128];
+    unsigned long long seed;
+    double days;
+    double step_seconds;
+    simulation_service_result *services;
+    size_t service_count;
+    double slo_violation_minutes;
+    double dropped_requests;
+    double replica_hours;
+    struct {
+        long total, auto_approved, asked, approved, rejected, expired, executed, failed;
+    } recommendations;
+    unsigned long policy_errors;
+    double human_response_median;
+    double human_response_p90;
+    double wall_seconds;
+    double service_ticks_per_second;
+} simulation_result;
+
+/* Runs the whole scenario. -1 with the reason ("file:line: ..." for scripts) in error. */
+int simulation_run(const simulation_options *options, simulation_result *result, char *error, size_t error_size);
+void simulation_result_free(simulation_result *result);
+
+/* Writes the scorecard for people, and the JSON document (wall-clock fields last). */
+void simulation_print_scorecard(FILE *out, const simulation_result *result);
+int simulation_write_json(const char *path, const simulation_result *result, char *error, size_t error_size);
+
+#endif
