@@ -137,9 +137,9 @@ policy_verdict policy_decide(policy *p, const recommendation *rec, const policy_
     bool valid = read_verdict(L, &verdict, reason, reason_size);
     if (!valid) {
         char what[256];
+        const char *quote = lua_type(L, -2) == LUA_TSTRING ? "\"" : "";
         format_into(what, sizeof what, "%s: decide() returned %s%s%s, expected \"approve\", \"ask\" or \"reject\"",
-                    script_path(p->script), lua_type(L, -2) == LUA_TSTRING ? "\"" : "", luaL_tolstring(L, -2, NULL),
-                    lua_type(L, -3) == LUA_TSTRING ? "\"" : "");
+                    script_path(p->script), quote, luaL_tolstring(L, -2, NULL), quote);
         lua_pop(L, 3);
         return policy_failed(p, reason, reason_size, what);
     }
