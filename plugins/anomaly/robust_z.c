@@ -3,6 +3,10 @@
  * mean and a standard deviation would not: one spike in the window barely moves them. NAN (and infinite) values
  * score 0 and do not enter the window.
  *
+ * Streaming: a model per target keeps the window between calls and scores each new value against it before taking
+ * it in, which is what score() does over a whole series (it opens a model on nothing and feeds it every value), so
+ * both paths share one implementation and give identical scores.
+ *
  * Settings: window (5..10000000, default 288), threshold (> 0, default 3.5: the robust z that scores 0.5),
  * min_samples (1..window, default 10: history needed before anything scores above 0). */
 #include <hydra/plugin.h>
@@ -15,6 +19,11 @@
 #define WINDOW_MAX 10000000 /* keeps the scratch size far from overflow on any platform */
 #define THRESHOLD_DEFAULT 3.5
 #define MIN_SAMPLES_DEFAULT 10
+/* The scored-samples counter is a host call under a lock: a model reports in batches of this many (and on close) so
+ * that scoring one sample does not pay for it. */
+#define METRIC_BATCH 256
+/* A model's window starts this small and doubles up to `window`: a young target does not pay for a full one. */
+#define WINDOW_FIRST_CAPACITY 16
 
 /* For normally distributed data, 1.4826 * MAD and 1.2533 * mean absolute deviation estimate the standard deviation. */
 #define MAD_TO_SIGMA 1.4826
@@ -30,14 +39,24 @@ typedef struct robust_z {
 
 /* ## The sliding history: the last `window` usable values, in arrival order and sorted ------------------------- */
 
-/* Kept sorted as values come and go, so each median costs a lookup and each MAD a half pass, not a sort. */
+/* Kept sorted as values come and go, so each median costs a lookup and each MAD a half pass, not a sort. Grows up
+ * to limit; until it is full, oldest is 0. */
 typedef struct history {
+    const hydra_host *host;
     double *ring;   /* arrival order, oldest at ring[oldest] */
-    double *sorted;
+    double *sorted; /* in the same allocation as ring, after capacity values */
     size_t capacity;
+    size_t limit;   /* the window setting */
     size_t count;
     size_t oldest;
 } history;
+
+/* A model: the window and what it has not yet added to the samples_scored counter. */
+typedef struct robust_z_model {
+    robust_z settings; /* a copy: holds the host */
+    history window;
+    size_t unreported;
+} robust_z_model;
 
 /* The first index whose value is >= x. */
 static size_t lower_bound(const double *sorted, size_t count, double x)
@@ -67,18 +86,43 @@ static void sorted_remove(double *sorted, size_t count, double x)
     memmove(sorted + at, sorted + at + 1, (count - at - 1) * sizeof *sorted);
 }
 
-static void history_push(history *h, double x)
+/* Room for capacity values (at most limit); only while the window is not full, so the ring starts at 0. */
+static int history_reserve(history *h, size_t capacity)
 {
-    if (h->count == h->capacity) {
+    capacity = capacity < h->limit ? capacity : h->limit;
+    if (capacity <= h->capacity)
+        return 0;
+    double *ring = h->host->alloc(h->host, 2 * capacity * sizeof(double));
+    if (!ring) {
+        h->host->set_error(h->host, "out of memory for a window of %zu values", capacity);
+        return -1;
+    }
+    if (h->count > 0) {
+        memcpy(ring, h->ring, h->count * sizeof *ring);
+        memcpy(ring + capacity, h->sorted, h->count * sizeof *ring);
+    }
+    h->host->free(h->host, h->ring);
+    h->ring = ring;
+    h->sorted = ring + capacity;
+    h->capacity = capacity;
+    return 0;
+}
+
+static int history_push(history *h, double x)
+{
+    if (h->count == h->limit) {
         sorted_remove(h->sorted, h->count, h->ring[h->oldest]);
         h->ring[h->oldest] = x;
         h->oldest = (h->oldest + 1) % h->capacity;
         sorted_insert(h->sorted, h->count - 1, x);
-        return;
+        return 0;
     }
-    h->ring[(h->oldest + h->count) % h->capacity] = x;
+    if (h->count == h->capacity && history_reserve(h, h->capacity ? 2 * h->capacity : WINDOW_FIRST_CAPACITY) != 0)
+        return -1;
+    h->ring[h->count] = x;
     sorted_insert(h->sorted, h->count, x);
     h->count++;
+    return 0;
 }
 
 static double history_median(const history *h)
@@ -154,6 +198,37 @@ static size_t count_usable(const hydra_series *series)
     return usable;
 }
 
+/* The score of x against the window, then x joins it. */
+static int model_take(robust_z_model *model, double x, double *score)
+{
+    *score = 0;
+    if (!isfinite(x))
+        return 0;
+    *score = score_against(&model->settings, &model->window, x);
+    return history_push(&model->window, x);
+}
+
+static void model_report(robust_z_model *model)
+{
+    const robust_z *self = &model->settings;
+    if (self->scored_metric >= 0 && model->unreported > 0)
+        self->host->metric_add(self->host, self->scored_metric, (double)model->unreported);
+    model->unreported = 0;
+}
+
+static void model_init(robust_z_model *model, const robust_z *self)
+{
+    *model = (robust_z_model){.settings = *self, .window = {.host = self->host, .limit = self->window}};
+}
+
+static void model_release(robust_z_model *model)
+{
+    model->settings.host->free(model->settings.host, model->window.ring);
+    model->window.ring = NULL;
+}
+
+/* ## Whole series and models ------------------------------------------------------------------------------------ */
+
 static int robust_z_score(void *state, const hydra_series *series, double *scores)
 {
     robust_z *self = state;
@@ -162,25 +237,59 @@ static int robust_z_score(void *state, const hydra_series *series, double *score
         host->set_error(host, "score: series and scores must not be NULL");
         return -1;
     }
-    size_t usable = count_usable(series);
-    history h = {.capacity = usable < self->window ? usable : self->window};
-    if (h.capacity > 0) {
-        h.ring = host->alloc(host, 2 * h.capacity * sizeof(double));
-        if (!h.ring) {
-            host->set_error(host, "score: out of memory for a window of %zu values", h.capacity);
-            return -1;
-        }
-        h.sorted = h.ring + h.capacity;
-    }
-    for (size_t i = 0; i < series->count; i++) {
-        double x = series->values[i];
-        scores[i] = isfinite(x) ? score_against(self, &h, x) : 0;
-        if (isfinite(x))
-            history_push(&h, x);
-    }
-    host->free(host, h.ring);
-    if (self->scored_metric >= 0)
+    robust_z_model model;
+    model_init(&model, self);
+    int result = history_reserve(&model.window, count_usable(series));
+    for (size_t i = 0; result == 0 && i < series->count; i++)
+        result = model_take(&model, series->values[i], &scores[i]);
+    model_release(&model);
+    if (result == 0 && self->scored_metric >= 0)
         host->metric_add(host, self->scored_metric, (double)series->count);
+    return result;
+}
+
+static void robust_z_model_close(void *opaque)
+{
+    robust_z_model *model = opaque;
+    if (!model)
+        return;
+    model_report(model);
+    model_release(model);
+    model->settings.host->free(model->settings.host, model);
+}
+
+static void *robust_z_model_open(void *state, const hydra_series *warm_up)
+{
+    robust_z *self = state;
+    const hydra_host *host = self->host;
+    if (warm_up && warm_up->count > 0 && !warm_up->values) {
+        host->set_error(host, "model_open: history of %zu samples has no values", warm_up->count);
+        return NULL;
+    }
+    robust_z_model *model = host->alloc(host, sizeof *model);
+    if (!model) {
+        host->set_error(host, "out of memory for a model");
+        return NULL;
+    }
+    model_init(model, self);
+    size_t count = warm_up ? warm_up->count : 0;
+    int result = count > 0 ? history_reserve(&model->window, count_usable(warm_up)) : 0;
+    for (size_t i = 0; result == 0 && i < count; i++)
+        result = isfinite(warm_up->values[i]) ? history_push(&model->window, warm_up->values[i]) : 0;
+    if (result != 0) {
+        robust_z_model_close(model);
+        return NULL;
+    }
+    return model;
+}
+
+static int robust_z_model_score(void *opaque, double value, double *score)
+{
+    robust_z_model *model = opaque;
+    if (model_take(model, value, score) != 0)
+        return -1;
+    if (++model->unreported >= METRIC_BATCH)
+        model_report(model);
     return 0;
 }
 
@@ -240,6 +349,9 @@ static void robust_z_destroy(void *state)
 static const hydra_anomaly_ops ops = {
     .size = sizeof(hydra_anomaly_ops),
     .score = robust_z_score,
+    .model_open = robust_z_model_open,
+    .model_score = robust_z_model_score,
+    .model_close = robust_z_model_close,
 };
 
 static const hydra_plugin_descriptor descriptor = {

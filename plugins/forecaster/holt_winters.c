@@ -1,7 +1,11 @@
 /*
  * holt_winters: exponential smoothing of a level, a (optionally damped) trend and one seasonal index per phase,
- * additive (the daily swing is a fixed amount) or multiplicative (the swing grows with the level). The model is
- * refitted from the whole history on every call, so it holds no data between calls.
+ * additive (the daily swing is a fixed amount) or multiplicative (the swing grows with the level).
+ *
+ * One model walks through a series sample by sample: it keeps the first two seasons until they are complete,
+ * initialises from them, replays them, and from then on costs O(1) per sample and O(horizon) per forecast. The
+ * streaming ops hand such a model to the controller, which keeps one per target; predict() opens one on nothing,
+ * feeds it the whole history and forecasts, so both paths run the same code and give the same numbers.
  *
  * Settings: season_length (default 1440), seasonality ("additive" | "multiplicative"), alpha (0.3), beta (0.01),
  * gamma (0.1), damping (1.0 = no damping).
@@ -15,16 +19,16 @@
 #include <string.h>
 
 #define SEASON_LENGTH_DEFAULT 1440
-/* Keeps the per-call seasonal table (8 bytes a phase) to a sane size whatever the config says. */
+/* Keeps a model's tables (24 bytes a phase until it starts, 8 after) to a sane size whatever the config says. */
 #define SEASON_LENGTH_MAX 10000000LL
 
 #define Z80 1.2815516
 #define Z95 1.959964
 
-/* Multiplicative seasonality is undefined for values <= 0: such a history is shifted up by -min plus this share of
- * its typical magnitude. */
+/* Multiplicative seasonality is undefined for values <= 0: when the first two seasons hold such values, the series
+ * is shifted up by -min plus this share of their typical magnitude. */
 #define SHIFT_SHARE 1e-2
-/* The multiplicative level never drops below this share of the smallest (shifted) value: after a collapse to near
+/* The multiplicative level never drops below this share of the smallest (shifted) value so far: after a collapse to near
  * zero, a level sinking towards zero turns value / level into seasonal indices in the thousands, which decay only
  * by (1 - gamma) a season and multiply every later forecast at their phase. Seen on NAB grok_asg_anomaly. */
 #define LEVEL_FLOOR_SHARE 0.5
@@ -36,14 +40,23 @@ typedef struct holt_winters {
     double alpha, beta, gamma, phi;
 } holt_winters;
 
-/* The model as it walks through one history. */
+/* The model as it walks through a series. */
 typedef struct hw_model {
-    const holt_winters *config;
+    holt_winters config; /* a copy: holds the host, for memory and errors */
+    size_t skipped;      /* leading missing samples, before the first observed one: they carry nothing */
+    size_t count;        /* samples from the first observed one; the phase of sample t is t % season_length */
+    double *warm_up;     /* the first two seasons until they are complete; NULL once the model has started */
     double level, trend;
-    double *season;      /* one index per phase; phase of sample t is t % season_length */
+    double *season;      /* one index per phase */
     double shift;        /* added to every value (multiplicative on non-positive data), subtracted from forecasts */
+    double value_min;    /* multiplicative: a shifted value is raised to at least this; -INFINITY for additive */
+    double lowest;       /* multiplicative: the lowest shifted value so far, which sets the level floor */
+    double scale;        /* multiplicative: typical magnitude of the first two seasons */
     double level_floor;  /* -INFINITY for additive */
-    double sigma;        /* RMS one-step error; for multiplicative, relative to the seasonal index */
+    /* One-step errors (relative to the seasonal index for multiplicative): all of them, and those after the two
+     * seasons used to initialise, which are out of sample. */
+    double squares_all, squares_late;
+    size_t errors_all, errors_late;
 } hw_model;
 
 /* ## Settings ------------------------------------------------------------------------------------------------ */
@@ -134,42 +147,49 @@ static double observed_mean(const double *values, size_t from, size_t count)
     return seen ? sum / (double)seen : NAN;
 }
 
-/* For multiplicative: the shift that makes every value positive, and the lowest level allowed. */
-static void choose_shift(hw_model *model, const hydra_series *history)
+/* For multiplicative: the shift that makes the first two seasons positive, the least value the model takes from
+ * then on, and the lowest level allowed. Only these two seasons are known when the model starts, so a later value
+ * that would fall to or below zero after the shift is raised to value_min: the smallest (shifted) value of the two
+ * seasons, or SHIFT_SHARE of their typical magnitude when that is smaller. */
+static void choose_shift(hw_model *model)
 {
     model->shift = 0;
+    model->value_min = -INFINITY;
     model->level_floor = -INFINITY;
-    if (!model->config->multiplicative)
+    if (!model->config.multiplicative)
         return;
+    const double *values = model->warm_up;
     double lowest = INFINITY, magnitude = 0;
     size_t seen = 0;
-    for (size_t t = 0; t < history->count; t++) {
-        double value = history->values[t];
-        if (isnan(value))
+    for (size_t t = 0; t < 2 * model->config.season_length; t++) {
+        if (isnan(values[t]))
             continue;
-        lowest = value < lowest ? value : lowest;
-        magnitude += fabs(value);
+        lowest = values[t] < lowest ? values[t] : lowest;
+        magnitude += fabs(values[t]);
         seen++;
     }
-    double scale = magnitude > 0 ? magnitude / (double)seen : 1; /* seen >= 1: sample 0 is observed */
+    model->scale = magnitude > 0 ? magnitude / (double)seen : 1; /* seen >= 1: sample 0 is observed */
     if (lowest <= 0)
-        model->shift = -lowest + SHIFT_SHARE * scale;
+        model->shift = -lowest + SHIFT_SHARE * model->scale;
+    model->lowest = lowest + model->shift;
+    model->value_min = fmin(model->lowest, SHIFT_SHARE * model->scale);
     /* the second bound: a tiny positive minimum must not make value / level overflow */
-    model->level_floor = fmax(LEVEL_FLOOR_SHARE * (lowest + model->shift), 1e-9 * scale);
+    model->level_floor = fmax(LEVEL_FLOOR_SHARE * model->lowest, 1e-9 * model->scale);
 }
 
 /* The seasonal index of phase p: each season's value against the straight line through the two season means,
  * averaged over the two seasons; neutral when both are missing. Returns the raw index (normalised later). */
-static double initial_index(const hw_model *model, const double *values, size_t p, double first_mean)
+static double initial_index(const hw_model *model, size_t p, double first_mean)
 {
-    size_t m = model->config->season_length;
+    size_t m = model->config.season_length;
+    const double *values = model->warm_up;
     double sum = 0;
     size_t seen = 0;
     for (size_t t = p; t < 2 * m; t += m) {
         double line = first_mean + ((double)t - (double)(m - 1) / 2) * model->trend;
         if (isnan(values[t]))
             continue;
-        if (!model->config->multiplicative) {
+        if (!model->config.multiplicative) {
             sum += values[t] - line;
             seen++;
         } else if (line > model->level_floor) {
@@ -178,20 +198,20 @@ static double initial_index(const hw_model *model, const double *values, size_t 
         }
     }
     if (!seen)
-        return model->config->multiplicative ? 1 : 0;
+        return model->config.multiplicative ? 1 : 0;
     return sum / (double)seen;
 }
 
 /* Additive indices sum to 0 and multiplicative ones average 1, so the level alone carries the mean. */
 static void normalise_season(hw_model *model)
 {
-    size_t m = model->config->season_length;
+    size_t m = model->config.season_length;
     double sum = 0;
     for (size_t p = 0; p < m; p++)
         sum += model->season[p];
     double centre = sum / (double)m;
     for (size_t p = 0; p < m; p++) {
-        if (model->config->multiplicative)
+        if (model->config.multiplicative)
             model->season[p] = centre > 0 ? model->season[p] / centre : 1;
         else
             model->season[p] -= centre;
@@ -211,17 +231,17 @@ static void keep_above_floor(hw_model *model)
 }
 
 /* Classical start: level and trend from the means of the first two seasons, placed one step before sample 0 so
- * the recursions then run over the whole history. Sample 0 is observed (leading gaps are trimmed), so the first
+ * the recursions then run over the whole series. Sample 0 is observed (leading gaps are skipped), so the first
  * season has a mean; a second season with none gives no trend to read. */
-static void model_init(hw_model *model, const hydra_series *history)
+static void initialise(hw_model *model)
 {
-    size_t m = model->config->season_length;
-    double first = observed_mean(history->values, 0, m), second = observed_mean(history->values, m, m);
+    size_t m = model->config.season_length;
+    double first = observed_mean(model->warm_up, 0, m), second = observed_mean(model->warm_up, m, m);
     first += model->shift;
     second = isnan(second) ? first : second + model->shift;
     model->trend = (second - first) / (double)m;
     for (size_t p = 0; p < m; p++)
-        model->season[p] = initial_index(model, history->values, p, first);
+        model->season[p] = initial_index(model, p, first);
     normalise_season(model);
     model->level = first - model->trend * (double)(m + 1) / 2;
     keep_above_floor(model);
@@ -232,19 +252,33 @@ static void model_init(hw_model *model, const hydra_series *history)
 /* Deseasonalised value and the value the season index is updated towards, in the model's own terms. */
 static double deseasonalise(const hw_model *model, double value, double index)
 {
-    return model->config->multiplicative ? value / index : value - index;
+    return model->config.multiplicative ? value / index : value - index;
 }
 
 static double season_target(const hw_model *model, double value, double level)
 {
-    return model->config->multiplicative ? value / level : value - level;
+    return model->config.multiplicative ? value / level : value - level;
+}
+
+/* Multiplicative: the shifted value, raised to value_min; a new lowest value lowers the level floor with it, so
+ * a workload that collapses towards zero is followed down, though never to zero. */
+static double shifted_value(hw_model *model, double value)
+{
+    if (!model->config.multiplicative)
+        return value;
+    value = fmax(value + model->shift, model->value_min);
+    if (value < model->lowest) {
+        model->lowest = value;
+        model->level_floor = fmax(LEVEL_FLOOR_SHARE * value, 1e-9 * model->scale);
+    }
+    return value;
 }
 
 /* Moves the model one sample forward; returns the one-step error (relative to the index for multiplicative), or
  * NAN for a missing sample, which is taken to equal the prediction: the model coasts on its trend. */
 static double model_step(hw_model *model, size_t t, double value)
 {
-    const holt_winters *c = model->config;
+    const holt_winters *c = &model->config;
     double *index = &model->season[t % c->season_length];
     double base = model->level + c->phi * model->trend;
     if (isnan(value)) {
@@ -253,7 +287,7 @@ static double model_step(hw_model *model, size_t t, double value)
         keep_above_floor(model);
         return NAN;
     }
-    value += model->shift;
+    value = shifted_value(model, value);
     double old_index = *index;
     double predicted = c->multiplicative ? base * old_index : base + old_index;
     double level = fmax(c->alpha * deseasonalise(model, value, old_index) + (1 - c->alpha) * base, model->level_floor);
@@ -264,28 +298,53 @@ static double model_step(hw_model *model, size_t t, double value)
     return c->multiplicative ? (value - predicted) / old_index : value - predicted;
 }
 
-/* Runs the whole history; sigma is the RMS of the errors after the two seasons used to initialise, or, when the
- * history is only those two seasons, of all of them (in-sample, so likely too narrow, but better than none). */
-static void model_run(hw_model *model, const hydra_series *history)
+static void record_error(hw_model *model, double error, bool out_of_sample)
 {
-    size_t warm_up = 2 * model->config->season_length;
-    double squares_all = 0, squares_late = 0;
-    size_t count_all = 0, count_late = 0;
-    for (size_t t = 0; t < history->count; t++) {
-        double error = model_step(model, t, history->values[t]);
-        if (isnan(error))
-            continue;
-        squares_all += error * error;
-        count_all++;
-        if (t >= warm_up) {
-            squares_late += error * error;
-            count_late++;
-        }
+    if (isnan(error))
+        return;
+    model->squares_all += error * error;
+    model->errors_all++;
+    if (out_of_sample) {
+        model->squares_late += error * error;
+        model->errors_late++;
     }
-    if (count_late)
-        model->sigma = sqrt(squares_late / (double)count_late);
-    else
-        model->sigma = count_all ? sqrt(squares_all / (double)count_all) : 0;
+}
+
+/* The two seasons are complete: initialise from them, then run the recursions over them, once. */
+static void model_start(hw_model *model)
+{
+    choose_shift(model);
+    initialise(model);
+    for (size_t t = 0; t < model->count; t++)
+        record_error(model, model_step(model, t, model->warm_up[t]), false);
+    model->config.host->free(model->config.host, model->warm_up);
+    model->warm_up = NULL;
+}
+
+static void model_take(hw_model *model, double value)
+{
+    size_t m = model->config.season_length;
+    if (model->count == 0 && isnan(value)) {
+        model->skipped++;
+        return;
+    }
+    if (model->warm_up) {
+        model->warm_up[model->count++] = value;
+        if (model->count == 2 * m)
+            model_start(model);
+        return;
+    }
+    record_error(model, model_step(model, model->count, value), true);
+    model->count++;
+}
+
+/* The RMS of the out-of-sample errors, or, when the series is only the two seasons used to initialise, of all of
+ * them (in-sample, so likely too narrow, but better than none). */
+static double model_sigma(const hw_model *model)
+{
+    if (model->errors_late)
+        return sqrt(model->squares_late / (double)model->errors_late);
+    return model->errors_all ? sqrt(model->squares_all / (double)model->errors_all) : 0;
 }
 
 /* ## Forecasting --------------------------------------------------------------------------------------------- */
@@ -327,19 +386,20 @@ static double shock_weight(const holt_winters *c, size_t j, double damped_sum)
     return c->alpha * (1 + c->beta * damped_sum) + seasonal;
 }
 
-static void model_forecast(const hw_model *model, size_t count, hydra_forecast *out)
+static void write_forecast(const hw_model *model, hydra_forecast *out)
 {
-    const holt_winters *c = model->config;
+    const holt_winters *c = &model->config;
+    double sigma = model_sigma(model);
     double damped_sum = 0, power = 1, variance_multiplier = 1;
     for (size_t i = 0; i < out->horizon; i++) {
         size_t h = i + 1;
         power *= c->phi;
         damped_sum += power; /* phi + ... + phi^h */
-        double index = model->season[(count + i) % c->season_length];
+        double index = model->season[(model->count + i) % c->season_length];
         double trend = damped_sum * model->trend, base = model->level + trend;
         double season = c->multiplicative ? base * (index - 1) : index;
         double raw = model->level - model->shift + trend + season;
-        double sd = model->sigma * sqrt(variance_multiplier) * (c->multiplicative ? index : 1);
+        double sd = sigma * sqrt(variance_multiplier) * (c->multiplicative ? index : 1);
         write_interval(out, i, raw, sd);
         write_components(out, i, model->level - model->shift, trend, season);
         double weight = shock_weight(c, h, damped_sum);
@@ -348,57 +408,112 @@ static void model_forecast(const hw_model *model, size_t count, hydra_forecast *
     name_components(out);
 }
 
-/* Leading missing samples (a service younger than the window asked for) carry nothing: the model starts at the
- * first observed one. Sets *skipped; the series is empty when nothing is observed. */
-static hydra_series trim_leading_missing(const hydra_series *history, size_t *skipped)
+/* ## Models: one per target, fed sample by sample ------------------------------------------------------------- */
+
+static void holt_winters_model_close(void *opaque)
 {
-    size_t first = 0;
-    while (first < history->count && isnan(history->values[first]))
-        first++;
-    *skipped = first;
-    return (hydra_series){.values = history->values + first, .count = history->count - first,
-                          .start = history->start + (double)first * history->step, .step = history->step};
+    hw_model *model = opaque;
+    if (!model)
+        return;
+    const hydra_host *host = model->config.host;
+    host->free(host, model->warm_up);
+    host->free(host, model->season);
+    host->free(host, model);
 }
 
-static int check_length(const holt_winters *config, const hydra_series *history, size_t skipped)
+static hw_model *model_new(const holt_winters *config)
 {
+    const hydra_host *host = config->host;
     size_t m = config->season_length;
-    if (history->count == 0 && skipped > 0) {
+    hw_model *model = host->alloc(host, sizeof *model);
+    if (model) {
+        *model = (hw_model){.config = *config, .season = host->alloc(host, m * sizeof(double)),
+                            .warm_up = host->alloc(host, 2 * m * sizeof(double))};
+    }
+    if (!model || !model->season || !model->warm_up) {
+        holt_winters_model_close(model);
+        host->set_error(host, "out of memory for a model with a season of %zu samples", m);
+        return NULL;
+    }
+    return model;
+}
+
+static void *holt_winters_model_open(void *opaque, const hydra_series *history)
+{
+    const holt_winters *config = opaque;
+    if (history && history->count > 0 && !history->values) {
+        config->host->set_error(config->host, "model_open: history of %zu samples has no values", history->count);
+        return NULL;
+    }
+    hw_model *model = model_new(config);
+    for (size_t t = 0; model && history && t < history->count; t++)
+        model_take(model, history->values[t]);
+    return model;
+}
+
+static int holt_winters_model_observe(void *opaque, double value)
+{
+    model_take(opaque, value);
+    return 0;
+}
+
+static int holt_winters_model_forecast(void *opaque, hydra_forecast *out)
+{
+    const hw_model *model = opaque;
+    const hydra_host *host = model->config.host;
+    size_t m = model->config.season_length;
+    if (!model->warm_up) {
+        write_forecast(model, out);
+        return 0;
+    }
+    if (model->count == 0)
+        host->set_error(host,
+                        "holt_winters has no observed sample yet (%zu missing); it needs %zu (two seasons of %zu) "
+                        "before it can forecast",
+                        model->skipped, 2 * m, m);
+    else
+        host->set_error(host,
+                        "holt_winters has %zu samples from the first observed one and needs %zu (two seasons of %zu) "
+                        "before it can forecast",
+                        model->count, 2 * m, m);
+    return -1;
+}
+
+/* ## Forecasting from a whole history ----------------------------------------------------------------------------- */
+
+static int check_length(const holt_winters *config, const hydra_series *history)
+{
+    size_t m = config->season_length, skipped = 0;
+    while (skipped < history->count && isnan(history->values[skipped]))
+        skipped++;
+    size_t count = history->count - skipped;
+    if (count == 0 && skipped > 0) {
         config->host->set_error(config->host, "history of %zu samples has no observed value (all missing)", skipped);
         return -1;
     }
-    if (history->count / 2 >= m)
+    if (count / 2 >= m)
         return 0;
     if (skipped > 0)
         config->host->set_error(config->host,
                                 "holt_winters needs at least %zu samples (two seasons of %zu) from the first observed "
                                 "one, got %zu after %zu missing",
-                                2 * m, m, history->count, skipped);
+                                2 * m, m, count, skipped);
     else
         config->host->set_error(config->host, "holt_winters needs at least %zu samples (two seasons of %zu), got %zu",
-                                2 * m, m, history->count);
+                                2 * m, m, count);
     return -1;
 }
 
-static int holt_winters_predict(void *opaque, const hydra_series *full_history, hydra_forecast *out)
+static int holt_winters_predict(void *opaque, const hydra_series *history, hydra_forecast *out)
 {
-    const holt_winters *config = opaque;
-    const hydra_host *host = config->host;
-    size_t skipped;
-    hydra_series history = trim_leading_missing(full_history, &skipped);
-    if (check_length(config, &history, skipped) != 0)
+    if (check_length(opaque, history) != 0)
         return -1;
-    hw_model model = {.config = config, .season = host->alloc(host, config->season_length * sizeof(double))};
-    if (!model.season) {
-        host->set_error(host, "out of memory for a season of %zu samples", config->season_length);
+    hw_model *model = holt_winters_model_open(opaque, history);
+    if (!model)
         return -1;
-    }
-    choose_shift(&model, &history);
-    model_init(&model, &history);
-    model_run(&model, &history);
-    model_forecast(&model, history.count, out);
-    host->free(host, model.season);
-    return 0;
+    int result = holt_winters_model_forecast(model, out);
+    holt_winters_model_close(model);
+    return result;
 }
 
 /* ## Descriptor ---------------------------------------------------------------------------------------------- */
@@ -406,6 +521,10 @@ static int holt_winters_predict(void *opaque, const hydra_series *full_history, 
 static const hydra_forecaster_ops holt_winters_ops = {
     .size = sizeof(hydra_forecaster_ops),
     .predict = holt_winters_predict,
+    .model_open = holt_winters_model_open,
+    .model_observe = holt_winters_model_observe,
+    .model_forecast = holt_winters_model_forecast,
+    .model_close = holt_winters_model_close,
 };
 
 static const hydra_plugin_descriptor holt_winters_descriptor = {
