@@ -313,18 +313,8 @@ static int parse_simulate_args(int argc, char **argv, simulate_args *a)
 static int simulate_once(simulate_args *a, simulation_result *result)
 {
     char error[4096];
-    FILE *csv = NULL;
-    if (a->csv_path && !(csv = fopen(a->csv_path, "w"))) {
-        fprintf(stderr, "hydra: %s: cannot write: %m\n", a->csv_path);
-        return 1;
-    }
-    a->options.csv = csv;
-    int status = simulation_run(&a->options, result, error, sizeof error);
-    if (csv && fclose(csv) != 0 && status == 0) {
-        fprintf(stderr, "hydra: %s: cannot write: %m\n", a->csv_path);
-        return 1;
-    }
-    if (status != 0) {
+    a->options.csv_path = a->csv_path;
+    if (simulation_run(&a->options, result, error, sizeof error) != 0) {
         fprintf(stderr, "hydra: %s\n", error);
         return 1;
     }

@@ -42,7 +42,7 @@ static const field target_fields[] = {
     {"max_replicas", FIELD_INT},      {"max_step", FIELD_INT},           {"capacity_per_replica", FIELD_NUMBER},
     {"cold_start", FIELD_DURATION},   {"headroom", FIELD_NUMBER},        {"tolerance", FIELD_NUMBER},
     {"stabilization", FIELD_DURATION}, {"anomaly_threshold", FIELD_NUMBER}, {"anomaly_hold", FIELD_DURATION},
-    {"planner", FIELD_STRING}, {NULL, 0},
+    {"planner", FIELD_STRING}, {"size_for", FIELD_STRING}, {NULL, 0},
 };
 
 static const char *const type_names[] = {
@@ -327,6 +327,14 @@ static int read_target_numbers(checker *c, const config_setting_t *entry, config
     free(planner);
     if (!known)
         return fail(c, config_setting_get_member(entry, "planner"), "must be \"predictive\" or \"reactive\"");
+    char *bound = NULL;
+    if (get_string(c, entry, "size_for", "upper80", &bound) != 0)
+        return -1;
+    target->forecast_bound = strcmp(bound, "upper80") == 0 ? 80 : strcmp(bound, "upper95") == 0 ? 95
+                             : strcmp(bound, "mean") == 0 ? 0 : -1;
+    free(bound);
+    if (target->forecast_bound < 0)
+        return fail(c, config_setting_get_member(entry, "size_for"), "must be \"mean\", \"upper80\" or \"upper95\"");
     if (target->min_replicas > target->max_replicas)
         return fail(c, config_setting_get_member(entry, "min_replicas"),
                     "min_replicas (%d) is above max_replicas (%d)", target->min_replicas, target->max_replicas);

@@ -32,6 +32,7 @@ typedef struct config_target {
     double headroom;             /* fraction above the forecast peak to provision */
     double tolerance;            /* relative change below which nothing is recommended */
     double stabilization_seconds; /* how long lower demand must last before scaling down */
+    int forecast_bound;          /* what the planner sizes for: 0 the mean, 80 or 95 the upper bound of that interval */
     bool predictive;             /* false: size for the load seen now only (a reactive autoscaler, for comparison) */
     double anomaly_threshold;    /* a score at or above it flags the sample as anomalous */
     double anomaly_hold_seconds; /* how long a flagged anomaly blocks scale-downs */

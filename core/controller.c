@@ -157,6 +157,8 @@ static const double *run_forecast(controller *c, target_state *t)
         status = window.count ? instance_forecast(t->forecaster, &window, &out) : -1;
         free(scratch);
     }
+    const double *sized_for = t->config->forecast_bound == 95 ? b->upper95
+                              : t->config->forecast_bound == 80 ? b->upper80 : b->mean;
     if ((status != 0) != t->forecast_failing) {
         t->forecast_failing = status != 0;
         if (status != 0)
@@ -165,7 +167,7 @@ static const double *run_forecast(controller *c, target_state *t)
         else
             log_info("target %s: forecaster %s now forecasts", t->config->name, instance_name(t->forecaster));
     }
-    return status == 0 ? b->mean : NULL;
+    return status == 0 ? sized_for : NULL;
 }
 
 static void run_batch_anomaly(controller *c, target_state *t)
@@ -186,9 +188,20 @@ static void run_batch_anomaly(controller *c, target_state *t)
 
 /* ## Acting ---------------------------------------------------------------------------------------------------- */
 
+/* Reconciles first: a scale-up the target has already reached (a smaller step went ahead while a person was still
+ * deciding on this one) is done, not undone. */
 static void execute(controller *c, target_state *t, recommendation *rec, double now)
 {
     recommendation_transition(&c->book, rec, REC_EXECUTING, now, rec->decided_by, "sent to the scaler");
+    if (t->open == rec)
+        t->open = NULL;
+    bool scale_up = rec->to_replicas > rec->from_replicas;
+    if (scale_up && t->status.desired >= rec->to_replicas) {
+        char result[128];
+        format_into(result, sizeof result, "target already runs %d desired, nothing to do", t->status.desired);
+        recommendation_transition(&c->book, rec, REC_EXECUTED, now, "controller", result);
+        return;
+    }
     hydra_scale_request request = {rec->target, rec->to_replicas, rec->id, rec->decided_by, rec->reason};
     hydra_scale_status after = {0};
     if (instance_scale(t->scaler, &request, &after) == 0) {
@@ -199,7 +212,6 @@ static void execute(controller *c, target_state *t, recommendation *rec, double 
     } else {
         recommendation_transition(&c->book, rec, REC_FAILED, now, "scaler", instance_error(t->scaler));
     }
-    t->open = NULL;
 }
 
 static policy_context context_for(const controller *c, const target_state *t, double now, bool reactive)
@@ -246,17 +258,44 @@ static void recommend(controller *c, size_t index, const planner_decision *plan,
         execute(c, t, rec, now);
 }
 
+/* While a person decides, a step the policy lets through on its own may still go ahead. */
+static void step_while_pending(controller *c, size_t index, const planner_decision *soon, double now)
+{
+    target_state *t = &c->targets[index];
+    if (soon->action != PLAN_SCALE_UP)
+        return;
+    recommendation draft;
+    draft_from_plan(t, index, soon, now, now, &draft);
+    policy_context context = context_for(c, t, now, soon->reactive);
+    char why[REC_TEXT_MAX];
+    if (policy_decide(c->policy, &draft, &context, why, sizeof why) != VERDICT_APPROVE)
+        return;
+    draft.state = REC_APPROVED;
+    execute(c, t, recommendation_add(&c->book, &draft, policy_name(c->policy), why), now);
+}
+
+/* A pending scale-up is replaced when demand has outgrown it, so the person decides on what is needed now. */
+static bool outgrown(const target_state *t, const recommendation *pending, const planner_decision *soon,
+                     const planner_decision *early)
+{
+    double margin = pending->to_replicas * (1 + t->config->tolerance);
+    return pending->to_replicas > pending->from_replicas &&
+           ((soon->action == PLAN_SCALE_UP && soon->replicas > pending->to_replicas) ||
+            (early->action == PLAN_SCALE_UP && early->replicas > margin));
+}
+
 /* The plan a person has time for: a scale-up that would need a person is recommended approval latency earlier. */
 static void plan_target(controller *c, size_t index, double now)
 {
     target_state *t = &c->targets[index];
     /* Without a forecast the planner sizes for the load seen now: a reactive autoscaler. */
     const double *forecast = t->config->predictive ? run_forecast(c, t) : NULL;
+    size_t steps = t->forecast.steps;
     if (!forecast && !isnan(t->last_load)) {
         t->forecast.mean[0] = t->last_load;
         forecast = t->forecast.mean;
+        steps = 1;
     }
-    size_t steps = forecast == t->forecast.mean && (!t->config->predictive || t->forecast_failing) ? 1 : t->forecast.steps;
     planner_input in = {t->config, now, forecast, forecast ? steps : 0, c->step,
                         t->config->cold_start_seconds, t->last_load, t->status.desired, t->status.ready,
                         now < t->anomalous_until};
@@ -266,6 +305,16 @@ static void plan_target(controller *c, size_t index, double now)
     in.lead_seconds += c->config->approval_latency_seconds;
     planner_plan(&in, &long_memory, &early);
     t->last_forecast = soon.peak;
+    recommendation *pending = t->open && t->open->state == REC_PENDING ? t->open : NULL;
+    if (pending && !outgrown(t, pending, &soon, &early)) {
+        step_while_pending(c, index, &soon, now);
+        return;
+    }
+    if (pending) {
+        recommendation_transition(&c->book, pending, REC_REJECTED, now, "controller",
+                                  "superseded: demand outgrew it before anyone answered");
+        t->open = NULL;
+    }
     if (now < t->quiet_until && !soon.reactive)
         return;
     if (early.action == PLAN_SCALE_UP && early.replicas > soon.replicas) {
@@ -301,7 +350,7 @@ static void tick_target(controller *c, size_t index, double now)
     expire_if_due(c, t, now);
     if (t->open && t->open->state == REC_APPROVED)
         execute(c, t, t->open, now);
-    if (!t->open && !t->status.paused)
+    if (!t->status.paused)
         plan_target(c, index, now);
 }
 

@@ -162,17 +162,25 @@ static service *service_at(const cluster *self, size_t index)
 
 static pending_batch *batch_front(const service *s) { return &s->batches[s->batch_head]; }
 
-static void batch_push(service *s, int replicas, double ready_at)
+/* Room for one more batch at the back: reuse what finished boots freed at the front, else grow. */
+static void batches_make_room(service *s)
 {
-    if (s->batch_head + s->batch_count == s->batch_capacity) {
-        /* Reuse the room boots have freed at the front before growing. */
+    if (s->batch_count == 0)
+        s->batch_head = 0;
+    if (s->batch_head + s->batch_count < s->batch_capacity)
+        return;
+    if (s->batch_head > 0) {
         memmove(s->batches, batch_front(s), s->batch_count * sizeof *s->batches);
         s->batch_head = 0;
-        if (s->batch_count == s->batch_capacity) {
-            s->batch_capacity = s->batch_capacity ? 2 * s->batch_capacity : 4;
-            s->batches = xrealloc(s->batches, s->batch_capacity * sizeof *s->batches);
-        }
+        return;
     }
+    s->batch_capacity = s->batch_capacity ? 2 * s->batch_capacity : 4;
+    s->batches = xrealloc(s->batches, s->batch_capacity * sizeof *s->batches);
+}
+
+static void batch_push(service *s, int replicas, double ready_at)
+{
+    batches_make_room(s);
     /* Cold starts are equal and time moves forward, so this lands at the back; the walk only guards the order. */
     size_t at = s->batch_head + s->batch_count++;
     for (; at > s->batch_head && s->batches[at - 1].ready_at > ready_at; at--)

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "plugin_set.h"
 #include "policy.h"
+#include "report.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -218,8 +219,10 @@ static void write_csv_row(FILE *csv, const run *r, size_t service, double t, dou
     controller_view_target(r->controller, service, &view);
     char stamp[32];
     clock_format_time(t, stamp, sizeof stamp);
-    fprintf(csv, "%s,%s,%.3f,%.3f,%d,%d,%.1f,%.3f\n", stamp, view.name, demand, isnan(view.forecast) ? 0 : view.forecast,
-            step->ready, step->desired, step->latency_ms, step->dropped);
+    fprintf(csv, "%s,%s,%.3f,", stamp, view.name, demand);
+    if (!isnan(view.forecast))
+        fprintf(csv, "%.3f", view.forecast); /* empty while the forecaster warms up */
+    fprintf(csv, ",%d,%d,%.1f,%.3f\n", step->ready, step->desired, step->latency_ms, step->dropped);
 }
 
 static void show_progress(const run *r, double t, bool done)
@@ -231,7 +234,7 @@ static void show_progress(const run *r, double t, bool done)
 }
 
 /* One step of every service: traffic in, the cluster serves it, the controller sees it and ticks. */
-static int run_step(run *r, const simulation_options *options, double t, char *error, size_t error_size)
+static int run_step(run *r, FILE *csv, double t, char *error, size_t error_size)
 {
     cluster_set_time(r->cluster, t);
     for (size_t i = 0; i < r->world.service_count; i++) {
@@ -243,8 +246,8 @@ static int run_step(run *r, const simulation_options *options, double t, char *e
         /* A loss of capacity is demand the remaining replicas must carry. */
         cluster_offer_at(r->cluster, i, t, r->world.step, capacity > 0 ? demand / capacity : demand * 1e6, &step);
         controller_observe(r->controller, i, t, demand);
-        if (options->csv)
-            write_csv_row(options->csv, r, i, t, demand, &step);
+        if (csv)
+            write_csv_row(csv, r, i, t, demand, &step);
     }
     double next = t + r->world.step;
     r->clock.virtual_now = next;
@@ -324,27 +327,100 @@ static double wall_now(void)
     return (double)now.tv_sec + now.tv_nsec / 1e9;
 }
 
+/* The CSV the run writes: the one asked for, or a temporary one when only a report needs it. */
+static FILE *open_series(const simulation_options *options, char *temp_path, char *error, size_t error_size)
+{
+    if (!options->csv_path && !options->report_path)
+        return NULL;
+    FILE *csv = NULL;
+    if (options->csv_path) {
+        csv = fopen(options->csv_path, "w");
+    } else {
+        int fd = mkstemp(temp_path);
+        csv = fd >= 0 ? fdopen(fd, "w") : NULL;
+    }
+    if (!csv)
+        format_into(error, error_size, "%s: cannot write: %m", options->csv_path ? options->csv_path : temp_path);
+    else
+        fputs("time,service,demand,forecast,ready_replicas,desired_replicas,latency_ms,dropped\n", csv);
+    return csv;
+}
+
+static report_mark_kind mark_kind(const recommendation *rec, double *at)
+{
+    *at = rec->created_at;
+    if (!rec->asked)
+        return rec->state == REC_REJECTED ? REPORT_MARK_REJECTED : REPORT_MARK_AUTO;
+    if (rec->state == REC_PENDING)
+        return REPORT_MARK_ASKED;
+    *at = rec->decided_at;
+    return rec->state == REC_EXPIRED ? REPORT_MARK_EXPIRED : rec->state == REC_REJECTED ? REPORT_MARK_REJECTED
+                                                                                         : REPORT_MARK_APPROVED;
+}
+
+/* Marks what people did: asked (when asked) and their answer. Auto-approved steps show as the capacity line. */
+static int write_report(run *r, const char *output, const char *csv_path, char *error, size_t error_size)
+{
+    recommendation_book *book = controller_recommendations(r->controller);
+    report_mark *marks = xcalloc(2 * book->count + 1, sizeof *marks);
+    size_t mark_count = 0;
+    for (size_t i = 0; i < book->count; i++) {
+        const recommendation *rec = book->items[i];
+        if (rec->asked)
+            marks[mark_count++] = (report_mark){rec->created_at, rec->target, REPORT_MARK_ASKED, rec->to_replicas};
+        double at;
+        report_mark_kind kind = mark_kind(rec, &at);
+        if (kind != REPORT_MARK_ASKED && kind != REPORT_MARK_AUTO)
+            marks[mark_count++] = (report_mark){at, rec->target, kind, rec->to_replicas};
+    }
+    report_service *services = xcalloc(r->world.service_count, sizeof *services);
+    for (size_t i = 0; i < r->world.service_count; i++)
+        services[i] = (report_service){r->world.services[i].name, r->world.services[i].capacity_per_replica};
+    report_band *bands = NULL;
+    size_t band_count = 0;
+    report_bands_from_prayer_times(&r->world, r->world.start, r->world.start + r->world.duration, &bands, &band_count);
+    report_input input = {output, csv_path, r->world.name, services, r->world.service_count, bands, band_count,
+                          marks, mark_count, r->world.has_location ? r->world.location.utc_offset_hours : 0, 0, 0, 0};
+    int status = report_write(&input, error, error_size);
+    free(bands);
+    free(services);
+    free(marks);
+    return status;
+}
+
 int simulation_run(const simulation_options *options, simulation_result *result, char *error, size_t error_size)
 {
     memset(result, 0, sizeof *result);
     run r;
     memset(&r, 0, sizeof r);
+    char temp_csv[] = "/tmp/hydra-series-XXXXXX";
     int status = run_open(&r, options, error, error_size);
-    if (options->csv && status == 0)
-        fputs("time,service,demand,forecast,ready_replicas,desired_replicas,latency_ms,dropped\n", options->csv);
+    FILE *csv = status == 0 ? open_series(options, temp_csv, error, error_size) : NULL;
+    if (status == 0 && !csv && (options->csv_path || options->report_path))
+        status = -1;
     double started = wall_now(), end = r.world.start + r.world.duration;
     long steps = 0, progress_every = (long)fmax(1, r.world.duration / r.world.step / 200);
     for (double t = r.world.start; status == 0 && t < end - 1e-9; t += r.world.step, steps++) {
-        status = run_step(&r, options, t, error, error_size);
+        status = run_step(&r, csv, t, error, error_size);
         if (options->progress && steps % progress_every == 0)
             show_progress(&r, t, false);
     }
     if (options->progress && status == 0)
         show_progress(&r, end, true);
+    double wall = wall_now() - started;
+    if (csv && fclose(csv) != 0 && status == 0) {
+        format_into(error, error_size, "%s: cannot write: %m", options->csv_path ? options->csv_path : temp_csv);
+        status = -1;
+    }
+    if (status == 0 && options->report_path)
+        status = write_report(&r, options->report_path, options->csv_path ? options->csv_path : temp_csv, error,
+                              error_size);
+    if (csv && !options->csv_path)
+        unlink(temp_csv);
     if (status == 0) {
         collect(&r, result);
-        result->wall_seconds = wall_now() - started;
-        result->service_ticks_per_second = (double)steps * (double)r.world.service_count / fmax(result->wall_seconds, 1e-9);
+        result->wall_seconds = wall;
+        result->service_ticks_per_second = (double)steps * (double)r.world.service_count / fmax(wall, 1e-9);
     }
     run_close(&r);
     return status;

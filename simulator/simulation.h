@@ -14,7 +14,7 @@ typedef struct simulation_options {
     const char *config_path;    /* plugins, planner settings and the default policy */
     const char *policy_path;    /* overrides the config's policy when set */
     scenario_overrides overrides;
-    FILE *csv;                  /* the time series, when set */
+    const char *csv_path;       /* the time series, when set */
     const char *report_path;    /* a picture of the run (.png or .svg), when set */
     bool progress;              /* a progress line on stderr */
 } simulation_options;
