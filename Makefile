@@ -124,7 +124,7 @@ $(O)/tests/bench_%: $(O)/tests/bench_%.o $(CORE_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CORE_LIBS)
 
 bench: all $(BENCH_BINS)
-	@for bench in $(BENCH_BINS); do $$bench || exit 1; done
+	@for bench in $(BENCH_BINS); do HYDRA_PLUGIN_DIR=$(O)/plugins $$bench || exit 1; done
 
 ## Install ----------------------------------------------------------------------------------------------------
 

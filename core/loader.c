@@ -290,6 +290,9 @@ void loader_registry_free(loader_registry *registry)
 
 char *loader_default_plugin_dir(void)
 {
+    const char *chosen = getenv("HYDRA_PLUGIN_DIR");
+    if (chosen && chosen[0])
+        return xstrdup(chosen);
     char exe[4096];
     ssize_t length = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (length > 0) {

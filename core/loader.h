@@ -33,8 +33,8 @@ int loader_kind_parse(const char *name);
 /* "forecaster, anomaly, notifier, scaler, store, source" */
 const char *loader_kind_list(void);
 
-/* The folder plugins are looked for in when the config names none: build/plugins beside a build/hydra binary,
- * else the install folder. Newly allocated. */
+/* The folder plugins are looked for in when the config names none: $HYDRA_PLUGIN_DIR, else build/plugins beside a
+ * build/hydra binary, else the install folder. Newly allocated. */
 char *loader_default_plugin_dir(void);
 /* <dir>/<kind>/<name>.so, newly allocated. */
 char *loader_plugin_path(const char *dir, int kind, const char *name);

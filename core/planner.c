@@ -50,6 +50,7 @@ static void describe_time(double at, char *buffer, size_t size)
     format_into(buffer, size, "%.5s UTC", stamp + 11);
 }
 
+/* The reason in words, for a decision that changes something. */
 static void explain(const planner_input *in, planner_decision *out)
 {
     char when[32];
@@ -135,6 +136,7 @@ static void plan_scale_down(const planner_input *in, planner_memory *memory, pla
     }
     out->action = PLAN_SCALE_DOWN;
     out->replicas = to;
+    explain(in, out);
     char lasted[96];
     format_into(lasted, sizeof lasted, "; lower demand lasted %.0f min", in->target->stabilization_seconds / 60);
     strncat(out->reason, lasted, sizeof out->reason - strlen(out->reason) - 1);
@@ -144,7 +146,6 @@ void planner_plan(const planner_input *in, planner_memory *memory, planner_decis
 {
     memset(out, 0, sizeof *out);
     size_for_load(in, out);
-    explain(in, out);
     bool out_of_bounds = in->desired_replicas < in->target->min_replicas ||
                          in->desired_replicas > in->target->max_replicas;
     if (out->wanted == in->desired_replicas || (!out->reactive && !out_of_bounds && within_tolerance(in, out->wanted))) {
@@ -160,4 +161,5 @@ void planner_plan(const planner_input *in, planner_memory *memory, planner_decis
     planner_memory_init(memory);
     out->action = out->wanted > in->desired_replicas ? PLAN_SCALE_UP : PLAN_SCALE_DOWN;
     out->replicas = limit_step(in->target, in->desired_replicas, out->wanted);
+    explain(in, out); /* words cost more than the arithmetic: only a change is explained */
 }

@@ -35,6 +35,8 @@ struct cluster {
     double now;
     /* Behind a pointer so lookups through a const cluster can still say why they failed. */
     char *error;
+    /* Where the next lookup by name probably is: the controller asks about services in order, every tick. */
+    size_t *lookup_hint;
 };
 
 /* ## Errors ------------------------------------------------------------------------------------------------------- */
@@ -56,6 +58,7 @@ cluster *cluster_create(void)
 {
     cluster *self = xcalloc(1, sizeof *self);
     self->error = xcalloc(1, ERROR_MAX);
+    self->lookup_hint = xcalloc(1, sizeof *self->lookup_hint);
     return self;
 }
 
@@ -69,6 +72,7 @@ void cluster_destroy(cluster *self)
     }
     free(self->services);
     free(self->error);
+    free(self->lookup_hint);
     free(self);
 }
 
@@ -101,9 +105,11 @@ static const char *spec_problem(const cluster_service_spec *spec)
 
 static bool service_find(const cluster *self, const char *name, size_t *index)
 {
-    for (size_t i = 0; i < self->count; i++) {
+    for (size_t k = 0; k < self->count; k++) {
+        size_t i = (*self->lookup_hint + k) % self->count;
         if (strcmp(self->services[i].spec.name, name) == 0) {
             *index = i;
+            *self->lookup_hint = i + 1;
             return true;
         }
     }

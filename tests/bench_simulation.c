@@ -73,6 +73,8 @@ int main(void)
     double bare = bare_lua_calls_per_second();
     printf("  service-ticks per second          %12.0f   (%.2f s for %.0f service-ticks)\n",
            result.service_ticks_per_second, result.wall_seconds, result.service_ticks_per_second * result.wall_seconds);
+    printf("  recommendations                   %12ld   (%ld asked a person)\n", result.recommendations.total,
+           result.recommendations.asked);
     printf("  bare C->Lua calls per second      %12.0f\n", bare);
     printf("  ratio                             %12.2f   (target >= 0.3)\n", result.service_ticks_per_second / bare);
     simulation_result_free(&result);
