@@ -29,7 +29,7 @@ static const char usage_text[] =
     "        [--kind KIND]          ... and require it to be of this kind\n"
     "  simulate SCENARIO.lua        replay a scenario through the controller on a virtual clock\n"
     "        [--policy FILE.lua] [--config FILE] [--seed N] [--days N]\n"
-    "        [--json FILE] [--csv FILE] [--report FILE.png|.svg]\n"
+    "        [--json FILE] [--csv FILE] [--report FILE.png|.svg] [--decisions FILE.csv]\n"
     "        [--compare A.lua,B.lua,...] [--quiet]\n"
     "\n"
     "options:\n"
@@ -269,6 +269,8 @@ static int parse_simulate_option(simulate_args *a, const char *flag, const char 
         a->csv_path = value;
     else if (strcmp(flag, "--report") == 0)
         a->options.report_path = value;
+    else if (strcmp(flag, "--decisions") == 0)
+        a->options.decisions_path = value;
     else if (strcmp(flag, "--compare") == 0)
         a->compare = value;
     else if (strcmp(flag, "--seed") == 0 && parse_number(value, 0, 9007199254740992.0, &number) && number == (double)(unsigned long long)number)

@@ -296,13 +296,17 @@ static void plan_target(controller *c, size_t index, double now)
         forecast = t->forecast.mean;
         steps = 1;
     }
+    /* What is decided now is looked at again only a tick later: capacity must cover until then too. */
     planner_input in = {t->config, now, forecast, forecast ? steps : 0, c->step,
-                        t->config->cold_start_seconds, t->last_load, t->status.desired, t->status.ready,
+                        t->config->cold_start_seconds + c->step, t->last_load, t->status.desired, t->status.ready,
                         now < t->anomalous_until};
     planner_memory long_memory = t->memory;
     planner_decision soon, early;
     planner_plan(&in, &t->memory, &soon);
     in.lead_seconds += c->config->approval_latency_seconds;
+    /* Asking early costs a question; asking late costs an outage: the early plan reads the 95 % bound. */
+    if (forecast && forecast != t->forecast.mean)
+        in.forecast = t->forecast.upper95;
     planner_plan(&in, &long_memory, &early);
     t->last_forecast = soon.peak;
     recommendation *pending = t->open && t->open->state == REC_PENDING ? t->open : NULL;
@@ -442,7 +446,7 @@ static int target_init(controller *c, const controller_setup *setup, size_t inde
     t->bucket_ts = NAN;
     t->last_load = t->last_forecast = NAN;
     planner_memory_init(&t->memory);
-    double lead = config->cold_start_seconds + setup->config->approval_latency_seconds;
+    double lead = config->cold_start_seconds + setup->config->approval_latency_seconds + c->step;
     forecast_buffers_init(&t->forecast, (size_t)ceil(lead / c->step) + 1);
     return open_models(c, t, error, error_size);
 }

@@ -388,6 +388,49 @@ static int write_report(run *r, const char *output, const char *csv_path, char *
     return status;
 }
 
+static void write_time(FILE *out, double t)
+{
+    char stamp[32];
+    if (t > 0) {
+        clock_format_time(t, stamp, sizeof stamp);
+        fputs(stamp, out);
+    }
+}
+
+/* One row per recommendation: the audit of a run. The reason is quoted (it has commas) and comes last. */
+static int write_decisions(run *r, const char *path, char *error, size_t error_size)
+{
+    FILE *out = fopen(path, "w");
+    if (!out) {
+        format_into(error, error_size, "%s: cannot write: %m", path);
+        return -1;
+    }
+    fputs("id,target,created_at,from_replicas,to_replicas,asked,state,decided_by,decided_at,finished_at,"
+          "forecast_peak,forecast_peak_at,reason\n", out);
+    recommendation_book *book = controller_recommendations(r->controller);
+    for (size_t i = 0; i < book->count; i++) {
+        const recommendation *rec = book->items[i];
+        fprintf(out, "%s,%s,", rec->id, rec->target);
+        write_time(out, rec->created_at);
+        fprintf(out, ",%d,%d,%s,%s,%s,", rec->from_replicas, rec->to_replicas, rec->asked ? "yes" : "no",
+                recommendation_state_name(rec->state), rec->decided_by);
+        write_time(out, rec->decided_at);
+        fputc(',', out);
+        write_time(out, rec->finished_at);
+        fprintf(out, ",%.1f,", rec->forecast_peak);
+        write_time(out, rec->forecast_peak_at);
+        fputs(",\"", out);
+        for (const char *c = rec->reason; *c; c++)
+            fputs(*c == '"' ? "\"\"" : (char[]){*c, 0}, out);
+        fputs("\"\n", out);
+    }
+    if (fclose(out) != 0) {
+        format_into(error, error_size, "%s: cannot write: %m", path);
+        return -1;
+    }
+    return 0;
+}
+
 int simulation_run(const simulation_options *options, simulation_result *result, char *error, size_t error_size)
 {
     memset(result, 0, sizeof *result);
@@ -417,6 +460,8 @@ int simulation_run(const simulation_options *options, simulation_result *result,
                               error_size);
     if (csv && !options->csv_path)
         unlink(temp_csv);
+    if (status == 0 && options->decisions_path)
+        status = write_decisions(&r, options->decisions_path, error, error_size);
     if (status == 0) {
         collect(&r, result);
         result->wall_seconds = wall;

@@ -16,6 +16,7 @@ typedef struct simulation_options {
     scenario_overrides overrides;
     const char *csv_path;       /* the time series, when set */
     const char *report_path;    /* a picture of the run (.png or .svg), when set */
+    const char *decisions_path; /* every recommendation and what became of it (CSV), when set */
     bool progress;              /* a progress line on stderr */
 } simulation_options;
 

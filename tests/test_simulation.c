@@ -2,6 +2,7 @@
  * promises on the bundled scenarios. */
 #include "support.h"
 
+#include "clock.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -206,6 +207,217 @@ static void test_simulate_bad_flags_exit_2(void **state)
     assert_int_equal(simulate("scripts/scenarios/steady.lua --compare a.lua --policy b.lua", &output), 2);
 }
 
+/* ## Behaviour on the bundled scenarios -------------------------------------------------------------------------- */
+
+/* configs/hydra.cfg with its relative paths made absolute and `extra` added to every target. */
+static const char *config_variant(const char *extra)
+{
+    FILE *in = fopen("configs/hydra.cfg", "r");
+    assert_non_null(in);
+    const char *path = temp_path(".cfg");
+    FILE *out = fopen(path, "w");
+    char cwd[1024], line[1024];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    while (fgets(line, sizeof line, in)) {
+        char *relative = strstr(line, "\"../");
+        if (relative) {
+            *relative = '\0';
+            fprintf(out, "%s\"%s/configs/../%s", line, cwd, relative + 4);
+        } else {
+            fputs(line, out);
+        }
+        if (strstr(line, "capacity_per_replica ="))
+            fprintf(out, "    %s\n", extra);
+    }
+    fclose(in);
+    fclose(out);
+    return path;
+}
+
+static void test_simulate_predictive_beats_reactive_on_ramadan(void **state)
+{
+    (void)state;
+    const char *reactive_config = config_variant("planner = \"reactive\";");
+    char *args = xasprintf("scripts/scenarios/ramadan.lua --config %s", reactive_config);
+    json_t *predictive = simulate_json("scripts/scenarios/ramadan.lua");
+    json_t *reactive = simulate_json(args);
+    free(args);
+    unlink(reactive_config);
+    double p_slo = number_at(predictive, "totals", "slo_violation_minutes");
+    double r_slo = number_at(reactive, "totals", "slo_violation_minutes");
+    double p_cost = number_at(predictive, "totals", "replica_hours");
+    double r_cost = number_at(reactive, "totals", "replica_hours");
+    print_message("ramadan: predictive %.0f SLO minutes, %.0f replica-hours; reactive %.0f, %.0f\n", p_slo, p_cost,
+                  r_slo, r_cost);
+    assert_true(p_slo < r_slo);
+    assert_true(p_cost <= 1.15 * r_cost);
+    json_decref(predictive);
+    json_decref(reactive);
+}
+
+static void test_simulate_always_ask_loses_more_when_operator_sleeps_through_suhoor(void **state)
+{
+    (void)state;
+    FILE *in = fopen("scripts/scenarios/ramadan.lua", "r");
+    assert_non_null(in);
+    const char *scenario = temp_path(".lua");
+    FILE *out = fopen(scenario, "w");
+    char line[1024];
+    bool changed = false;
+    while (fgets(line, sizeof line, in)) {
+        char *asleep = strstr(line, "asleep = { from = 6, to = 11 }");
+        if (asleep) {
+            memcpy(asleep, "asleep = { from = 0, to = 6  }", 30);
+            changed = true;
+        }
+        fputs(line, out);
+    }
+    fclose(in);
+    fclose(out);
+    assert_true(changed);
+    char *ask_args = xasprintf("%s --policy scripts/policies/always_ask.lua", scenario);
+    json_t *ask = simulate_json(ask_args);
+    json_t *standard = simulate_json(scenario);
+    free(ask_args);
+    unlink(scenario);
+    double ask_slo = number_at(ask, "totals", "slo_violation_minutes");
+    double default_slo = number_at(standard, "totals", "slo_violation_minutes");
+    print_message("operator asleep 00-06: always_ask %.0f SLO minutes, default %.0f\n", ask_slo, default_slo);
+    assert_true(ask_slo > default_slo);
+    assert_true(number_at(ask, "recommendations", "expired") > number_at(standard, "recommendations", "expired"));
+    json_decref(ask);
+    json_decref(standard);
+}
+
+/* Splits a CSV line in place into at most max fields (empty ones kept); the last field keeps any commas. */
+static size_t split_fields(char *line, char **fields, size_t max)
+{
+    size_t count = 0;
+    line[strcspn(line, "\n")] = '\0';
+    while (line && count < max) {
+        bool last = count + 1 == max;
+        fields[count++] = last ? line : strsep(&line, ",");
+        if (last)
+            break;
+    }
+    return count;
+}
+
+typedef struct service_minute {
+    double t, demand;
+    int ready;
+} service_minute;
+
+static service_minute *read_series(const char *path, const char *service, size_t *count)
+{
+    FILE *file = fopen(path, "r");
+    assert_non_null(file);
+    char line[512];
+    size_t capacity = 1 << 16;
+    service_minute *minutes = xmalloc(capacity * sizeof *minutes);
+    *count = 0;
+    assert_non_null(fgets(line, sizeof line, file));
+    while (fgets(line, sizeof line, file)) {
+        char *f[8];
+        if (split_fields(line, f, 8) < 8 || strcmp(f[1], service) != 0)
+            continue;
+        if (*count == capacity)
+            minutes = xrealloc(minutes, (capacity *= 2) * sizeof *minutes);
+        service_minute *m = &minutes[(*count)++];
+        assert_true(clock_parse_time(f[0], &m->t));
+        m->demand = strtod(f[2], NULL);
+        m->ready = atoi(f[4]);
+    }
+    fclose(file);
+    return minutes;
+}
+
+/* The first scale-up that asked a person, created in [from, until]; 0 when none. */
+static double first_ask(const char *decisions, const char *service, double from, double until)
+{
+    FILE *file = fopen(decisions, "r");
+    assert_non_null(file);
+    char line[1024];
+    double found = 0;
+    while (!found && fgets(line, sizeof line, file)) {
+        char *f[7];
+        double created;
+        if (split_fields(line, f, 7) < 7 || strcmp(f[1], service) != 0 || strcmp(f[5], "yes") != 0 ||
+            !clock_parse_time(f[2], &created) || atoi(f[4]) <= atoi(f[3]))
+            continue;
+        if (created >= from && created <= until)
+            found = created;
+    }
+    fclose(file);
+    return found;
+}
+
+/* On each day of Ramadan: the surge is the first minute of the night (23:00-03:30 UTC, Suhoor in Cairo) whose
+ * demand exceeds what was ready when the night began; the first scale-up asked of a person must come at least
+ * cold start + expected approval latency before it. */
+static void check_suhoor_leads(const char *series_path, const char *decisions, const char *service, double capacity,
+                               double needed_seconds)
+{
+    size_t count;
+    service_minute *minutes = read_series(series_path, service, &count);
+    double ramadan;
+    assert_true(clock_parse_time("2027-02-08T00:00:00Z", &ramadan));
+    int days = 0, early_enough = 0;
+    for (int day = 1; day < 30; day++) {
+        double from = ramadan + day * 86400.0 - 3600, until = from + 4.5 * 3600;
+        const service_minute *first = NULL, *surge = NULL;
+        for (size_t i = 0; i < count && !surge; i++) {
+            if (minutes[i].t < from || minutes[i].t >= until)
+                continue;
+            if (!first)
+                first = &minutes[i];
+            else if (minutes[i].demand > first->ready * capacity)
+                surge = &minutes[i];
+        }
+        if (!surge)
+            continue;
+        double asked = first_ask(decisions, service, from, surge->t);
+        days++;
+        early_enough += asked > 0 && surge->t - asked >= needed_seconds;
+    }
+    free(minutes);
+    print_message("%s: asked early enough before %d of %d Suhoor surges\n", service, early_enough, days);
+    assert_true(days >= 25);
+    assert_true(early_enough >= days * 8 / 10);
+}
+
+static void test_simulate_suhoor_scale_ups_are_asked_early_enough(void **state)
+{
+    (void)state;
+    const char *series = temp_path(".csv"), *decisions = temp_path(".csv");
+    char *args = xasprintf("scripts/scenarios/ramadan.lua --quiet --policy scripts/policies/always_ask.lua "
+                           "--csv %s --decisions %s", series, decisions);
+    const char *output;
+    int status = simulate(args, &output);
+    free(args);
+    if (status != 0)
+        fail_msg("%s", output);
+    /* cold start 90 s (donations-api) or 180 s (payments), plus the default config's expected latency of 10 min */
+    check_suhoor_leads(series, decisions, "donations-api", 100, 90 + 600);
+    check_suhoor_leads(series, decisions, "payments", 60, 180 + 600);
+    unlink(series);
+    unlink(decisions);
+}
+
+static void test_simulate_compare_prints_policies_side_by_side(void **state)
+{
+    (void)state;
+    const char *output;
+    assert_int_equal(simulate("scripts/scenarios/flash_crowd.lua --days 2 --compare "
+                              "scripts/policies/default.lua,scripts/policies/auto.lua,scripts/policies/always_ask.lua",
+                              &output),
+                     0);
+    assert_contains(output, "default.lua");
+    assert_contains(output, "always_ask.lua");
+    assert_contains(output, "SLO violation minutes");
+    assert_contains(output, "asked a person");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +427,10 @@ int main(void)
         cmocka_unit_test(test_simulate_reports_script_errors_with_file_line),
         cmocka_unit_test(test_simulate_reports_bad_scenario_fields),
         cmocka_unit_test(test_simulate_bad_flags_exit_2),
+        cmocka_unit_test(test_simulate_predictive_beats_reactive_on_ramadan),
+        cmocka_unit_test(test_simulate_always_ask_loses_more_when_operator_sleeps_through_suhoor),
+        cmocka_unit_test(test_simulate_suhoor_scale_ups_are_asked_early_enough),
+        cmocka_unit_test(test_simulate_compare_prints_policies_side_by_side),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
