@@ -299,7 +299,7 @@ static void plan_target(controller *c, size_t index, double now)
     /* What is decided now is looked at again only a tick later: capacity must cover until then too. */
     planner_input in = {t->config, now, forecast, forecast ? steps : 0, c->step,
                         t->config->cold_start_seconds + c->step, t->last_load, t->status.desired, t->status.ready,
-                        now < t->anomalous_until};
+                        now < t->anomalous_until, forecast == t->forecast.mean && steps == 1};
     planner_memory long_memory = t->memory;
     planner_decision soon, early;
     planner_plan(&in, &t->memory, &soon);
@@ -319,7 +319,8 @@ static void plan_target(controller *c, size_t index, double now)
                                   "superseded: demand outgrew it before anyone answered");
         t->open = NULL;
     }
-    if (now < t->quiet_until && !soon.reactive)
+    /* After a "no", the target is left alone for a while, unless it needs more capacity than it has. */
+    if (now < t->quiet_until && soon.action != PLAN_SCALE_UP)
         return;
     if (early.action == PLAN_SCALE_UP && early.replicas > soon.replicas) {
         recommendation draft;

@@ -55,11 +55,16 @@ static void explain(const planner_input *in, planner_decision *out)
 {
     char when[32];
     describe_time(out->peak_at, when, sizeof when);
-    if (out->reactive)
+    bool overloaded = in->current_load > in->ready_replicas * in->target->capacity_per_replica;
+    if (out->reactive && overloaded)
         format_into(out->reason, sizeof out->reason,
                     "load now %.0f is above ready capacity %.0f (%d ready x %g): needs %d replicas", in->current_load,
                     in->ready_replicas * in->target->capacity_per_replica, in->ready_replicas,
                     in->target->capacity_per_replica, out->wanted);
+    else if (out->reactive)
+        format_into(out->reason, sizeof out->reason,
+                    "load now %.0f needs %d replicas (%g per replica, %.0f %% headroom; no forecast)", in->current_load,
+                    out->wanted, in->target->capacity_per_replica, in->target->headroom * 100);
     else
         format_into(out->reason, sizeof out->reason,
                     "forecast peak %.0f at %s within the %.0f min lead needs %d replicas (%g per replica, %.0f %% "
@@ -78,7 +83,7 @@ static void size_for_load(const planner_input *in, planner_decision *out)
     int from_now = isnan(in->current_load) ? 0 : planner_replicas_for(in->target, in->current_load);
     bool overloaded = !isnan(in->current_load) &&
                       in->current_load > in->ready_replicas * in->target->capacity_per_replica;
-    out->reactive = overloaded && from_now > from_forecast;
+    out->reactive = in->forecast_is_load || (overloaded && from_now > from_forecast);
     out->wanted = clamp_replicas(in->target, out->reactive ? from_now : from_forecast);
     out->peak = out->reactive ? in->current_load : (isnan(peak) ? 0 : peak);
     out->peak_at = out->reactive ? in->now : peak_at;

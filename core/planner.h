@@ -25,6 +25,7 @@ typedef struct planner_input {
     int desired_replicas;   /* what the target is asked to run now */
     int ready_replicas;
     bool anomalous;         /* the latest load is flagged as an anomaly */
+    bool forecast_is_load;  /* no forecast: `forecast` holds the load seen now (a reactive plan) */
 } planner_input;
 
 /* Kept per target between ticks: how long demand has been low enough to scale down, and the most it needed since. */

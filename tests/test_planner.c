@@ -33,7 +33,7 @@ static double forecast[STEPS];
 
 static planner_input input(const config_target *t, double now, int desired, double load)
 {
-    return (planner_input){t, now, forecast, STEPS, 60, t->cold_start_seconds, load, desired, desired, false};
+    return (planner_input){t, now, forecast, STEPS, 60, t->cold_start_seconds, load, desired, desired, false, false};
 }
 
 static void flat_forecast(double value)

@@ -1,0 +1,219 @@
+/* The controller loop with real plugins (log scaler, log notifier) on a virtual clock: recommendations asked of a
+ * person, approved, rejected, expired, superseded, and what people are told. */
+#include "support.h"
+
+#include "controller.h"
+#include "util.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define T0 1802044800.0 /* 2027-02-08T00:00:00Z */
+
+static void assert_contains(const char *text, const char *part)
+{
+    if (!strstr(text, part))
+        fail_msg("expected \"%s\" in \"%s\"", part, text);
+}
+
+typedef struct fixture {
+    char path[64];
+    hydra_config config;
+    hydra_clock clock;
+    plugin_set plugins;
+    policy *policy;
+    controller *controller;
+} fixture;
+
+static void fixture_open(fixture *f, const char *policy_name)
+{
+    memset(f, 0, sizeof *f);
+    format_into(f->path, sizeof f->path, "/tmp/hydra-controller-XXXXXX");
+    int fd = mkstemp(f->path);
+    FILE *file = fdopen(fd, "w");
+    char cwd[1024];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    fprintf(file,
+            "plugin_dir = \"%s/%s/plugins\";\n"
+            "approval = { timeout = \"30m\"; expected_latency = \"5m\"; };\n"
+            "plugins = (\n"
+            "  { kind = \"forecaster\"; name = \"seasonal_naive\"; settings = { season_length = 60; }; },\n"
+            "  { kind = \"notifier\"; name = \"log\"; },\n"
+            "  { kind = \"scaler\"; name = \"log\"; settings = { initial_replicas = 2; }; }\n"
+            ");\n"
+            "notifiers = [ \"log\" ];\n"
+            "targets = ( { name = \"web\"; forecaster = \"seasonal_naive\"; scaler = \"log\"; planner = \"reactive\";\n"
+            "  capacity_per_replica = 100; min_replicas = 1; max_replicas = 60; headroom = 0.3;\n"
+            "  stabilization = \"5m\"; } );\n",
+            cwd, support_build_dir());
+    fclose(file);
+    char error[2048];
+    clock_init_virtual(&f->clock, T0);
+    if (config_load(&f->config, f->path, error, sizeof error) != 0 ||
+        plugin_set_open(&f->plugins, &f->config, &f->clock, error, sizeof error) != 0)
+        fail_msg("%s", error);
+    char *policy_path = xasprintf("scripts/policies/%s", policy_name);
+    script_options options = {.clock = &f->clock};
+    f->policy = policy_open(policy_path, &options, error, sizeof error);
+    free(policy_path);
+    assert_non_null(f->policy);
+    controller_setup setup = {&f->config, &f->plugins, f->policy, &f->clock, NULL, "rec"};
+    f->controller = controller_create(&setup, error, sizeof error);
+    assert_non_null(f->controller);
+}
+
+static void fixture_close(fixture *f)
+{
+    controller_destroy(f->controller);
+    policy_close(f->policy);
+    plugin_set_close(&f->plugins);
+    config_free(&f->config);
+    unlink(f->path);
+}
+
+/* One minute of load, then a tick at its end. */
+static void minute(fixture *f, double t, double load)
+{
+    f->clock.virtual_now = t + 60;
+    assert_int_equal(controller_observe(f->controller, 0, t, load), 0);
+    controller_tick(f->controller, t + 60);
+}
+
+static recommendation *last_rec(fixture *f)
+{
+    recommendation_book *book = controller_recommendations(f->controller);
+    return book->count ? book->items[book->count - 1] : NULL;
+}
+
+static void test_controller_asks_then_executes_when_approved(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_open(&f, "always_ask.lua");
+    support_log_start();
+    minute(&f, T0, 1000); /* 1000 req/s on 2 x 100: the safety net wants ceil(1000 x 1.3 / 100) = 13 */
+    recommendation *rec = last_rec(&f);
+    assert_non_null(rec);
+    assert_int_equal(rec->state, REC_PENDING);
+    assert_true(rec->asked);
+    assert_int_equal(rec->from_replicas, 2);
+    assert_int_equal(rec->to_replicas, 13);
+    assert_contains(rec->reason, "above ready capacity");
+    assert_contains(support_log_text(), "pending target=web replicas=2 -> 13");
+    controller_view view;
+    controller_view_target(f.controller, 0, &view);
+    assert_ptr_equal(view.open, rec);
+    assert_int_equal(controller_decide(f.controller, rec->id, true, "alice", "go", T0 + 120), 0);
+    assert_int_equal(rec->state, REC_EXECUTED);
+    assert_string_equal(rec->decided_by, "alice");
+    assert_contains(support_log_text(), "would scale web from 2 to 13");
+    assert_contains(support_log_text(), "executed target=web replicas=2 -> 13");
+    assert_int_equal(controller_decide(f.controller, rec->id, true, "bob", "again", T0 + 130), -1);
+    support_log_stop();
+    fixture_close(&f);
+}
+
+static void test_controller_expires_unanswered_requests(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_open(&f, "always_ask.lua");
+    support_log_start();
+    minute(&f, T0, 1000);
+    recommendation *rec = last_rec(&f);
+    for (int m = 1; m < 30; m++)
+        minute(&f, T0 + 60 * m, 1000);
+    assert_int_equal(rec->state, REC_PENDING);
+    minute(&f, T0 + 60 * 30, 1000); /* the tick at T0 + 31 min is past its 30-minute timeout */
+    assert_int_equal(rec->state, REC_EXPIRED);
+    assert_string_equal(rec->decided_by, "expiry");
+    assert_contains(support_log_text(), "expired target=web");
+    support_log_stop();
+    fixture_close(&f);
+}
+
+static void test_controller_rejection_quiets_the_target(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_open(&f, "always_ask.lua");
+    minute(&f, T0, 150); /* 150 x 1.3 / 100: the 2 replicas there are */
+    assert_null(last_rec(&f));
+    for (int m = 1; m <= 6; m++)
+        minute(&f, T0 + 60 * m, 20); /* 20 req/s needs 1 replica, once lower demand has lasted 5 minutes */
+    recommendation *down = last_rec(&f);
+    assert_non_null(down);
+    assert_int_equal(down->to_replicas, 1);
+    assert_int_equal(controller_decide(f.controller, down->id, false, "alice", "keep two", T0 + 420), 0);
+    assert_int_equal(down->state, REC_REJECTED);
+    for (int m = 7; m < 30; m++)
+        minute(&f, T0 + 60 * m, 20);
+    assert_ptr_equal(last_rec(&f), down); /* no new ask while the answer stands */
+    for (int m = 30; m < 40; m++)
+        minute(&f, T0 + 60 * m, 20);
+    assert_ptr_not_equal(last_rec(&f), down);
+    fixture_close(&f);
+}
+
+static void test_controller_supersedes_a_request_demand_outgrew(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_open(&f, "always_ask.lua");
+    minute(&f, T0, 1000);
+    recommendation *first = last_rec(&f);
+    minute(&f, T0 + 60, 3000);
+    recommendation *second = last_rec(&f);
+    assert_ptr_not_equal(first, second);
+    assert_int_equal(first->state, REC_REJECTED);
+    assert_string_equal(first->decided_by, "controller");
+    assert_contains(first->decision_reason, "superseded");
+    assert_int_equal(second->state, REC_PENDING);
+    assert_int_equal(second->to_replicas, 39);
+    fixture_close(&f);
+}
+
+static void test_controller_small_steps_go_ahead_while_a_person_decides(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_open(&f, "default.lua");
+    minute(&f, T0, 1000); /* 2 -> 13: large, the default policy asks */
+    recommendation *large = last_rec(&f);
+    assert_int_equal(large->state, REC_PENDING);
+    assert_int_equal(large->to_replicas, 13);
+    hydra_scale_status status;
+    plugin_instance *scaler = plugin_set_find(&f.plugins, HYDRA_KIND_SCALER, "log");
+    /* nothing small to do meanwhile: the load is unchanged and every step toward 13 is large */
+    minute(&f, T0 + 60, 1000);
+    assert_int_equal(instance_scale_status(scaler, "web", &status), 0);
+    assert_int_equal(status.desired, 2);
+    assert_int_equal(controller_decide(f.controller, large->id, true, "alice", "yes", T0 + 150), 0);
+    assert_int_equal(instance_scale_status(scaler, "web", &status), 0);
+    assert_int_equal(status.desired, 13);
+    minute(&f, T0 + 120, 1100); /* 13 -> 15: small, goes ahead on its own */
+    recommendation *small = last_rec(&f);
+    assert_int_equal(small->state, REC_EXECUTED);
+    assert_false(small->asked);
+    assert_int_equal(small->to_replicas, 15);
+    fixture_close(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_controller_asks_then_executes_when_approved),
+        cmocka_unit_test(test_controller_expires_unanswered_requests),
+        cmocka_unit_test(test_controller_rejection_quiets_the_target),
+        cmocka_unit_test(test_controller_supersedes_a_request_demand_outgrew),
+        cmocka_unit_test(test_controller_small_steps_go_ahead_while_a_person_decides),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
