@@ -30,7 +30,7 @@ static const char usage_text[] =
     "  simulate SCENARIO.lua        replay a scenario through the controller on a virtual clock\n"
     "        [--policy FILE.lua] [--config FILE] [--seed N] [--days N]\n"
     "        [--json FILE] [--csv FILE] [--report FILE.png|.svg] [--decisions FILE.csv]\n"
-    "        [--compare A.lua,B.lua,...] [--quiet]\n"
+    "        [--compare A.lua,B.cfg,...] [--quiet]\n"
     "\n"
     "options:\n"
     "  -h, --help                   this text\n"
@@ -325,9 +325,9 @@ static int simulate_once(simulate_args *a, simulation_result *result)
 
 static void print_comparison(const simulation_result *results, size_t count)
 {
-    printf("%-28s", "policy");
+    printf("%-28s", "policy or config");
     for (size_t i = 0; i < count; i++)
-        printf(" %18.18s", results[i].policy + (strncmp(results[i].policy, "policy ", 7) == 0 ? 7 : 0));
+        printf(" %24.24s", results[i].policy + (strncmp(results[i].policy, "policy ", 7) == 0 ? 7 : 0));
     printf("\n");
     static const char *const rows[] = {"SLO violation minutes", "dropped requests", "replica-hours",
                                        "recommendations", "asked a person", "expired", "policy errors"};
@@ -338,7 +338,7 @@ static void print_comparison(const simulation_result *results, size_t count)
             double values[] = {r->slo_violation_minutes, r->dropped_requests, r->replica_hours,
                                (double)r->recommendations.total, (double)r->recommendations.asked,
                                (double)r->recommendations.expired, (double)r->policy_errors};
-            printf(" %18.1f", values[row]);
+            printf(" %24.1f", values[row]);
         }
         printf("\n");
     }
@@ -356,8 +356,16 @@ static int simulate_compare(simulate_args *a)
             status = usage_error("simulate: --compare takes at most %zu policies", ARRAY_LEN(results));
             break;
         }
-        a->options.policy_path = policy;
+        /* A .cfg compares configs (forecasters, planner settings) under their own policy; anything else is a policy. */
+        bool is_config = text_ends_with(policy, ".cfg");
+        const char *default_config = a->options.config_path;
+        a->options.policy_path = is_config ? NULL : policy;
+        a->options.config_path = is_config ? policy : default_config;
         status = simulate_once(a, &results[count]);
+        a->options.config_path = default_config;
+        if (status == 0 && is_config)
+            format_into(results[count].policy, sizeof results[count].policy, "%s",
+                        strrchr(policy, '/') ? strrchr(policy, '/') + 1 : policy);
         count += status == 0;
     }
     if (status == 0)

@@ -35,7 +35,8 @@ struct cluster {
     double now;
     /* Behind a pointer so lookups through a const cluster can still say why they failed. */
     char *error;
-    /* Where the next lookup by name probably is: the controller asks about services in order, every tick. */
+    /* Where the next lookup by name probably is: the controller asks about one service several times, then the
+     * next one, every tick. */
     size_t *lookup_hint;
 };
 
@@ -109,7 +110,7 @@ static bool service_find(const cluster *self, const char *name, size_t *index)
         size_t i = (*self->lookup_hint + k) % self->count;
         if (strcmp(self->services[i].spec.name, name) == 0) {
             *index = i;
-            *self->lookup_hint = i + 1;
+            *self->lookup_hint = i;
             return true;
         }
     }

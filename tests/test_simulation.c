@@ -416,6 +416,28 @@ static void test_simulate_compare_prints_policies_side_by_side(void **state)
     assert_contains(output, "always_ask.lua");
     assert_contains(output, "SLO violation minutes");
     assert_contains(output, "asked a person");
+    const char *reactive = config_variant("planner = \"reactive\";");
+    char *args = xasprintf("scripts/scenarios/flash_crowd.lua --days 2 --compare scripts/policies/default.lua,%s",
+                           reactive);
+    assert_int_equal(simulate(args, &output), 0);
+    free(args);
+    assert_contains(output, strrchr(reactive, '/') + 1);
+    unlink(reactive);
+}
+
+/* On a terminal, a long run shows how far it has got. */
+static void test_simulate_shows_progress_on_a_terminal(void **state)
+{
+    (void)state;
+    char *line = xasprintf("script -qec '%s/hydra simulate scripts/scenarios/steady.lua --days 3' /dev/null",
+                           support_build_dir());
+    const char *output;
+    assert_int_equal(support_run(line, &output), 0);
+    free(line);
+    assert_contains(output, "\rsimulating steady daily cycle: day 1 of 3");
+    assert_contains(output, "day 3 of 3 (100 %)");
+    assert_int_equal(simulate("scripts/scenarios/steady.lua --days 1", &output), 0);
+    assert_null(strstr(output, "simulating steady")); /* not when stderr is a pipe */
 }
 
 int main(void)
@@ -431,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_simulate_always_ask_loses_more_when_operator_sleeps_through_suhoor),
         cmocka_unit_test(test_simulate_suhoor_scale_ups_are_asked_early_enough),
         cmocka_unit_test(test_simulate_compare_prints_policies_side_by_side),
+        cmocka_unit_test(test_simulate_shows_progress_on_a_terminal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
