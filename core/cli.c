@@ -226,18 +226,8 @@ done:
 /* The default config: configs/hydra.cfg of the source tree beside build/hydra, else the installed one. */
 static char *default_config_path(void)
 {
-    char exe[4096];
-    ssize_t length = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (length > 0) {
-        exe[length] = '\0';
-        char *dir = path_dirname(exe);
-        char *beside = xasprintf("%s/../configs/hydra.cfg", dir);
-        free(dir);
-        if (path_is_file(beside))
-            return beside;
-        free(beside);
-    }
-    return xstrdup(HYDRA_DATA_DIR "/configs/hydra.cfg");
+    char *beside = path_beside_executable("../configs/hydra.cfg");
+    return beside ? beside : xstrdup(HYDRA_DATA_DIR "/configs/hydra.cfg");
 }
 
 typedef struct simulate_args {

@@ -293,17 +293,10 @@ char *loader_default_plugin_dir(void)
     const char *chosen = getenv("HYDRA_PLUGIN_DIR");
     if (chosen && chosen[0])
         return xstrdup(chosen);
-    char exe[4096];
-    ssize_t length = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (length > 0) {
-        exe[length] = '\0';
-        char *dir = path_dirname(exe);
-        char *beside = xasprintf("%s/plugins", dir);
-        free(dir);
-        if (path_is_dir(beside))
-            return beside;
-        free(beside);
-    }
+    char *beside = path_beside_executable("plugins");
+    if (beside && path_is_dir(beside))
+        return beside;
+    free(beside);
     return xstrdup(HYDRA_PLUGIN_INSTALL_DIR);
 }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static void out_of_memory(size_t bytes)
 {
@@ -104,4 +105,21 @@ bool text_ends_with(const char *text, const char *suffix)
 {
     size_t text_length = strlen(text), suffix_length = strlen(suffix);
     return text_length >= suffix_length && strcmp(text + text_length - suffix_length, suffix) == 0;
+}
+
+char *path_beside_executable(const char *relative)
+{
+    char exe[4096];
+    ssize_t length = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (length <= 0)
+        return NULL;
+    exe[length] = '\0';
+    char *dir = path_dirname(exe);
+    char *beside = xasprintf("%s/%s", dir, relative);
+    free(dir);
+    struct stat info;
+    if (stat(beside, &info) == 0)
+        return beside;
+    free(beside);
+    return NULL;
 }

@@ -26,6 +26,9 @@ char *path_resolve(const char *base_dir, const char *relative);
 bool path_is_file(const char *path);
 bool path_is_dir(const char *path);
 
+/* <folder of the running binary>/relative when that exists, newly allocated; NULL otherwise. */
+char *path_beside_executable(const char *relative);
+
 bool text_ends_with(const char *text, const char *suffix);
 
 #endif

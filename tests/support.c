@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 const char *support_build_dir(void)
 {
@@ -98,4 +99,20 @@ int support_run(const char *command_line, const char **output)
     if (output)
         *output = buffer;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+const char *support_write_temp(const char *text)
+{
+    static char paths[4][64];
+    static unsigned next;
+    char *path = paths[next++ % 4];
+    format_into(path, sizeof paths[0], "/tmp/hydra-test-XXXXXX");
+    int fd = mkstemp(path);
+    size_t length = strlen(text);
+    if (fd < 0 || write(fd, text, length) != (ssize_t)length) {
+        fprintf(stderr, "support: cannot write %s\n", path);
+        abort();
+    }
+    close(fd);
+    return path;
 }

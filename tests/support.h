@@ -34,6 +34,17 @@ void support_log_start(void);
 const char *support_log_text(void);
 void support_log_stop(void);
 
+/* Fails the running cmocka test unless part occurs in text (include <cmocka.h> before using it). */
+#define assert_contains(text, part)                                                                                \
+    do {                                                                                                           \
+        const char *text_ = (text), *part_ = (part);                                                               \
+        if (!strstr(text_, part_))                                                                                 \
+            fail_msg("expected \"%s\" in \"%s\"", part_, text_);                                                   \
+    } while (0)
+
+/* Writes text to a new file under /tmp and returns its path (one of a few static buffers: copy it to keep it). */
+const char *support_write_temp(const char *text);
+
 /* Runs a shell command line; returns its exit status and its stdout+stderr (static buffer). */
 int support_run(const char *command_line, const char **output);
 

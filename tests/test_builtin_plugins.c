@@ -67,12 +67,6 @@ static size_t count_lines(const char *text)
     return lines;
 }
 
-static void assert_contains(const char *text, const char *part)
-{
-    if (!strstr(text, part))
-        fail_msg("\"%s\" not found in:\n%s", part, text);
-}
-
 static int compare_doubles(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;

@@ -44,12 +44,6 @@ static void date_after(int year, int month, int day, int index, int *out_year, i
     *out_day = parts.tm_mday;
 }
 
-static void assert_contains(const char *text, const char *part)
-{
-    if (!strstr(text, part))
-        fail_msg("expected \"%s\" in \"%s\"", part, text);
-}
-
 /* ## ipraytime --------------------------------------------------------------------------------------------------- */
 
 /* One day of `ipraytime` for Cairo, as Unix seconds, in calendar_event order. */

@@ -14,12 +14,6 @@
 
 #include <cmocka.h>
 
-static void assert_contains(const char *text, const char *part)
-{
-    if (!strstr(text, part))
-        fail_msg("expected \"%s\" in \"%s\"", part, text);
-}
-
 /* Runs build/hydra with args; returns the exit status and sets *output. */
 static int hydra(const char *args, const char **output)
 {

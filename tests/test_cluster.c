@@ -1,5 +1,6 @@
 /* The simulated cluster: cold starts, capacity, queueing and drops, latency, the scorecard's totals, and acting on it
  * through the scaler ops like on a real target. */
+#include "support.h"
 #include "cluster.h"
 
 #include <math.h>
@@ -18,12 +19,6 @@ static void assert_near_at(double actual, double expected, const char *file, int
 {
     if (!(fabs(actual - expected) <= 1e-9 * fmax(1, fabs(expected))))
         fail_msg("%s:%d: expected %.12g, got %.12g", file, line, expected, actual);
-}
-
-static void assert_contains(const char *text, const char *part)
-{
-    if (!strstr(text, part))
-        fail_msg("expected \"%s\" in \"%s\"", part, text);
 }
 
 /* 100 requests/s a replica, 90 s cold start, 2 ready of at most 20, SLO 300 ms on a 50 ms base, 10 s of queue. */

@@ -18,12 +18,6 @@
 
 static char config_path[64];
 
-static void assert_contains(const char *text, const char *part)
-{
-    if (!strstr(text, part))
-        fail_msg("expected \"%s\" in \"%s\"", part, text);
-}
-
 /* The smallest valid config, with `extra` appended. Plugin paths point at this build. */
 static void write_config(const char *extra)
 {

@@ -17,12 +17,6 @@
 
 #define T0 1802044800.0 /* 2027-02-08T00:00:00Z */
 
-static void assert_contains(const char *text, const char *part)
-{
-    if (!strstr(text, part))
-        fail_msg("expected \"%s\" in \"%s\"", part, text);
-}
-
 typedef struct fixture {
     char path[64];
     hydra_config config;

@@ -34,13 +34,6 @@
             fail_msg("%s = %.12g, expected %s = %.12g within %g", #a, a_, #b, b_, (double)(tolerance));            \
     } while (0)
 
-#define assert_contains(text, part)                                                                                \
-    do {                                                                                                           \
-        const char *text_ = (text);                                                                                \
-        if (!strstr(text_, (part)))                                                                                \
-            fail_msg("expected \"%s\" in \"%s\"", (part), text_);                                                  \
-    } while (0)
-
 /* ## Helpers: forecasts, series, errors ------------------------------------------------------------------------ */
 
 /* Every array the caller owns, components included. */

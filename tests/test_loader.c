@@ -37,12 +37,6 @@ static const char *expect_rejection(const char *path, int kind)
     return error;
 }
 
-static void assert_contains(const char *text, const char *part)
-{
-    if (!strstr(text, part))
-        fail_msg("expected \"%s\" in \"%s\"", part, text);
-}
-
 /* ## Rejections, one per reason ------------------------------------------------------------------------------ */
 
 static void test_loader_rejects_missing_file(void **state)

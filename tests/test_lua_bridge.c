@@ -18,12 +18,6 @@
 #define SEASON 24
 #define HORIZON 30
 
-static void assert_contains(const char *text, const char *part)
-{
-    if (!strstr(text, part))
-        fail_msg("expected \"%s\" in \"%s\"", part, text);
-}
-
 typedef struct forecast_buffers {
     double mean[HORIZON], lower80[HORIZON], upper80[HORIZON], lower95[HORIZON], upper95[HORIZON];
     double parts[2][HORIZON];
@@ -43,18 +37,6 @@ static void daily_series(double *values, size_t count)
 {
     for (size_t i = 0; i < count; i++)
         values[i] = 100 + 50 * sin(2 * M_PI * (double)(i % SEASON) / SEASON) + 10 * (double)(i / SEASON);
-}
-
-/* Writes a temporary Lua script; returns its path (static). */
-static const char *write_script(const char *source)
-{
-    static char path[64];
-    format_into(path, sizeof path, "/tmp/hydra-model-XXXXXX");
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, source, strlen(source)), (ssize_t)strlen(source));
-    close(fd);
-    return path;
 }
 
 static plugin_instance *open_script(support_plugin *plugin, const char *kind, const char *path, const char *extra)
@@ -126,7 +108,7 @@ static void test_lua_forecaster_rejects_unknown_and_mistyped_settings(void **sta
 static void test_lua_forecaster_plain_array_and_clamping(void **state)
 {
     (void)state;
-    const char *path = write_script("function forecast(history, horizon)\n"
+    const char *path = support_write_temp("function forecast(history, horizon)\n"
                                     "  local out = {}\n"
                                     "  for h = 1, horizon do out[h] = history.values[history.count] - 10 * h end\n"
                                     "  return out\nend\n");
@@ -145,7 +127,7 @@ static void test_lua_forecaster_plain_array_and_clamping(void **state)
 static void test_lua_forecaster_components_are_returned(void **state)
 {
     (void)state;
-    const char *path = write_script("function forecast(history, horizon)\n"
+    const char *path = support_write_temp("function forecast(history, horizon)\n"
                                     "  local r = { mean = {}, components = { level = {}, season = {} } }\n"
                                     "  for h = 1, horizon do\n"
                                     "    r.components.level[h] = 100; r.components.season[h] = h; r.mean[h] = 100 + h\n"
@@ -170,7 +152,7 @@ static void test_lua_forecaster_components_are_returned(void **state)
 static void test_lua_forecaster_bad_result_names_file_and_index(void **state)
 {
     (void)state;
-    const char *path = write_script("function forecast(history, horizon)\n"
+    const char *path = support_write_temp("function forecast(history, horizon)\n"
                                     "  local m = {}\n  for h = 1, horizon do m[h] = 1 end\n  m[3] = 'lots'\n"
                                     "  return { mean = m }\nend\n");
     support_plugin plugin;
@@ -190,7 +172,7 @@ static void test_lua_forecaster_bad_result_names_file_and_index(void **state)
 static void test_lua_forecaster_runtime_error_and_runaway_are_contained(void **state)
 {
     (void)state;
-    const char *path = write_script("calls = 0\n"
+    const char *path = support_write_temp("calls = 0\n"
                                     "function forecast(history, horizon)\n"
                                     "  calls = calls + 1\n"
                                     "  if calls == 1 then error('model exploded') end\n"
@@ -223,12 +205,12 @@ static void test_lua_bridge_reports_script_errors_at_create(void **state)
 {
     (void)state;
     support_plugin plugin;
-    const char *path = write_script("-- no forecast here\nfunction predict() end\n");
+    const char *path = support_write_temp("-- no forecast here\nfunction predict() end\n");
     assert_null(open_script(&plugin, "forecaster", path, ""));
     assert_contains(plugin.error, "must define a global function forecast()");
     support_plugin_close(&plugin);
     unlink(path);
-    path = write_script("local x = 1\nlocal y = x +\n");
+    path = support_write_temp("local x = 1\nlocal y = x +\n");
     assert_null(open_script(&plugin, "forecaster", path, ""));
     assert_contains(plugin.error, path);
     assert_contains(plugin.error, ":3:"); /* unexpected end of chunk, reported at the line it ends */
@@ -243,7 +225,7 @@ static void test_lua_bridge_sandbox_applies_to_models(void **state)
 {
     (void)state;
     support_plugin plugin;
-    const char *path = write_script("function forecast(history, horizon)\n  os.execute('true')\nend\n");
+    const char *path = support_write_temp("function forecast(history, horizon)\n  os.execute('true')\nend\n");
     assert_non_null(open_script(&plugin, "forecaster", path, ""));
     double values[2] = {1, 2};
     hydra_series series = {values, 2, 0, 60};
@@ -285,7 +267,7 @@ static void test_lua_anomaly_scores_a_spike(void **state)
 static void test_lua_anomaly_short_result_is_an_error(void **state)
 {
     (void)state;
-    const char *path = write_script("function score(series) return { 0.1, 0.2 } end\n");
+    const char *path = support_write_temp("function score(series) return { 0.1, 0.2 } end\n");
     support_plugin plugin;
     assert_non_null(open_script(&plugin, "anomaly", path, ""));
     double values[3] = {1, 2, 3}, scores[3];

@@ -15,12 +15,6 @@
 
 #include <cmocka.h>
 
-static void assert_contains(const char *text, const char *part)
-{
-    if (!strstr(text, part))
-        fail_msg("expected \"%s\" in \"%s\"", part, text);
-}
-
 typedef struct event_log {
     char lines[16][128];
     size_t count;
@@ -154,21 +148,10 @@ static void test_policy_always_ask_and_auto(void **state)
     policy_close(none);
 }
 
-static const char *write_policy(const char *source)
-{
-    static char path[64];
-    format_into(path, sizeof path, "/tmp/hydra-policy-XXXXXX");
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, source, strlen(source)), (ssize_t)strlen(source));
-    close(fd);
-    return path;
-}
-
 static void test_policy_errors_mean_ask_and_are_counted(void **state)
 {
     (void)state;
-    const char *path = write_policy("function decide(rec, ctx)\n"
+    const char *path = support_write_temp("function decide(rec, ctx)\n"
                                     "  if rec.to == 11 then error('no idea') end\n"
                                     "  if rec.to == 12 then while true do end end\n"
                                     "  if rec.to == 13 then return 'maybe', 'hmm' end\n"
@@ -194,12 +177,12 @@ static void test_policy_errors_mean_ask_and_are_counted(void **state)
 static void test_policy_without_decide_is_refused(void **state)
 {
     (void)state;
-    const char *path = write_policy("function approve(rec) return true end\n");
+    const char *path = support_write_temp("function approve(rec) return true end\n");
     char error[1024];
     assert_null(open_policy(path, error, sizeof error));
     assert_contains(error, "must define a global function decide(rec, ctx)");
     unlink(path);
-    path = write_policy("function decide(rec, ctx)\n  return 'ask'\n");
+    path = support_write_temp("function decide(rec, ctx)\n  return 'ask'\n");
     assert_null(open_policy(path, error, sizeof error));
     assert_contains(error, path);
     assert_contains(error, ":3:");

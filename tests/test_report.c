@@ -24,12 +24,6 @@
 #define CAIRO_OFFSET_HOURS 2
 #define DAY 86400.0
 
-static void assert_contains(const char *text, const char *part)
-{
-    if (!strstr(text, part))
-        fail_msg("expected \"%s\" in \"%s\"", part, text);
-}
-
 static double seconds_now(void)
 {
     struct timespec now;

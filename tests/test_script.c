@@ -20,12 +20,6 @@
 /* Small limits keep the bombs quick. */
 static const script_options small_limits = {.memory_limit = 8u << 20, .instruction_limit = 2000000};
 
-static void assert_contains(const char *text, const char *part)
-{
-    if (!strstr(text, part))
-        fail_msg("expected \"%s\" in \"%s\"", part, text);
-}
-
 /* Runs source as escape.lua; it must fail, with an error that starts with escape.lua:LINE. */
 static void expect_contained(const char *source, int line, const char *reason)
 {

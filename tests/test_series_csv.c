@@ -1,5 +1,6 @@
 /* core/series_csv: reading "timestamp,value" files onto an even grid, on the NAB data as shipped and on small files
  * written here that each break one rule. */
+#include "support.h"
 #include "series_csv.h"
 
 #include <math.h>
@@ -24,13 +25,6 @@
         double actual_ = (actual), expected_ = (expected);                                                         \
         if (!(actual_ == expected_))                                                                               \
             fail_msg("%s = %.17g, expected %.17g", #actual, actual_, expected_);                                   \
-    } while (0)
-
-#define assert_contains(text, part)                                                                                \
-    do {                                                                                                           \
-        const char *text_ = (text);                                                                                \
-        if (!strstr(text_, (part)))                                                                                \
-            fail_msg("expected \"%s\" in \"%s\"", (part), text_);                                                  \
     } while (0)
 
 /* ## Helpers ------------------------------------------------------------------------------------------------------- */

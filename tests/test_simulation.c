@@ -17,12 +17,6 @@
 
 #include <cmocka.h>
 
-static void assert_contains(const char *text, const char *part)
-{
-    if (!strstr(text, part))
-        fail_msg("expected \"%s\" in \"%s\"", part, text);
-}
-
 static int simulate(const char *args, const char **output)
 {
     char *line = xasprintf("%s/hydra simulate %s", support_build_dir(), args);

@@ -269,13 +269,6 @@ static int model_forecast_quietly(plugin_instance *instance, void *model, hydra_
     return result;
 }
 
-#define assert_contains(text, part)                                                                                \
-    do {                                                                                                           \
-        const char *text_ = (text);                                                                                \
-        if (!strstr(text_, (part)))                                                                                \
-            fail_msg("expected \"%s\" in \"%s\"", (part), text_);                                                  \
-    } while (0)
-
 static void test_holt_winters_streaming_refuses_to_forecast_before_two_seasons_then_forecasts(void **unused)
 {
     (void)unused;
