@@ -108,8 +108,8 @@ deps:
 
 # The sub-makes read pkg-config again, after deps has installed what it reports on.
 test: deps
-	$(MAKE) check
-	$(MAKE) O=build-asan SANITIZE=1 check
+	@$(MAKE) --no-print-directory check
+	@$(MAKE) --no-print-directory O=build-asan SANITIZE=1 check
 
 ## Demo and benchmarks ----------------------------------------------------------------------------------------
 
@@ -142,6 +142,9 @@ install: all
 
 clean:
 	rm -rf build build-asan
+
+# Test objects are intermediate files to make; keep them, so a rebuild is quick and the output ends with the tests'.
+.SECONDARY:
 
 .PHONY: all plugins tests-build check deps test demo bench install clean
 
