@@ -61,6 +61,9 @@ LIBS_anomaly/robust_z          := -lm
 LIBS_anomaly/lua               := $(shell pkg-config --libs lua5.4) -lm
 CFLAGS_forecaster/lua          := $(shell pkg-config --cflags lua5.4)
 CFLAGS_anomaly/lua             := $(shell pkg-config --cflags lua5.4)
+LIBS_store/sqlite              := $(shell pkg-config --libs sqlite3)
+LIBS_store/postgres            := $(shell pkg-config --libs libpq)
+CFLAGS_store/postgres          := $(shell pkg-config --cflags libpq)
 
 plugins: $(PLUGIN_SOS)
 
@@ -94,7 +97,7 @@ check: tests-build
 
 # Debian packages the build and the tests need; `make deps` installs the missing ones (as root, or with sudo).
 DEBIAN_PACKAGES := gcc make pkg-config liblua5.4-dev libconfig-dev libcmocka-dev libmicrohttpd-dev libjansson-dev \
-                   libsqlite3-dev libssl-dev libitl-dev itools libcurl4-openssl-dev libpq-dev zlib1g \
+                   libsqlite3-dev sqlite3 libssl-dev libitl-dev itools postgresql libcurl4-openssl-dev libpq-dev zlib1g \
                    gnuplot-nox
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 

@@ -18,7 +18,7 @@ typedef struct op_field {
 typedef struct kind_info {
     const char *name;
     size_t ops_size;
-    op_field mandatory[3];
+    op_field mandatory[16];
     op_field all_or_none[4]; /* an optional group: a plugin gives every one of these or none */
 } kind_info;
 
@@ -35,7 +35,13 @@ static const kind_info kinds[] = {
     [HYDRA_KIND_SCALER] = {"scaler", sizeof(hydra_scaler_ops),
                            {OP(hydra_scaler_ops, status), OP(hydra_scaler_ops, scale)}},
     [HYDRA_KIND_STORE] = {"store", sizeof(hydra_store_ops),
-                          {OP(hydra_store_ops, append_samples), OP(hydra_store_ops, query_samples)}},
+                          {OP(hydra_store_ops, migrate), OP(hydra_store_ops, append_samples),
+                           OP(hydra_store_ops, query_samples), OP(hydra_store_ops, save_recommendation),
+                           OP(hydra_store_ops, list_recommendations), OP(hydra_store_ops, get_recommendation),
+                           OP(hydra_store_ops, put_api_key), OP(hydra_store_ops, find_api_key),
+                           OP(hydra_store_ops, list_api_keys), OP(hydra_store_ops, revoke_api_key),
+                           OP(hydra_store_ops, append_audit), OP(hydra_store_ops, put_alert),
+                           OP(hydra_store_ops, list_alerts), OP(hydra_store_ops, health)}},
     [HYDRA_KIND_SOURCE] = {"source", sizeof(hydra_source_ops), {OP(hydra_source_ops, pull)}},
 };
 

@@ -228,18 +228,114 @@ typedef struct hydra_scaler_ops {
     int (*scale)(void *state, const hydra_scale_request *request, hydra_scale_status *out);   /* mandatory */
 } hydra_scaler_ops;
 
-/* ## Store */
+/* ## Store
+ *
+ * Everything the daemon keeps. Every row belongs to a tenant. Strings in records are borrowed for the call when
+ * passed in, and valid only during the visitor's call when handed out. Times are Unix seconds. All write ops are
+ * atomic and durable when they return 0; on -1 nothing was written (set_error says why; when the database is
+ * unreachable the error starts with "unavailable:" so the API can answer 503). */
 
 /* Called once per sample in time order; a non-zero return stops the walk. */
 typedef int (*hydra_sample_visitor)(void *context, double ts, double value);
 
+typedef struct hydra_recommendation_record {
+    const char *tenant;
+    const char *id;
+    const char *target;
+    const char *state; /* pending, approved, rejected, expired, executing, executed, failed */
+    int from_replicas;
+    int to_replicas;
+    int asked;          /* 1 when it waited for a person */
+    double forecast_peak;
+    double forecast_peak_at;
+    double created_at, expires_at, decided_at, finished_at; /* 0 when not yet */
+    const char *reason;
+    const char *decided_by;
+    const char *decision_reason;
+    const char *result;
+} hydra_recommendation_record;
+
+/* One change of state: who, when, why. from_state equals to_state for the creation. */
+typedef struct hydra_recommendation_event {
+    const char *tenant;
+    const char *recommendation_id;
+    const char *from_state;
+    const char *to_state;
+    double at;
+    const char *by;
+    const char *why;
+} hydra_recommendation_event;
+
+typedef struct hydra_api_key_record {
+    const char *tenant;
+    const char *name;
+    const char *hash;   /* hex SHA-256 of the secret; the secret itself is never stored */
+    const char *scopes; /* comma-separated: ingest, read, approve, admin */
+    double created_at;
+    double revoked_at;  /* 0 while valid */
+} hydra_api_key_record;
+
+typedef struct hydra_audit_record {
+    const char *tenant;
+    double at;
+    const char *actor;      /* key name, "controller", "cli" */
+    const char *action;     /* "approve", "reject", "ingest", "keys.create", ... */
+    const char *subject;    /* what it was done to */
+    const char *detail;
+    const char *request_id;
+} hydra_audit_record;
+
+typedef struct hydra_alert_record {
+    const char *tenant;
+    const char *id;
+    const char *service;
+    const char *metric;
+    double at;
+    double score;
+    const char *message;
+} hydra_alert_record;
+
+typedef int (*hydra_recommendation_visitor)(void *context, const hydra_recommendation_record *record);
+typedef int (*hydra_event_visitor)(void *context, const hydra_recommendation_event *event);
+typedef int (*hydra_api_key_visitor)(void *context, const hydra_api_key_record *record);
+typedef int (*hydra_alert_visitor)(void *context, const hydra_alert_record *record);
+
 typedef struct hydra_store_ops {
     uint32_t size; /* sizeof(hydra_store_ops) */
-    /* Mandatory. Durable when it returns 0; all or nothing. */
-    int (*append_samples)(void *state, const hydra_sample *samples, size_t count);
-    /* Mandatory. Samples with from <= ts < to. */
-    int (*query_samples)(void *state, const char *service, const char *metric, double from, double to,
-                         hydra_sample_visitor visit, void *context);
+    /* Mandatory. Applies the migrations this build knows that the database lacks, each recorded in a table;
+     * refuses (-1) a database whose schema is newer than this build. Sets *version to the schema version. */
+    int (*migrate)(void *state, int *version);
+    /* Mandatory. Appends samples. With an idempotency key, a replay of the key writes nothing and returns 1 with
+     * the first call's response copied into response (response_size bytes); the first call stores `response`
+     * with the samples, atomically. */
+    int (*append_samples)(void *state, const char *tenant, const hydra_sample *samples, size_t count,
+                          const char *idempotency_key, char *response, size_t response_size);
+    /* Mandatory. Samples of one service and metric with from <= ts < to, in time order. */
+    int (*query_samples)(void *state, const char *tenant, const char *service, const char *metric, double from,
+                         double to, hydra_sample_visitor visit, void *context);
+    /* Mandatory. Creates or updates a recommendation and appends the event that changed it, in one transaction.
+     * With expected_state set, the update happens only if the stored state is still that one; otherwise it
+     * returns 1 and writes nothing (two people cannot both decide). */
+    int (*save_recommendation)(void *state, const hydra_recommendation_record *record,
+                               const hydra_recommendation_event *event, const char *expected_state);
+    /* Mandatory. Recommendations of a tenant, newest first; state NULL for any; at most limit (0: no limit). */
+    int (*list_recommendations)(void *state, const char *tenant, const char *state_filter, size_t limit,
+                                hydra_recommendation_visitor visit, void *context);
+    /* Mandatory. One recommendation (returns 1 when there is none) and its events, oldest first. */
+    int (*get_recommendation)(void *state, const char *tenant, const char *id, hydra_recommendation_visitor visit,
+                              hydra_event_visitor visit_event, void *context);
+    /* Mandatory. API keys: add one, find a valid one by its hash (1 when none), list a tenant's, revoke by name. */
+    int (*put_api_key)(void *state, const hydra_api_key_record *record);
+    int (*find_api_key)(void *state, const char *hash, hydra_api_key_visitor visit, void *context);
+    int (*list_api_keys)(void *state, const char *tenant, hydra_api_key_visitor visit, void *context);
+    int (*revoke_api_key)(void *state, const char *tenant, const char *name, double at);
+    /* Mandatory. Appends to the audit log. */
+    int (*append_audit)(void *state, const hydra_audit_record *record);
+    /* Mandatory. Alerts: record one; list a tenant's since a time, newest first. */
+    int (*put_alert)(void *state, const hydra_alert_record *record);
+    int (*list_alerts)(void *state, const char *tenant, double since, hydra_alert_visitor visit, void *context);
+    /* Mandatory. 0 when the database answers now. */
+    int (*health)(void *state);
 } hydra_store_ops;
 
 /* ## Source */
