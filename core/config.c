@@ -27,10 +27,14 @@ static const field top_fields[] = {
     {"tick", FIELD_DURATION},    {"horizon", FIELD_DURATION},  {"history", FIELD_DURATION},
     {"approval", FIELD_GROUP},   {"lua", FIELD_GROUP},         {"policy", FIELD_STRING},
     {"plugins", FIELD_LIST},     {"notifiers", FIELD_ARRAY},   {"targets", FIELD_LIST},
-    {NULL, 0},
+    {"store", FIELD_GROUP},      {"listen", FIELD_STRING},     {"api", FIELD_GROUP},
+    {"tenant", FIELD_STRING},    {NULL, 0},
 };
 static const field clock_fields[] = {{"mode", FIELD_STRING}, {"start", FIELD_STRING}, {NULL, 0}};
 static const field approval_fields[] = {{"timeout", FIELD_DURATION}, {"expected_latency", FIELD_DURATION}, {NULL, 0}};
+static const field store_fields[] = {{"name", FIELD_STRING}, {"file", FIELD_STRING}, {"settings", FIELD_GROUP},
+                                     {NULL, 0}};
+static const field api_fields[] = {{"max_body_kb", FIELD_INT}, {NULL, 0}};
 static const field lua_fields[] = {{"memory_limit_mb", FIELD_INT}, {"instruction_limit", FIELD_INT}, {NULL, 0}};
 static const field plugin_fields[] = {
     {"kind", FIELD_STRING}, {"name", FIELD_STRING},      {"instance", FIELD_STRING},
@@ -420,6 +424,60 @@ static int read_top_level(checker *c, hydra_config *config, config_setting_t *ro
                : 0;
 }
 
+bool config_parse_listen(const char *text, char **host, int *port)
+{
+    const char *colon = strrchr(text, ':');
+    char *end = NULL;
+    long number = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (!colon || colon == text || !end || *end || end == colon + 1 || number < 0 || number > 65535)
+        return false;
+    *host = xasprintf("%.*s", (int)(colon - text), text);
+    *port = (int)number;
+    return true;
+}
+
+static int read_daemon(checker *c, hydra_config *config, config_setting_t *root)
+{
+    const config_setting_t *listen = config_setting_get_member(root, "listen");
+    const char *address = listen ? config_setting_get_string(listen) : "127.0.0.1:8080";
+    if (!config_parse_listen(address, &config->listen_host, &config->listen_port))
+        return fail(c, listen, "must be HOST:PORT, such as \"127.0.0.1:8080\"");
+    config_setting_t *api = config_setting_get_member(root, "api");
+    int max_body_kb = 1024;
+    if ((api && check_members(c, api, api_fields) != 0) ||
+        get_int(c, api, "max_body_kb", 1, 1 << 20, max_body_kb, &max_body_kb) != 0 ||
+        get_string(c, root, "tenant", "default", &config->tenant) != 0)
+        return -1;
+    config->max_body_bytes = (size_t)max_body_kb << 10;
+    config_setting_t *store = config_setting_get_member(root, "store");
+    if (!store)
+        return 0;
+    if (check_members(c, store, store_fields) != 0 || get_string(c, store, "name", NULL, &config->store.name) != 0)
+        return -1;
+    config->store.kind = HYDRA_KIND_STORE;
+    config->store.instance = xstrdup(config->store.name);
+    config->store.line = config_setting_source_line(store);
+    const config_setting_t *file = config_setting_get_member(store, "file");
+    config->store.file = file ? path_resolve(config->base_dir, config_setting_get_string(file))
+                              : loader_plugin_path(config->plugin_dir, HYDRA_KIND_STORE, config->store.name);
+    config->store.settings = config_setting_get_member(store, "settings");
+    return 0;
+}
+
+void config_set_store_setting(hydra_config *config, const char *key, const char *value)
+{
+    config_setting_t *root = config_root_setting(&config->parsed);
+    config_setting_t *store = config_setting_get_member(root, "store");
+    if (!store)
+        return;
+    if (!config->store.settings)
+        config->store.settings = config_setting_add(store, "settings", CONFIG_TYPE_GROUP);
+    config_setting_t *setting = config_setting_get_member(config->store.settings, key);
+    if (!setting)
+        setting = config_setting_add(config->store.settings, key, CONFIG_TYPE_STRING);
+    config_setting_set_string(setting, value);
+}
+
 /* ## Loading ---------------------------------------------------------------------------------------------------- */
 
 int config_load(hydra_config *config, const char *path, char *error, size_t error_size)
@@ -444,7 +502,8 @@ int config_load(hydra_config *config, const char *path, char *error, size_t erro
         read_lua(&c, config, config_setting_get_member(root, "lua")) != 0 ||
         read_plugins(&c, config, config_setting_get_member(root, "plugins")) != 0 ||
         read_notifiers(&c, config, config_setting_get_member(root, "notifiers")) != 0 ||
-        read_targets(&c, config, config_setting_get_member(root, "targets")) != 0)
+        read_targets(&c, config, config_setting_get_member(root, "targets")) != 0 ||
+        read_daemon(&c, config, root) != 0)
         return -1;
     return 0;
 }
@@ -463,6 +522,11 @@ void config_free(hydra_config *config)
     free(config->plugins);
     free(config->targets);
     free(config->notifiers);
+    free(config->store.name);
+    free(config->store.instance);
+    free(config->store.file);
+    free(config->listen_host);
+    free(config->tenant);
     free(config->policy_path);
     free(config->plugin_dir);
     free(config->base_dir);

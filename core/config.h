@@ -7,6 +7,7 @@
 
 #include <hydra/plugin.h>
 #include <libconfig.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct config_plugin {
@@ -61,11 +62,20 @@ typedef struct hydra_config {
     size_t notifier_count;
     config_target *targets;
     size_t target_count;
+    config_plugin store;         /* the daemon's store (kind store); store.name NULL when none is configured */
+    char *listen_host;           /* the daemon's HTTP address */
+    int listen_port;
+    size_t max_body_bytes;
+    char *tenant;                /* the tenant the configured targets belong to */
 } hydra_config;
 
 /* Reads and checks path. Returns 0, or -1 with "config FILE:LINE: ..." in error. */
 int config_load(hydra_config *config, const char *path, char *error, size_t error_size);
 void config_free(hydra_config *config);
+/* "HOST:PORT" -> host and port; false when malformed. */
+bool config_parse_listen(const char *text, char **host, int *port);
+/* Replaces (or adds) a string setting of the store's settings: --data overrides the SQLite file. */
+void config_set_store_setting(hydra_config *config, const char *key, const char *value);
 
 /* A deep copy of a target, and its release; for targets made at run time (the simulator's services). */
 void config_target_copy(config_target *to, const config_target *from);

@@ -53,6 +53,8 @@ struct controller {
     size_t target_count;
     double step;
     recommendation_book book;
+    recommendation_listener listener;
+    void *listener_context;
 };
 
 /* ## Samples on the grid ------------------------------------------------------------------------------------- */
@@ -359,6 +361,12 @@ static void tick_target(controller *c, size_t index, double now)
         plan_target(c, index, now);
 }
 
+void controller_tick_target(controller *c, size_t index, double now)
+{
+    if (index < c->target_count)
+        tick_target(c, index, now);
+}
+
 void controller_tick(controller *c, double now)
 {
     for (size_t i = 0; i < c->target_count; i++)
@@ -399,6 +407,8 @@ static hydra_event event_for(recommendation_state state)
 static void notify_people(void *context, const recommendation_event *event)
 {
     controller *c = context;
+    if (c->listener)
+        c->listener(c->listener_context, event);
     const recommendation *rec = event->rec;
     hydra_event kind = event_for(event->to);
     if (!kind || c->notifier_count == 0 || (event->to == REC_APPROVED && event->from == REC_APPROVED))
@@ -469,6 +479,8 @@ controller *controller_create(const controller_setup *setup, char *error, size_t
     c->policy = setup->policy;
     c->clock = setup->clock;
     c->step = setup->config->tick_seconds;
+    c->listener = setup->listener;
+    c->listener_context = setup->listener_context;
     recommendation_book_init(&c->book, setup->id_prefix);
     recommendation_book_listen(&c->book, notify_people, c);
     collect_notifiers(c, setup);

@@ -20,6 +20,8 @@ typedef struct controller_setup {
     const hydra_clock *clock;
     plugin_instance *scaler;      /* when set, every target's scaler (the simulated cluster) */
     const char *id_prefix;        /* recommendation ids: "<prefix>-000001" */
+    recommendation_listener listener; /* told of every recommendation event after the notifiers (the store) */
+    void *listener_context;
 } controller_setup;
 
 /* What the controller saw and decided for one target at the last tick: for reports and the API. */
@@ -47,6 +49,8 @@ long controller_target_index(const controller *controller, const char *name);
 int controller_observe(controller *controller, size_t target, double ts, double value);
 /* Runs one tick at `now` for every target. */
 void controller_tick(controller *controller, double now);
+/* The same for one target: a new sample is evaluated at once, not at the next tick. */
+void controller_tick_target(controller *controller, size_t target, double now);
 
 /* A person's (or the simulated operator's) answer to a pending recommendation; -1 when it is not pending. */
 int controller_decide(controller *controller, const char *id, bool approve, const char *by, const char *why,

@@ -58,7 +58,7 @@ static void fixture_open(fixture *f, const char *policy_name)
     f->policy = policy_open(policy_path, &options, error, sizeof error);
     free(policy_path);
     assert_non_null(f->policy);
-    controller_setup setup = {&f->config, &f->plugins, f->policy, &f->clock, NULL, "rec"};
+    controller_setup setup = {&f->config, &f->plugins, f->policy, &f->clock, NULL, "rec", NULL, NULL};
     f->controller = controller_create(&setup, error, sizeof error);
     assert_non_null(f->controller);
 }

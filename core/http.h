@@ -1,0 +1,73 @@
+/* The HTTP server under the API: libmicrohttpd with a small router, bodies up to a limit, request ids, JSON in and
+ * out. Routes declare the scope they need; the server asks the auth callback who the caller is. */
+#ifndef HYDRA_HTTP_H
+#define HYDRA_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define HTTP_MAX_PARAMS 4
+
+typedef struct http_caller {
+    char tenant[64];
+    char name[64];
+    unsigned scopes;
+} http_caller;
+
+typedef struct http_request {
+    const char *method;
+    const char *path;
+    const char *body;
+    size_t body_length;
+    const char *params[HTTP_MAX_PARAMS]; /* {name} parts of the route, in order */
+    const http_caller *caller;           /* NULL on routes that need no key */
+    const char *request_id;
+    void *connection;                    /* for http_query / http_header */
+} http_request;
+
+typedef struct http_response {
+    int status;
+    json_t *json;            /* owned; sent as application/json */
+    char *text;              /* owned; sent as text_type when json is NULL */
+    const char *text_type;
+    int retry_after;         /* seconds; a Retry-After header when > 0 */
+} http_response;
+
+typedef void (*http_handler)(void *app, const http_request *request, http_response *response);
+
+typedef struct http_route {
+    const char *method;
+    const char *pattern; /* "/api/v1/recommendations/{id}/approve" */
+    unsigned scope;      /* 0: no key needed */
+    http_handler handler;
+} http_route;
+
+/* Who holds this key: 0 and *caller filled, 1 for an unknown or revoked key, -1 when it cannot be told now. */
+typedef int (*http_auth_fn)(void *app, const char *key, http_caller *caller);
+
+typedef struct http_config {
+    const char *host;
+    int port;                /* 0: any free port */
+    size_t max_body;
+    unsigned threads;
+    const http_route *routes;
+    size_t route_count;
+    http_auth_fn auth;
+    void *app;
+} http_config;
+
+typedef struct http_server http_server;
+
+http_server *http_start(const http_config *config, char *error, size_t error_size);
+void http_stop(http_server *server);
+int http_port(const http_server *server);
+
+const char *http_query(const http_request *request, const char *name);
+const char *http_header(const http_request *request, const char *name);
+
+/* {"error": message, "field": field} with status; field may be NULL. */
+void http_error(http_response *response, int status, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif
