@@ -97,7 +97,7 @@ check: tests-build
 
 # Debian packages the build and the tests need; `make deps` installs the missing ones (as root, or with sudo).
 DEBIAN_PACKAGES := gcc make pkg-config liblua5.4-dev libconfig-dev libcmocka-dev libmicrohttpd-dev libjansson-dev \
-                   libsqlite3-dev sqlite3 libssl-dev libitl-dev itools postgresql libcurl4-openssl-dev libpq-dev zlib1g \
+                   libsqlite3-dev sqlite3 curl libssl-dev libitl-dev itools postgresql libcurl4-openssl-dev libpq-dev zlib1g \
                    gnuplot-nox
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 

@@ -1,6 +1,8 @@
 #include "cli.h"
 
 #include "config.h"
+#include "daemon.h"
+#include "keys.h"
 #include "loader.h"
 #include "log.h"
 #include "plugin_set.h"
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EXIT_USAGE 2
@@ -27,6 +30,11 @@ static const char usage_text[] =
     "  plugins [--config FILE]      list plugins: kind, name, version, ABI and file\n"
     "  plugins --load FILE.so       load one file and say what it is, or why it is refused\n"
     "        [--kind KIND]          ... and require it to be of this kind\n"
+    "  serve [--config FILE] [--listen HOST:PORT] [--data FILE]\n"
+    "                               run the daemon: the controller on the wall clock and the HTTP API\n"
+    "  keys create --tenant T --name N --scopes ingest,read,approve,admin [--config FILE] [--data FILE]\n"
+    "  keys list [--tenant T] | keys revoke --tenant T --name N\n"
+    "                               manage API keys (a new key is printed once; only its hash is kept)\n"
     "  simulate SCENARIO.lua        replay a scenario through the controller on a virtual clock\n"
     "        [--policy FILE.lua] [--config FILE] [--seed N] [--days N]\n"
     "        [--json FILE] [--csv FILE] [--report FILE.png|.svg] [--decisions FILE.csv]\n"
@@ -398,6 +406,151 @@ static int command_simulate(int argc, char **argv)
     return status;
 }
 
+/* ## serve and keys --------------------------------------------------------------------------------------------- */
+
+typedef struct named_options {
+    const char *names[8];
+    const char *values[8];
+    size_t count;
+} named_options;
+
+/* --name VALUE pairs, each name one of `allowed`; returns 0 or a usage error's exit status. */
+static int parse_named(const char *command, int argc, char **argv, int first, const char *const *allowed,
+                       named_options *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = first; i < argc; i += 2) {
+        size_t k = 0;
+        while (allowed[k] && strcmp(allowed[k], argv[i]) != 0)
+            k++;
+        if (!allowed[k])
+            return usage_error("%s: unknown argument '%s'", command, argv[i]);
+        if (i + 1 >= argc)
+            return usage_error("%s: %s needs a value", command, argv[i]);
+        if (out->count < ARRAY_LEN(out->names)) {
+            out->names[out->count] = argv[i];
+            out->values[out->count++] = argv[i + 1];
+        }
+    }
+    return 0;
+}
+
+static const char *named(const named_options *options, const char *name)
+{
+    for (size_t i = 0; i < options->count; i++)
+        if (strcmp(options->names[i], name) == 0)
+            return options->values[i];
+    return NULL;
+}
+
+static daemon_options daemon_options_from(const named_options *named_args, char **config_owned)
+{
+    const char *config = named(named_args, "--config");
+    *config_owned = config ? NULL : default_config_path();
+    return (daemon_options){config ? config : *config_owned, named(named_args, "--listen"),
+                            named(named_args, "--data")};
+}
+
+static int command_serve(int argc, char **argv)
+{
+    static const char *const allowed[] = {"--config", "--listen", "--data", NULL};
+    named_options args;
+    int status = parse_named("serve", argc, argv, 1, allowed, &args);
+    if (status != 0)
+        return status;
+    char *config_owned;
+    daemon_options options = daemon_options_from(&args, &config_owned);
+    status = daemon_serve(&options);
+    free(config_owned);
+    return status;
+}
+
+static int keys_create(store_handle *store, const named_options *args)
+{
+    const char *tenant = named(args, "--tenant"), *name = named(args, "--name"), *scopes_text = named(args, "--scopes");
+    unsigned scopes;
+    const char *bad = NULL;
+    if (!tenant || !name || !scopes_text)
+        return usage_error("keys create: needs --tenant, --name and --scopes");
+    if (!keys_scopes_parse(scopes_text, &scopes, &bad))
+        return usage_error("keys create: unknown scope in '%s' (expected ingest, read, approve, admin)", scopes_text);
+    char secret[KEYS_SECRET_MAX], hash[KEYS_HASH_HEX], canonical[64];
+    if (keys_generate(secret) != 0) {
+        fprintf(stderr, "hydra: keys create: the system has no randomness to give\n");
+        return 1;
+    }
+    keys_hash(secret, hash);
+    keys_scopes_format(scopes, canonical, sizeof canonical);
+    hydra_api_key_record record = {tenant, name, hash, canonical, (double)time(NULL), 0};
+    if (store->ops->put_api_key(store->state, &record) != 0) {
+        fprintf(stderr, "hydra: keys create: %s\n", instance_error(store->instance));
+        return 1;
+    }
+    printf("%s\n", secret);
+    fprintf(stderr, "hydra: key '%s' for tenant '%s' (%s) created; it is shown only this once\n", name, tenant,
+            canonical);
+    return 0;
+}
+
+static int print_key(void *context, const hydra_api_key_record *record)
+{
+    (void)context;
+    printf("%-16s %-20s %-28s %s\n", record->tenant, record->name, record->scopes,
+           record->revoked_at > 0 ? "revoked" : "valid");
+    return 0;
+}
+
+static int keys_list(store_handle *store, const named_options *args)
+{
+    const char *tenant = named(args, "--tenant");
+    printf("%-16s %-20s %-28s %s\n", "TENANT", "NAME", "SCOPES", "STATE");
+    if (store->ops->list_api_keys(store->state, tenant ? tenant : store->config.tenant, print_key, NULL) != 0) {
+        fprintf(stderr, "hydra: keys list: %s\n", instance_error(store->instance));
+        return 1;
+    }
+    return 0;
+}
+
+static int keys_revoke(store_handle *store, const named_options *args)
+{
+    const char *tenant = named(args, "--tenant"), *name = named(args, "--name");
+    if (!tenant || !name)
+        return usage_error("keys revoke: needs --tenant and --name");
+    int status = store->ops->revoke_api_key(store->state, tenant, name, (double)time(NULL));
+    if (status != 0)
+        fprintf(stderr, "hydra: keys revoke: %s\n",
+                status > 0 ? "no such key in that tenant" : instance_error(store->instance));
+    return status == 0 ? 0 : 1;
+}
+
+static int command_keys(int argc, char **argv)
+{
+    static const char *const allowed[] = {"--config", "--data", "--tenant", "--name", "--scopes", NULL};
+    if (argc < 2)
+        return usage_error("keys: create, list or revoke?");
+    const char *action = argv[1];
+    if (strcmp(action, "create") != 0 && strcmp(action, "list") != 0 && strcmp(action, "revoke") != 0)
+        return usage_error("keys: unknown action '%s' (create, list or revoke)", action);
+    named_options args;
+    int status = parse_named("keys", argc, argv, 2, allowed, &args);
+    if (status != 0)
+        return status;
+    char *config_owned;
+    daemon_options options = daemon_options_from(&args, &config_owned);
+    store_handle store;
+    char error[2048];
+    if (store_handle_open(&store, &options, error, sizeof error) != 0) {
+        fprintf(stderr, "hydra: %s\n", error);
+        status = 1;
+    } else {
+        status = action[0] == 'c' ? keys_create(&store, &args) : action[0] == 'l' ? keys_list(&store, &args)
+                                                                                  : keys_revoke(&store, &args);
+    }
+    store_handle_close(&store);
+    free(config_owned);
+    return status;
+}
+
 /* ## Dispatch ---------------------------------------------------------------------------------------------------- */
 
 typedef struct command {
@@ -409,6 +562,8 @@ static const command commands[] = {
     {"check-config", command_check_config},
     {"plugins", command_plugins},
     {"simulate", command_simulate},
+    {"serve", command_serve},
+    {"keys", command_keys},
 };
 
 int cli_main(int argc, char **argv)

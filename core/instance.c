@@ -312,6 +312,7 @@ void instance_destroy(plugin_instance *instance)
 }
 
 const char *instance_name(const plugin_instance *instance) { return instance->name; }
+void *instance_state(const plugin_instance *instance) { return instance->state; }
 const loader_module *instance_module(const plugin_instance *instance) { return instance->module; }
 int instance_kind(const plugin_instance *instance) { return (int)instance->module->descriptor->kind; }
 const char *instance_error(const plugin_instance *instance) { return instance->error; }

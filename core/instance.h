@@ -28,6 +28,8 @@ plugin_instance *instance_create_builtin(const hydra_plugin_descriptor *descript
                                          const instance_context *context);
 
 const char *instance_name(const plugin_instance *instance);
+/* The plugin's own state, for the kinds the core calls directly (the store). */
+void *instance_state(const plugin_instance *instance);
 const loader_module *instance_module(const plugin_instance *instance);
 int instance_kind(const plugin_instance *instance);
 /* The plugin's last error text (set with host->set_error). */

@@ -1,0 +1,530 @@
+#include "daemon.h"
+
+#include "controller.h"
+#include "http.h"
+#include "keys.h"
+#include "log.h"
+#include "plugin_set.h"
+#include "policy.h"
+#include "util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_SAMPLES_PER_BATCH 100000
+#define IDEMPOTENCY_RESPONSE_MAX 512
+
+typedef struct daemon_app {
+    store_handle store;
+    hydra_clock clock;
+    plugin_set plugins;
+    policy *policy;
+    controller *controller;
+    pthread_mutex_t lock; /* the controller is single-threaded: HTTP threads and the loop take turns */
+    http_server *http;
+} daemon_app;
+
+static volatile sig_atomic_t stop_requested;
+
+static void request_stop(int signal_number)
+{
+    (void)signal_number;
+    stop_requested = 1;
+}
+
+/* ## The store ------------------------------------------------------------------------------------------------- */
+
+/* A path given on the command line is relative to where the command runs, not to the config file. */
+static char *absolute_path(const char *path)
+{
+    if (path[0] == '/')
+        return xstrdup(path);
+    char cwd[4096];
+    return getcwd(cwd, sizeof cwd) ? xasprintf("%s/%s", cwd, path) : xstrdup(path);
+}
+
+int store_handle_open(store_handle *handle, const daemon_options *options, char *error, size_t error_size)
+{
+    memset(handle, 0, sizeof *handle);
+    if (config_load(&handle->config, options->config_path, error, error_size) != 0)
+        return -1;
+    hydra_config *config = &handle->config;
+    if (!config->store.name) {
+        format_into(error, error_size, "config %s: no store = { name = ...; } to keep data in", config->path);
+        return -1;
+    }
+    if (options->data_path) {
+        char *data = absolute_path(options->data_path);
+        config_set_store_setting(config, "path", data);
+        free(data);
+    }
+    char reason[2048];
+    loader_module *module = loader_load(&handle->registry, config->store.file, HYDRA_KIND_STORE, reason, sizeof reason);
+    instance_context context = {.base_dir = config->base_dir};
+    handle->instance = module ? instance_create(module, config->store.instance, config->store.settings, &context,
+                                                reason, sizeof reason)
+                              : NULL;
+    if (!handle->instance) {
+        format_into(error, error_size, "config %s:%d: store: %s", config->path, config->store.line, reason);
+        return -1;
+    }
+    handle->ops = instance_module(handle->instance)->descriptor->ops;
+    handle->state = instance_state(handle->instance);
+    int version = 0;
+    if (handle->ops->migrate(handle->state, &version) != 0) {
+        format_into(error, error_size, "store %s: %s", config->store.name, instance_error(handle->instance));
+        return -1;
+    }
+    log_info("store %s: schema version %d", config->store.name, version);
+    return 0;
+}
+
+void store_handle_close(store_handle *handle)
+{
+    instance_destroy(handle->instance);
+    loader_registry_free(&handle->registry);
+    config_free(&handle->config);
+    memset(handle, 0, sizeof *handle);
+}
+
+static bool store_unavailable(const daemon_app *app)
+{
+    return strncmp(instance_error(app->store.instance), "unavailable:", 12) == 0;
+}
+
+/* The store's failure as an HTTP answer: 503 when the database cannot be reached, else 500. */
+static void store_failed(daemon_app *app, http_response *response, const char *what)
+{
+    bool unavailable = store_unavailable(app);
+    http_error(response, unavailable ? 503 : 500, NULL, "%s: %s", what, instance_error(app->store.instance));
+    if (unavailable)
+        response->retry_after = 5;
+}
+
+/* ## Persisting recommendations -------------------------------------------------------------------------------- */
+
+static hydra_recommendation_record record_of(const char *tenant, const recommendation *rec)
+{
+    return (hydra_recommendation_record){tenant, rec->id, rec->target, recommendation_state_name(rec->state),
+                                         rec->from_replicas, rec->to_replicas, rec->asked, rec->forecast_peak,
+                                         rec->forecast_peak_at, rec->created_at, rec->expires_at, rec->decided_at,
+                                         rec->finished_at, rec->reason, rec->decided_by, rec->decision_reason,
+                                         rec->result};
+}
+
+/* Every state change is written with its event, and only over the state it changed from. */
+static void persist_event(void *context, const recommendation_event *event)
+{
+    daemon_app *app = context;
+    const char *tenant = app->store.config.tenant;
+    hydra_recommendation_record record = record_of(tenant, event->rec);
+    bool created = event->from == event->to;
+    const char *from = recommendation_state_name(event->from);
+    hydra_recommendation_event row = {tenant, event->rec->id, from, recommendation_state_name(event->to), event->at,
+                                      event->by ? event->by : "", event->why ? event->why : ""};
+    int status = app->store.ops->save_recommendation(app->store.state, &record, &row, created ? NULL : from);
+    if (status != 0)
+        log_error("store: recommendation %s -> %s not saved: %s", event->rec->id, row.to_state,
+                  status > 0 ? "someone else changed it first" : instance_error(app->store.instance));
+}
+
+/* ## Handlers: health and ingest -------------------------------------------------------------------------------- */
+
+static void handle_health(void *context, const http_request *request, http_response *response)
+{
+    (void)context, (void)request;
+    response->json = json_pack("{s:s, s:s}", "status", "ok", "version", HYDRA_VERSION);
+}
+
+static void handle_health_db(void *context, const http_request *request, http_response *response)
+{
+    (void)request;
+    daemon_app *app = context;
+    if (app->store.ops->health(app->store.state) == 0) {
+        response->json = json_pack("{s:s, s:s}", "status", "ok", "store", app->store.config.store.name);
+        return;
+    }
+    http_error(response, 503, NULL, "store %s: %s", app->store.config.store.name, instance_error(app->store.instance));
+    response->retry_after = 5;
+}
+
+/* One sample of a batch; false with the response naming the field of the bad one. */
+static bool read_sample(json_t *item, size_t index, hydra_sample *out, http_response *response)
+{
+    static const char *const fields[] = {"service", "metric", "ts", "value"};
+    char field[64];
+    if (!json_is_object(item)) {
+        format_into(field, sizeof field, "samples[%zu]", index);
+        http_error(response, 400, field, "%s must be an object {service, metric, ts, value}", field);
+        return false;
+    }
+    json_t *values[4];
+    for (size_t i = 0; i < 4; i++)
+        values[i] = json_object_get(item, fields[i]);
+    const char *problem = NULL;
+    size_t bad = 0;
+    if (!json_is_string(values[0]) || !json_string_value(values[0])[0])
+        problem = "must be a non-empty string", bad = 0;
+    else if (values[1] && (!json_is_string(values[1]) || !json_string_value(values[1])[0]))
+        problem = "must be a non-empty string", bad = 1;
+    else if (!json_is_number(values[2]) || !isfinite(json_number_value(values[2])) || json_number_value(values[2]) < 0)
+        problem = "must be Unix seconds (a number)", bad = 2;
+    else if (!json_is_number(values[3]) || !isfinite(json_number_value(values[3])))
+        problem = "must be a finite number", bad = 3;
+    if (problem) {
+        format_into(field, sizeof field, "samples[%zu].%s", index, fields[bad]);
+        http_error(response, 400, field, "%s %s", field, problem);
+        return false;
+    }
+    *out = (hydra_sample){json_string_value(values[0]),
+                          values[1] ? json_string_value(values[1]) : "requests_per_second",
+                          json_number_value(values[2]), json_number_value(values[3])};
+    return true;
+}
+
+/* {"samples": [...]} or a bare array; all of it valid or none of it taken. */
+static hydra_sample *read_batch(const http_request *request, json_t **document, size_t *count,
+                                http_response *response)
+{
+    json_error_t parse_error;
+    *document = json_loadb(request->body, request->body_length, 0, &parse_error);
+    json_t *list = json_is_object(*document) ? json_object_get(*document, "samples") : *document;
+    if (!*document) {
+        http_error(response, 400, NULL, "body is not JSON: %s (line %d, column %d)", parse_error.text,
+                   parse_error.line, parse_error.column);
+        return NULL;
+    }
+    if (!json_is_array(list) || json_array_size(list) == 0 || json_array_size(list) > MAX_SAMPLES_PER_BATCH) {
+        http_error(response, 400, "samples", "samples must be an array of 1 to %d samples", MAX_SAMPLES_PER_BATCH);
+        return NULL;
+    }
+    *count = json_array_size(list);
+    hydra_sample *samples = xcalloc(*count, sizeof *samples);
+    for (size_t i = 0; i < *count; i++) {
+        if (!read_sample(json_array_get(list, i), i, &samples[i], response)) {
+            free(samples);
+            return NULL;
+        }
+    }
+    return samples;
+}
+
+/* The controller sees a sample the moment it is durable; a sample's time is the end of the interval it measures. */
+static void feed_controller(daemon_app *app, const hydra_sample *samples, size_t count)
+{
+    const hydra_config *config = &app->store.config;
+    pthread_mutex_lock(&app->lock);
+    double now = clock_now(&app->clock);
+    for (size_t i = 0; i < count; i++) {
+        long target = controller_target_index(app->controller, samples[i].service);
+        if (target < 0 || strcmp(config->targets[target].metric, samples[i].metric) != 0)
+            continue;
+        if (controller_observe(app->controller, (size_t)target, samples[i].ts - config->tick_seconds,
+                               samples[i].value) == 0)
+            controller_tick_target(app->controller, (size_t)target, fmax(now, samples[i].ts));
+    }
+    pthread_mutex_unlock(&app->lock);
+}
+
+static void handle_ingest(void *context, const http_request *request, http_response *response)
+{
+    daemon_app *app = context;
+    json_t *document = NULL;
+    size_t count = 0;
+    const char *content_type = http_header(request, "Content-Type");
+    if (!content_type || strncmp(content_type, "application/json", 16) != 0) {
+        http_error(response, 415, NULL, "send the samples as application/json");
+        return;
+    }
+    hydra_sample *samples = read_batch(request, &document, &count, response);
+    if (samples) {
+        const char *key = http_header(request, "Idempotency-Key");
+        char first_response[IDEMPOTENCY_RESPONSE_MAX];
+        char *answer = xasprintf("{\"accepted\":%zu}", count);
+        format_into(first_response, sizeof first_response, "%s", answer);
+        int stored = app->store.ops->append_samples(app->store.state, request->caller->tenant, samples, count, key,
+                                                    first_response, sizeof first_response);
+        if (stored < 0) {
+            store_failed(app, response, "samples not stored");
+        } else {
+            json_error_t ignored;
+            response->json = json_loads(first_response, 0, &ignored); /* a replay answers as the first call did */
+            if (stored == 0 && strcmp(request->caller->tenant, app->store.config.tenant) == 0)
+                feed_controller(app, samples, count);
+        }
+        free(answer);
+        free(samples);
+    }
+    json_decref(document);
+}
+
+/* ## Handlers: recommendations -------------------------------------------------------------------------------- */
+
+static json_t *recommendation_json(const hydra_recommendation_record *r)
+{
+    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:b, s:f, s:f, s:f, s:f, s:f, s:f, s:s, s:s, s:s, s:s}", "id", r->id,
+                     "target", r->target, "state", r->state, "from_replicas", r->from_replicas, "to_replicas",
+                     r->to_replicas, "asked", r->asked, "forecast_peak", r->forecast_peak, "forecast_peak_at",
+                     r->forecast_peak_at, "created_at", r->created_at, "expires_at", r->expires_at, "decided_at",
+                     r->decided_at, "finished_at", r->finished_at, "reason", r->reason ? r->reason : "",
+                     "decided_by", r->decided_by ? r->decided_by : "", "decision_reason",
+                     r->decision_reason ? r->decision_reason : "", "result", r->result ? r->result : "");
+}
+
+static int append_recommendation(void *context, const hydra_recommendation_record *record)
+{
+    json_array_append_new(context, recommendation_json(record));
+    return 0;
+}
+
+static void handle_list_recommendations(void *context, const http_request *request, http_response *response)
+{
+    daemon_app *app = context;
+    const char *status = http_query(request, "status");
+    recommendation_state ignored;
+    if (status && !recommendation_state_parse(status, &ignored)) {
+        http_error(response, 400, "status", "status must be pending, approved, rejected, expired, executing, "
+                                            "executed or failed");
+        return;
+    }
+    json_t *items = json_array();
+    if (app->store.ops->list_recommendations(app->store.state, request->caller->tenant, status, 500,
+                                             append_recommendation, items) != 0) {
+        json_decref(items);
+        store_failed(app, response, "cannot list recommendations");
+        return;
+    }
+    response->json = json_pack("{s:o}", "recommendations", items);
+}
+
+typedef struct one_recommendation {
+    json_t *record;
+    json_t *events;
+} one_recommendation;
+
+static int keep_recommendation(void *context, const hydra_recommendation_record *record)
+{
+    ((one_recommendation *)context)->record = recommendation_json(record);
+    return 0;
+}
+
+static int append_event(void *context, const hydra_recommendation_event *e)
+{
+    json_array_append_new(((one_recommendation *)context)->events,
+                          json_pack("{s:s, s:s, s:f, s:s, s:s}", "from", e->from_state, "to", e->to_state, "at",
+                                    e->at, "by", e->by ? e->by : "", "why", e->why ? e->why : ""));
+    return 0;
+}
+
+static void handle_show_recommendation(void *context, const http_request *request, http_response *response)
+{
+    daemon_app *app = context;
+    one_recommendation found = {NULL, json_array()};
+    int status = app->store.ops->get_recommendation(app->store.state, request->caller->tenant, request->params[0],
+                                                    keep_recommendation, append_event, &found);
+    if (status < 0)
+        store_failed(app, response, "cannot read the recommendation");
+    else if (status > 0 || !found.record)
+        http_error(response, 404, NULL, "no recommendation %s", request->params[0]);
+    else {
+        json_object_set_new(found.record, "events", found.events);
+        response->json = found.record;
+        found.events = NULL;
+    }
+    json_decref(found.events);
+}
+
+static void decide(daemon_app *app, const http_request *request, http_response *response, bool approve)
+{
+    json_error_t ignored;
+    json_t *body = request->body_length ? json_loadb(request->body, request->body_length, 0, &ignored) : NULL;
+    json_t *reason = json_object_get(body, "reason");
+    if (request->body_length && (!json_is_object(body) || (reason && !json_is_string(reason)))) {
+        http_error(response, 400, "reason", "the body, when given, is {\"reason\": \"text\"}");
+        json_decref(body);
+        return;
+    }
+    const char *why = reason ? json_string_value(reason) : (approve ? "approved" : "rejected");
+    const char *id = request->params[0];
+    pthread_mutex_lock(&app->lock);
+    const recommendation *rec = recommendation_find(controller_recommendations(app->controller), id);
+    bool mine = rec && strcmp(request->caller->tenant, app->store.config.tenant) == 0;
+    int status = mine ? controller_decide(app->controller, id, approve, request->caller->name, why,
+                                          clock_now(&app->clock))
+                      : -1;
+    json_t *state = mine ? json_string(recommendation_state_name(rec->state)) : NULL;
+    pthread_mutex_unlock(&app->lock);
+    if (!mine)
+        http_error(response, 404, NULL, "no recommendation %s", id);
+    else if (status != 0)
+        http_error(response, 409, NULL, "recommendation %s is %s, no longer pending", id, json_string_value(state));
+    else
+        response->json = json_pack("{s:s, s:O}", "id", id, "state", state);
+    hydra_audit_record audit = {request->caller->tenant, clock_now(&app->clock), request->caller->name,
+                                approve ? "approve" : "reject", id, why, request->request_id};
+    if (mine && status == 0)
+        app->store.ops->append_audit(app->store.state, &audit);
+    json_decref(state);
+    json_decref(body);
+}
+
+static void handle_approve(void *context, const http_request *request, http_response *response)
+{
+    decide(context, request, response, true);
+}
+
+static void handle_reject(void *context, const http_request *request, http_response *response)
+{
+    decide(context, request, response, false);
+}
+
+static void handle_services(void *context, const http_request *request, http_response *response)
+{
+    daemon_app *app = context;
+    json_t *services = json_array();
+    pthread_mutex_lock(&app->lock);
+    bool mine = strcmp(request->caller->tenant, app->store.config.tenant) == 0;
+    for (size_t i = 0; mine && i < controller_target_count(app->controller); i++) {
+        controller_view view;
+        controller_view_target(app->controller, i, &view);
+        const config_target *t = &app->store.config.targets[i];
+        json_array_append_new(services, json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:f, s:o, s:o}", "name", view.name,
+                                                  "metric", t->metric, "min_replicas", t->min_replicas,
+                                                  "max_replicas", t->max_replicas, "desired", view.desired, "ready",
+                                                  view.ready, "capacity_per_replica", t->capacity_per_replica, "load",
+                                                  isnan(view.load) ? json_null() : json_real(view.load), "forecast",
+                                                  isnan(view.forecast) ? json_null() : json_real(view.forecast)));
+    }
+    pthread_mutex_unlock(&app->lock);
+    response->json = json_pack("{s:o}", "services", services);
+}
+
+/* ## Keys ------------------------------------------------------------------------------------------------------ */
+
+typedef struct key_lookup {
+    http_caller *caller;
+    bool found;
+} key_lookup;
+
+static int keep_key(void *context, const hydra_api_key_record *record)
+{
+    key_lookup *lookup = context;
+    const char *bad = NULL;
+    format_into(lookup->caller->tenant, sizeof lookup->caller->tenant, "%s", record->tenant);
+    format_into(lookup->caller->name, sizeof lookup->caller->name, "%s", record->name);
+    lookup->found = keys_scopes_parse(record->scopes, &lookup->caller->scopes, &bad) && record->revoked_at == 0;
+    return 0;
+}
+
+static int authenticate(void *context, const char *key, http_caller *caller)
+{
+    daemon_app *app = context;
+    char hash[KEYS_HASH_HEX];
+    keys_hash(key, hash);
+    key_lookup lookup = {caller, false};
+    int status = app->store.ops->find_api_key(app->store.state, hash, keep_key, &lookup);
+    if (status < 0)
+        return -1;
+    return status == 0 && lookup.found ? 0 : 1;
+}
+
+/* ## The routes ------------------------------------------------------------------------------------------------ */
+
+static const http_route routes[] = {
+    {"GET", "/api/v1/health", 0, handle_health},
+    {"GET", "/api/v1/health/db", 0, handle_health_db},
+    {"POST", "/api/v1/ingest/metrics", SCOPE_INGEST, handle_ingest},
+    {"GET", "/api/v1/services", SCOPE_READ, handle_services},
+    {"GET", "/api/v1/recommendations", SCOPE_READ, handle_list_recommendations},
+    {"GET", "/api/v1/recommendations/{id}", SCOPE_READ, handle_show_recommendation},
+    {"POST", "/api/v1/recommendations/{id}/approve", SCOPE_APPROVE, handle_approve},
+    {"POST", "/api/v1/recommendations/{id}/reject", SCOPE_APPROVE, handle_reject},
+};
+
+/* ## Running --------------------------------------------------------------------------------------------------- */
+
+static int app_open(daemon_app *app, const daemon_options *options, char *error, size_t error_size)
+{
+    if (store_handle_open(&app->store, options, error, error_size) != 0)
+        return -1;
+    hydra_config *config = &app->store.config;
+    if (options->listen) {
+        free(config->listen_host);
+        if (!config_parse_listen(options->listen, &config->listen_host, &config->listen_port)) {
+            format_into(error, error_size, "--listen must be HOST:PORT, found '%s'", options->listen);
+            config->listen_host = NULL;
+            return -1;
+        }
+    }
+    clock_init_real(&app->clock);
+    if (plugin_set_open(&app->plugins, config, &app->clock, error, error_size) != 0)
+        return -1;
+    script_options limits = {config->lua_memory_limit, config->lua_instruction_limit, &app->clock, NULL, NULL};
+    if (!(app->policy = policy_open(config->policy_path, &limits, error, error_size)))
+        return -1;
+    char prefix[32];
+    format_into(prefix, sizeof prefix, "rec-%lx", (unsigned long)time(NULL)); /* unique across restarts */
+    controller_setup setup = {config, &app->plugins, app->policy, &app->clock, NULL, prefix, persist_event, app};
+    if (!(app->controller = controller_create(&setup, error, error_size)))
+        return -1;
+    pthread_mutex_init(&app->lock, NULL);
+    http_config http = {config->listen_host, config->listen_port, config->max_body_bytes, 4, routes,
+                        ARRAY_LEN(routes), authenticate, app};
+    app->http = http_start(&http, error, error_size);
+    return app->http ? 0 : -1;
+}
+
+static void app_close(daemon_app *app)
+{
+    http_stop(app->http);
+    controller_destroy(app->controller);
+    policy_close(app->policy);
+    plugin_set_close(&app->plugins);
+    store_handle_close(&app->store);
+}
+
+/* Ticks on the wall clock until asked to stop; a stop lets the tick under way finish. */
+static void run_loop(daemon_app *app)
+{
+    double tick = app->store.config.tick_seconds, next = ceil(clock_now(&app->clock) / tick) * tick;
+    while (!stop_requested) {
+        double now = clock_now(&app->clock);
+        if (now >= next) {
+            pthread_mutex_lock(&app->lock);
+            controller_tick(app->controller, now);
+            pthread_mutex_unlock(&app->lock);
+            next += tick * ceil((now - next + 1e-9) / tick);
+        }
+        struct timespec pause = {0, 100 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+}
+
+int daemon_serve(const daemon_options *options)
+{
+    daemon_app app;
+    memset(&app, 0, sizeof app);
+    char error[4096];
+    struct sigaction on_stop = {.sa_handler = request_stop};
+    sigaction(SIGTERM, &on_stop, NULL);
+    sigaction(SIGINT, &on_stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (app_open(&app, options, error, sizeof error) != 0) {
+        fprintf(stderr, "hydra: %s\n", error);
+        app_close(&app);
+        return 1;
+    }
+    printf("hydra: listening on http://%s:%d/api/v1\n", app.store.config.listen_host, http_port(app.http));
+    fflush(stdout);
+    run_loop(&app);
+    log_info("stopping: finishing the tick, closing the store");
+    app_close(&app);
+    return 0;
+}

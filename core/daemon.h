@@ -1,0 +1,29 @@
+/* hydra serve: the controller loop on the real clock, the store, and the HTTP API under /api/v1. */
+#ifndef HYDRA_DAEMON_H
+#define HYDRA_DAEMON_H
+
+#include "config.h"
+#include "instance.h"
+
+typedef struct daemon_options {
+    const char *config_path;
+    const char *listen;    /* overrides the config's listen */
+    const char *data_path; /* overrides the store's `path` setting (the SQLite file) */
+} daemon_options;
+
+/* Runs until SIGTERM or SIGINT; returns the process exit status. */
+int daemon_serve(const daemon_options *options);
+
+/* The configured store, opened and migrated, for commands that need only it (keys). NULL with the reason. */
+typedef struct store_handle {
+    hydra_config config;
+    loader_registry registry;
+    plugin_instance *instance;
+    const hydra_store_ops *ops;
+    void *state;
+} store_handle;
+
+int store_handle_open(store_handle *handle, const daemon_options *options, char *error, size_t error_size);
+void store_handle_close(store_handle *handle);
+
+#endif
