@@ -32,6 +32,10 @@ typedef struct target_state {
     size_t bucket_samples;
 
     forecast_buffers forecast;
+    /* For plugins without models, allocated once rather than every tick: the window copied out of the ring
+     * (capacity values) and the detector's scores (BATCH_ANOMALY_WINDOW). NULL when every plugin streams. */
+    double *window;
+    double *scores;
     double last_load;
     double last_forecast;
     double last_score;
@@ -59,14 +63,16 @@ struct controller {
 
 /* ## Samples on the grid ------------------------------------------------------------------------------------- */
 
+/* The ring fills from 0 (head stays 0 until it is full), then the oldest, at head, is overwritten. No division: this
+ * runs for every target every tick. */
 static void history_push(target_state *t, double value)
 {
     if (t->count < t->capacity) {
-        t->history[(t->head + t->count++) % t->capacity] = value;
+        t->history[t->count++] = value;
         return;
     }
     t->history[t->head] = value;
-    t->head = (t->head + 1) % t->capacity;
+    t->head = t->head + 1 == t->capacity ? 0 : t->head + 1;
 }
 
 /* The window as one contiguous series; copies into scratch when the ring wraps. */
@@ -154,10 +160,8 @@ static const double *run_forecast(controller *c, target_state *t)
     if (t->forecast_model) {
         status = instance_model_forecast(t->forecaster, t->forecast_model, &out);
     } else {
-        double *scratch = xmalloc(t->capacity * sizeof *scratch);
-        hydra_series window = history_view(t, c->step, t->capacity, scratch);
+        hydra_series window = history_view(t, c->step, t->capacity, t->window);
         status = window.count ? instance_forecast(t->forecaster, &window, &out) : -1;
-        free(scratch);
     }
     const double *sized_for = t->config->forecast_bound == 95 ? b->upper95
                               : t->config->forecast_bound == 80 ? b->upper80 : b->mean;
@@ -176,16 +180,12 @@ static void run_batch_anomaly(controller *c, target_state *t)
 {
     if (!t->anomaly || t->anomaly_model || t->count == 0 || isnan(t->last_load))
         return;
-    double *scratch = xmalloc(BATCH_ANOMALY_WINDOW * sizeof *scratch);
-    double *scores = xmalloc(BATCH_ANOMALY_WINDOW * sizeof *scores);
-    hydra_series window = history_view(t, c->step, BATCH_ANOMALY_WINDOW, scratch);
-    if (instance_score(t->anomaly, &window, scores) == 0) {
-        t->last_score = scores[window.count - 1];
+    hydra_series window = history_view(t, c->step, BATCH_ANOMALY_WINDOW, t->window);
+    if (instance_score(t->anomaly, &window, t->scores) == 0) {
+        t->last_score = t->scores[window.count - 1];
         if (t->last_score >= t->config->anomaly_threshold)
             t->anomalous_until = t->bucket_ts + t->config->anomaly_hold_seconds;
     }
-    free(scratch);
-    free(scores);
 }
 
 /* ## Acting ---------------------------------------------------------------------------------------------------- */
@@ -223,11 +223,19 @@ static policy_context context_for(const controller *c, const target_state *t, do
                             t->config->capacity_per_replica, reactive};
 }
 
+/* format_into(buffer, size, "%s", text) without printf: drafts are made for every question to the policy. */
+static void copy_text(char *buffer, size_t size, const char *text)
+{
+    size_t length = strnlen(text, size - 1);
+    memcpy(buffer, text, length);
+    buffer[length] = '\0';
+}
+
 static void draft_from_plan(const target_state *t, size_t index, const planner_decision *plan, double now,
                             double expires_at, recommendation *draft)
 {
     memset(draft, 0, sizeof *draft);
-    format_into(draft->target, sizeof draft->target, "%s", t->config->name);
+    copy_text(draft->target, sizeof draft->target, t->config->name);
     draft->target_index = index;
     draft->from_replicas = t->status.desired;
     draft->to_replicas = plan->replicas;
@@ -235,7 +243,7 @@ static void draft_from_plan(const target_state *t, size_t index, const planner_d
     draft->forecast_peak_at = plan->peak_at;
     draft->created_at = now;
     draft->expires_at = expires_at;
-    format_into(draft->reason, sizeof draft->reason, "%s", plan->reason);
+    planner_explain(plan, draft->reason, sizeof draft->reason);
 }
 
 /* Asks the policy about a plan and records the outcome: executed at once, waiting for a person, or refused. */
@@ -459,7 +467,15 @@ static int target_init(controller *c, const controller_setup *setup, size_t inde
     planner_memory_init(&t->memory);
     double lead = config->cold_start_seconds + setup->config->approval_latency_seconds + c->step;
     forecast_buffers_init(&t->forecast, (size_t)ceil(lead / c->step) + 1);
-    return open_models(c, t, error, error_size);
+    if (open_models(c, t, error, error_size) != 0)
+        return -1;
+    bool batch_anomaly = t->anomaly && !t->anomaly_model;
+    /* A batch detector's window is at most BATCH_ANOMALY_WINDOW of the ring's values, so capacity holds both. */
+    if (!t->forecast_model || batch_anomaly)
+        t->window = xcalloc(t->capacity, sizeof *t->window);
+    if (batch_anomaly)
+        t->scores = xcalloc(BATCH_ANOMALY_WINDOW, sizeof *t->scores);
+    return 0;
 }
 
 static void collect_notifiers(controller *c, const controller_setup *setup)
@@ -507,6 +523,8 @@ void controller_destroy(controller *c)
             instance_model_close(t->anomaly, t->anomaly_model);
         forecast_buffers_free(&t->forecast);
         free(t->history);
+        free(t->window);
+        free(t->scores);
     }
     free(c->targets);
     free(c->notifiers);

@@ -50,27 +50,31 @@ static void describe_time(double at, char *buffer, size_t size)
     format_into(buffer, size, "%.5s UTC", stamp + 11);
 }
 
-/* The reason in words, for a decision that changes something. */
-static void explain(const planner_input *in, planner_decision *out)
+void planner_explain(const planner_decision *d, char *buffer, size_t size)
 {
+    const planner_input *in = &d->input;
     char when[32];
-    describe_time(out->peak_at, when, sizeof when);
+    describe_time(d->peak_at, when, sizeof when);
     bool overloaded = in->current_load > in->ready_replicas * in->target->capacity_per_replica;
-    if (out->reactive && overloaded)
-        format_into(out->reason, sizeof out->reason,
-                    "load now %.0f is above ready capacity %.0f (%d ready x %g): needs %d replicas", in->current_load,
-                    in->ready_replicas * in->target->capacity_per_replica, in->ready_replicas,
-                    in->target->capacity_per_replica, out->wanted);
-    else if (out->reactive)
-        format_into(out->reason, sizeof out->reason,
-                    "load now %.0f needs %d replicas (%g per replica, %.0f %% headroom; no forecast)", in->current_load,
-                    out->wanted, in->target->capacity_per_replica, in->target->headroom * 100);
+    if (d->reactive && overloaded)
+        format_into(buffer, size, "load now %.0f is above ready capacity %.0f (%d ready x %g): needs %d replicas",
+                    in->current_load, in->ready_replicas * in->target->capacity_per_replica, in->ready_replicas,
+                    in->target->capacity_per_replica, d->wanted);
+    else if (d->reactive)
+        format_into(buffer, size, "load now %.0f needs %d replicas (%g per replica, %.0f %% headroom; no forecast)",
+                    in->current_load, d->wanted, in->target->capacity_per_replica, in->target->headroom * 100);
     else
-        format_into(out->reason, sizeof out->reason,
+        format_into(buffer, size,
                     "forecast peak %.0f at %s within the %.0f min lead needs %d replicas (%g per replica, %.0f %% "
                     "headroom)",
-                    out->peak, when, in->lead_seconds / 60, out->wanted, in->target->capacity_per_replica,
+                    d->peak, when, in->lead_seconds / 60, d->wanted, in->target->capacity_per_replica,
                     in->target->headroom * 100);
+    size_t used = strlen(buffer);
+    if (d->replicas != d->wanted && d->action == PLAN_SCALE_UP)
+        format_into(buffer + used, size - used, "; at most +%d per action", in->target->max_step);
+    else if (d->action == PLAN_SCALE_DOWN && d->stabilized)
+        format_into(buffer + used, size - used, "; lower demand lasted %.0f min",
+                    in->target->stabilization_seconds / 60);
 }
 
 /* What the load needs, before any limit: the forecast's peak, or the load seen now when that is above what is
@@ -141,15 +145,13 @@ static void plan_scale_down(const planner_input *in, planner_memory *memory, pla
     }
     out->action = PLAN_SCALE_DOWN;
     out->replicas = to;
-    explain(in, out);
-    char lasted[96];
-    format_into(lasted, sizeof lasted, "; lower demand lasted %.0f min", in->target->stabilization_seconds / 60);
-    strncat(out->reason, lasted, sizeof out->reason - strlen(out->reason) - 1);
+    out->stabilized = true;
 }
 
 void planner_plan(const planner_input *in, planner_memory *memory, planner_decision *out)
 {
     memset(out, 0, sizeof *out);
+    out->input = *in;
     size_for_load(in, out);
     bool out_of_bounds = in->desired_replicas < in->target->min_replicas ||
                          in->desired_replicas > in->target->max_replicas;
@@ -166,5 +168,4 @@ void planner_plan(const planner_input *in, planner_memory *memory, planner_decis
     planner_memory_init(memory);
     out->action = out->wanted > in->desired_replicas ? PLAN_SCALE_UP : PLAN_SCALE_DOWN;
     out->replicas = limit_step(in->target, in->desired_replicas, out->wanted);
-    explain(in, out); /* words cost more than the arithmetic: only a change is explained */
 }

@@ -43,12 +43,17 @@ typedef struct planner_decision {
     bool reactive;          /* sized for the load seen now, not for the forecast */
     double peak;            /* the load the count is sized for */
     double peak_at;
-    char reason[384];
+    bool stabilized;        /* a scale-down after lower demand lasted the stabilisation window */
+    char reason[384];       /* why a HOLD holds, when that is worth saying */
+    planner_input input;    /* what it was decided on, for planner_explain */
 } planner_decision;
 
 void planner_memory_init(planner_memory *memory);
 /* Replicas needed for load: ceil(load x (1 + headroom) / capacity), at least 0. */
 int planner_replicas_for(const config_target *target, double load);
 void planner_plan(const planner_input *input, planner_memory *memory, planner_decision *out);
+/* The reason for a change, in words. Only called for a change that is recommended: words cost more than the
+ * arithmetic, and the planner runs twice a tick for every target. */
+void planner_explain(const planner_decision *decision, char *buffer, size_t size);
 
 #endif

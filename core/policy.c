@@ -95,12 +95,22 @@ static void push_context(lua_State *L, const policy_context *context)
     set_number(L, "capacity_per_replica", context->capacity_per_replica);
 }
 
+/* format_into(buffer, size, "%s", text) without printf: the policy is asked several times a tick. */
+static void copy_text(char *buffer, size_t size, const char *text)
+{
+    if (size == 0)
+        return;
+    size_t length = strnlen(text, size - 1);
+    memcpy(buffer, text, length);
+    buffer[length] = '\0';
+}
+
 /* Reads the verdict and reason decide() returned; false when the verdict is not one of the three. */
 static bool read_verdict(lua_State *L, policy_verdict *verdict, char *reason, size_t reason_size)
 {
     const char *word = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
     const char *why = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-    format_into(reason, reason_size, "%s", why);
+    copy_text(reason, reason_size, why);
     if (word && strcmp(word, "approve") == 0)
         *verdict = VERDICT_APPROVE;
     else if (word && strcmp(word, "ask") == 0)

@@ -73,24 +73,35 @@ static void announce(recommendation_book *book, const recommendation *rec, recom
     book->listener(book->listener_context, &event);
 }
 
+static recommendation *book_append(recommendation_book *book, const recommendation *rec)
+{
+    if (book->count == book->capacity) {
+        book->capacity = book->capacity ? book->capacity * 2 : 64;
+        book->items = xrealloc(book->items, book->capacity * sizeof *book->items);
+    }
+    recommendation *copy = xmalloc(sizeof *copy);
+    *copy = *rec;
+    book->items[book->count++] = copy;
+    return copy;
+}
+
+recommendation *recommendation_restore(recommendation_book *book, const recommendation *saved)
+{
+    return book_append(book, saved);
+}
+
 recommendation *recommendation_add(recommendation_book *book, const recommendation *draft, const char *by,
                                    const char *why)
 {
     if (draft->state != REC_PENDING && draft->state != REC_APPROVED)
         return NULL;
-    if (book->count == book->capacity) {
-        book->capacity = book->capacity ? book->capacity * 2 : 64;
-        book->items = xrealloc(book->items, book->capacity * sizeof *book->items);
-    }
-    recommendation *rec = xmalloc(sizeof *rec);
-    *rec = *draft;
+    recommendation *rec = book_append(book, draft);
     format_into(rec->id, sizeof rec->id, "%s-%06llu", book->id_prefix, book->next_number++);
     if (rec->state == REC_APPROVED) {
         rec->decided_at = rec->created_at;
         format_into(rec->decided_by, sizeof rec->decided_by, "%s", by ? by : "");
         format_into(rec->decision_reason, sizeof rec->decision_reason, "%s", why ? why : "");
     }
-    book->items[book->count++] = rec;
     announce(book, rec, rec->state, rec->created_at, by, why);
     return rec;
 }

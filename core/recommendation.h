@@ -73,6 +73,8 @@ void recommendation_book_listen(recommendation_book *book, recommendation_listen
 recommendation *recommendation_add(recommendation_book *book, const recommendation *draft, const char *by,
                                    const char *why);
 recommendation *recommendation_find(const recommendation_book *book, const char *id);
+/* Takes back one saved before a restart, as it was (its id kept, no event: nothing changed). */
+recommendation *recommendation_restore(recommendation_book *book, const recommendation *saved);
 
 /* Moves rec to state, if the state machine allows it; -1 (nothing changed) otherwise. */
 int recommendation_transition(recommendation_book *book, recommendation *rec, recommendation_state to, double now,

@@ -106,8 +106,8 @@ static const char *spec_problem(const cluster_service_spec *spec)
 
 static bool service_find(const cluster *self, const char *name, size_t *index)
 {
-    for (size_t k = 0; k < self->count; k++) {
-        size_t i = (*self->lookup_hint + k) % self->count;
+    size_t i = *self->lookup_hint; /* < count once a service exists; wrapped by hand, as this runs per tick */
+    for (size_t k = 0; k < self->count; k++, i = i + 1 == self->count ? 0 : i + 1) {
         if (strcmp(self->services[i].spec.name, name) == 0) {
             *index = i;
             *self->lookup_hint = i;

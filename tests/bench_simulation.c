@@ -1,6 +1,9 @@
 /* Benchmark: a 30-day, 100-service, 1-minute-step scenario through the full path (scenario traffic in Lua, the
  * simulated cluster, the controller with the default config's forecaster, detector and policy). Prints
- * service-ticks per second, the bare C->Lua call rate measured in the same run, and their ratio. */
+ * service-ticks per second, the bare C->Lua call rate measured in the same run, and their ratio; then the rate of
+ * the scenario's traffic() alone, called as the simulation calls it, which bounds the full path from above (every
+ * service-tick makes one such call), and the share of the run it takes. */
+#include "scenario.h"
 #include "simulation.h"
 
 #include <lauxlib.h>
@@ -11,6 +14,7 @@
 #include <unistd.h>
 
 #define BARE_CALLS 5000000
+#define TRAFFIC_DAYS 3
 
 static const char scenario_source[] =
     "local services = {}\n"
@@ -53,6 +57,24 @@ static double bare_lua_calls_per_second(void)
     return rate;
 }
 
+/* traffic(t, service) for every service at every step of the first TRAFFIC_DAYS days, through the sandbox. */
+static double traffic_calls_per_second(const char *path)
+{
+    scenario world;
+    char error[4096];
+    double rate = -1;
+    int status = scenario_load(&world, path, NULL, NULL, error, sizeof error);
+    long calls = 0;
+    double start = seconds_now(), demand;
+    for (double t = world.start; status == 0 && t < world.start + TRAFFIC_DAYS * 86400.0; t += world.step)
+        for (size_t i = 0; status == 0 && i < world.service_count; i++, calls++)
+            status = scenario_demand(&world, i, t, &demand, error, sizeof error);
+    if (status == 0)
+        rate = (double)calls / (seconds_now() - start);
+    scenario_free(&world);
+    return rate;
+}
+
 int main(void)
 {
     char path[] = "/tmp/hydra-bench-XXXXXX";
@@ -65,6 +87,7 @@ int main(void)
     char error[4096];
     printf("bench_simulation: 30 days x 100 services at 1-minute steps through the full path\n");
     int status = simulation_run(&options, &result, error, sizeof error);
+    double traffic = status == 0 ? traffic_calls_per_second(path) : -1;
     unlink(path);
     if (status != 0) {
         fprintf(stderr, "bench_simulation: %s\n", error);
@@ -77,6 +100,9 @@ int main(void)
            result.recommendations.asked);
     printf("  bare C->Lua calls per second      %12.0f\n", bare);
     printf("  ratio                             %12.2f   (target >= 0.3)\n", result.service_ticks_per_second / bare);
+    printf("  traffic() alone, calls per second %12.0f   (%d days; the most the full path could reach)\n", traffic,
+           TRAFFIC_DAYS);
+    printf("  share of the run in traffic()     %12.2f\n", result.service_ticks_per_second / traffic);
     simulation_result_free(&result);
     return 0;
 }

@@ -31,6 +31,13 @@ static config_target target(void)
 
 static double forecast[STEPS];
 
+static const char *reason_of(const planner_decision *d)
+{
+    static char reason[512];
+    planner_explain(d, reason, sizeof reason);
+    return reason;
+}
+
 static planner_input input(const config_target *t, double now, int desired, double load)
 {
     return (planner_input){t, now, forecast, STEPS, 60, t->cold_start_seconds, load, desired, desired, false, false};
@@ -55,7 +62,7 @@ static void test_planner_sizes_for_peak_with_headroom(void **state)
     assert_int_equal(d.action, PLAN_SCALE_UP);
     assert_int_equal(d.replicas, 12); /* ceil(1000 x 1.2 / 100) */
     assert_false(d.reactive);
-    assert_non_null(strstr(d.reason, "forecast peak 1000"));
+    assert_non_null(strstr(reason_of(&d), "forecast peak 1000"));
 }
 
 static void test_planner_looks_only_within_the_lead(void **state)
@@ -90,6 +97,7 @@ static void test_planner_respects_bounds_and_max_step(void **state)
     planner_plan(&in, &memory, &d);
     assert_int_equal(d.wanted, 50);
     assert_int_equal(d.replicas, 14);
+    assert_non_null(strstr(reason_of(&d), "needs 50 replicas (100 per replica, 20 % headroom); at most +4 per action"));
     flat_forecast(0);
     in.current_load = 0;
     in.desired_replicas = in.ready_replicas = 1; /* below min: brought back at once */
@@ -134,7 +142,7 @@ static void test_planner_scales_down_only_after_stabilisation(void **state)
     planner_plan(&in, &memory, &d);
     assert_int_equal(d.action, PLAN_SCALE_DOWN);
     assert_int_equal(d.replicas, 9); /* the most the window needed */
-    assert_non_null(strstr(d.reason, "lower demand lasted 10 min"));
+    assert_non_null(strstr(reason_of(&d), "lower demand lasted 10 min"));
 }
 
 static void test_planner_rising_demand_resets_stabilisation(void **state)
@@ -189,7 +197,7 @@ static void test_planner_safety_net_acts_when_forecast_missed(void **state)
     assert_int_equal(d.action, PLAN_SCALE_UP);
     assert_true(d.reactive);
     assert_int_equal(d.replicas, 24);
-    assert_non_null(strstr(d.reason, "above ready capacity"));
+    assert_non_null(strstr(reason_of(&d), "above ready capacity"));
 }
 
 static void test_planner_without_forecast_holds(void **state)

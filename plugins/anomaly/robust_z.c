@@ -39,7 +39,7 @@ typedef struct robust_z {
 
 /* ## The sliding history: the last `window` usable values, in arrival order and sorted ------------------------- */
 
-/* Kept sorted as values come and go, so each median costs a lookup and each MAD a half pass, not a sort. Grows up
+/* Kept sorted as values come and go, so each median costs a lookup and each MAD a bisection, not a sort. Grows up
  * to limit; until it is full, oldest is 0. */
 typedef struct history {
     const hydra_host *host;
@@ -79,11 +79,20 @@ static void sorted_insert(double *sorted, size_t count, double x)
     sorted[at] = x;
 }
 
-/* x is present: it was inserted bit for bit, and only finite values enter. */
-static void sorted_remove(double *sorted, size_t count, double x)
+/* Takes old out and puts x in, moving only the values between the two places. The result is what removing old at
+ * lower_bound and then inserting x at lower_bound would give, equal values (0 and -0) in the same order. old is
+ * present: it was inserted bit for bit, and only finite values enter. */
+static void sorted_replace(double *sorted, size_t count, double old, double x)
 {
-    size_t at = lower_bound(sorted, count, x);
-    memmove(sorted + at, sorted + at + 1, (count - at - 1) * sizeof *sorted);
+    size_t from = lower_bound(sorted, count, old);
+    size_t to = lower_bound(sorted, count, x);
+    if (to > from) {
+        memmove(sorted + from, sorted + from + 1, (to - 1 - from) * sizeof *sorted);
+        sorted[to - 1] = x;
+    } else {
+        memmove(sorted + to + 1, sorted + to, (from - to) * sizeof *sorted);
+        sorted[to] = x;
+    }
 }
 
 /* Room for capacity values (at most limit); only while the window is not full, so the ring starts at 0. */
@@ -111,10 +120,9 @@ static int history_reserve(history *h, size_t capacity)
 static int history_push(history *h, double x)
 {
     if (h->count == h->limit) {
-        sorted_remove(h->sorted, h->count, h->ring[h->oldest]);
+        sorted_replace(h->sorted, h->count, h->ring[h->oldest], x);
         h->ring[h->oldest] = x;
-        h->oldest = (h->oldest + 1) % h->capacity;
-        sorted_insert(h->sorted, h->count - 1, x);
+        h->oldest = h->oldest + 1 == h->capacity ? 0 : h->oldest + 1;
         return 0;
     }
     if (h->count == h->capacity && history_reserve(h, h->capacity ? 2 * h->capacity : WINDOW_FIRST_CAPACITY) != 0)
@@ -131,22 +139,65 @@ static double history_median(const history *h)
     return n % 2 ? h->sorted[n / 2] : (h->sorted[n / 2 - 1] + h->sorted[n / 2]) / 2;
 }
 
-/* Median absolute deviation from median. The deviations grow outwards from the median on both sides of the sorted
- * values, so merging the two sides walks them in order: the middle one is reached after n / 2 steps. */
+/* The deviations from the median grow outwards on both sides of the sorted values: going left, median - s[right - 1
+ * - i]; going right, s[right + i] - median (rounding keeps each side in order). The MAD is the middle of the two
+ * sides merged, found by bisecting how many of the smallest deviations come from the left: O(log n), not a walk. */
+typedef struct deviations {
+    const double *sorted;
+    double median;
+    size_t right; /* sorted[right] is the first value >= the median */
+    size_t left_count, right_count;
+} deviations;
+
+static double left_deviation(const deviations *d, size_t i) { return d->median - d->sorted[d->right - 1 - i]; }
+static double right_deviation(const deviations *d, size_t i) { return d->sorted[d->right + i] - d->median; }
+
+/* How many of the `taken` smallest deviations come from the left side. */
+static size_t taken_from_left(const deviations *d, size_t taken)
+{
+    size_t low = taken > d->right_count ? taken - d->right_count : 0;
+    size_t high = taken < d->left_count ? taken : d->left_count;
+    while (low < high) {
+        size_t mid = low + (high - low) / 2;
+        if (right_deviation(d, taken - mid - 1) <= left_deviation(d, mid))
+            high = mid;
+        else
+            low = mid + 1;
+    }
+    return low;
+}
+
+/* The k-th smallest deviation (from 0) in *kth and the one after it, when there is one, in *next. */
+static void deviation_order(const deviations *d, size_t k, double *kth, double *next)
+{
+    size_t left = taken_from_left(d, k + 1), right = k + 1 - left;
+    double last_left = left > 0 ? left_deviation(d, left - 1) : -INFINITY;
+    double last_right = right > 0 ? right_deviation(d, right - 1) : -INFINITY;
+    *kth = last_left > last_right ? last_left : last_right;
+    double next_left = left < d->left_count ? left_deviation(d, left) : INFINITY;
+    double next_right = right < d->right_count ? right_deviation(d, right) : INFINITY;
+    *next = next_left < next_right ? next_left : next_right;
+}
+
+/* lower_bound(sorted, n, median). It is the middle, n / 2, unless values equal to the median come before it: checked
+ * first, searched only then. */
+static size_t median_position(const double *sorted, size_t n, double median)
+{
+    size_t middle = n / 2;
+    if (middle > 0 && sorted[middle - 1] < median && !(sorted[middle] < median))
+        return middle;
+    return lower_bound(sorted, n, median);
+}
+
+/* Median absolute deviation from median: the middle deviation, or the mean of the middle two. */
 static double history_mad(const history *h, double median)
 {
-    const double *s = h->sorted;
     size_t n = h->count;
-    size_t right = lower_bound(s, n, median);
-    size_t left = right; /* s[left - 1] is the next value below the median */
-    double low_middle = 0, deviation = 0;
-    for (size_t taken = 0; taken <= n / 2; taken++) {
-        bool take_left = right == n || (left > 0 && median - s[left - 1] <= s[right] - median);
-        deviation = take_left ? median - s[--left] : s[right++] - median;
-        if (taken == (n - 1) / 2)
-            low_middle = deviation;
-    }
-    return n % 2 ? deviation : (low_middle + deviation) / 2;
+    size_t right = median_position(h->sorted, n, median);
+    deviations d = {h->sorted, median, right, right, n - right};
+    double low_middle, high_middle;
+    deviation_order(&d, (n - 1) / 2, &low_middle, &high_middle);
+    return n % 2 ? low_middle : (low_middle + high_middle) / 2;
 }
 
 /* ## Scoring ---------------------------------------------------------------------------------------------------- */

@@ -15,7 +15,6 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <string.h>
 
 #define SEASON_LENGTH_DEFAULT 1440
@@ -45,6 +44,7 @@ typedef struct hw_model {
     holt_winters config; /* a copy: holds the host, for memory and errors */
     size_t skipped;      /* leading missing samples, before the first observed one: they carry nothing */
     size_t count;        /* samples from the first observed one; the phase of sample t is t % season_length */
+    size_t phase;        /* once started, count % season_length, kept without a division per sample */
     double *warm_up;     /* the first two seasons until they are complete; NULL once the model has started */
     double level, trend;
     double *season;      /* one index per phase */
@@ -57,6 +57,11 @@ typedef struct hw_model {
      * seasons used to initialise, which are out of sample. */
     double squares_all, squares_late;
     size_t errors_all, errors_late;
+    /* Per forecast step, what depends on the settings alone: phi + ... + phi^h and the square root of the variance
+     * multiplier. Worked out once for the longest horizon asked, in the order a forecast would, so the numbers are
+     * the same; a tick then forecasts without a square root per step. */
+    double *damped_sums, *spreads;
+    size_t steps_known;
 } hw_model;
 
 /* ## Settings ------------------------------------------------------------------------------------------------ */
@@ -276,10 +281,10 @@ static double shifted_value(hw_model *model, double value)
 
 /* Moves the model one sample forward; returns the one-step error (relative to the index for multiplicative), or
  * NAN for a missing sample, which is taken to equal the prediction: the model coasts on its trend. */
-static double model_step(hw_model *model, size_t t, double value)
+static double model_step(hw_model *model, size_t phase, double value)
 {
     const holt_winters *c = &model->config;
-    double *index = &model->season[t % c->season_length];
+    double *index = &model->season[phase];
     double base = model->level + c->phi * model->trend;
     if (isnan(value)) {
         model->level = base;
@@ -315,10 +320,12 @@ static void model_start(hw_model *model)
 {
     choose_shift(model);
     initialise(model);
+    size_t m = model->config.season_length;
     for (size_t t = 0; t < model->count; t++)
-        record_error(model, model_step(model, t, model->warm_up[t]), false);
+        record_error(model, model_step(model, t < m ? t : t - m, model->warm_up[t]), false);
     model->config.host->free(model->config.host, model->warm_up);
     model->warm_up = NULL;
+    model->phase = 0; /* count is two seasons */
 }
 
 static void model_take(hw_model *model, double value)
@@ -334,8 +341,9 @@ static void model_take(hw_model *model, double value)
             model_start(model);
         return;
     }
-    record_error(model, model_step(model, model->count, value), true);
+    record_error(model, model_step(model, model->phase, value), true);
     model->count++;
+    model->phase = model->phase + 1 == m ? 0 : model->phase + 1;
 }
 
 /* The RMS of the out-of-sample errors, or, when the series is only the two seasons used to initialise, of all of
@@ -360,6 +368,7 @@ static void write_interval(hydra_forecast *out, size_t i, double raw, double sd)
     out->upper95[i] = at_least_zero(raw + Z95 * sd);
 }
 
+/* Only when the caller asked for components: the controller does not. */
 static void write_components(hydra_forecast *out, size_t i, double level, double trend, double season)
 {
     const double parts[3] = {level, trend, season};
@@ -368,12 +377,18 @@ static void write_components(hydra_forecast *out, size_t i, double level, double
             out->components[c][i] = parts[c];
 }
 
+static bool wants_components(const hydra_forecast *out)
+{
+    return out->components[0] || out->components[1] || out->components[2];
+}
+
+/* Copies rather than formats: a forecast every tick for every target made snprintf show in profiles. */
 static void name_components(hydra_forecast *out)
 {
-    static const char *const names[3] = {"level", "trend", "season"};
+    static const char names[3][HYDRA_COMPONENT_NAME_MAX] = {"level", "trend", "season"};
     out->component_count = 3;
     for (size_t c = 0; c < 3; c++)
-        snprintf(out->component_names[c], sizeof out->component_names[c], "%s", names[c]);
+        memcpy(out->component_names[c], names[c], strlen(names[c]) + 1);
 }
 
 /* Step h's error is the sum of the shocks since the last sample, each carried forward through level, damped trend
@@ -386,24 +401,54 @@ static double shock_weight(const holt_winters *c, size_t j, double damped_sum)
     return c->alpha * (1 + c->beta * damped_sum) + seasonal;
 }
 
+/* Fills the per-step tables up to horizon steps; -1 when out of memory. */
+static int know_steps(hw_model *model, size_t horizon)
+{
+    if (horizon <= model->steps_known)
+        return 0;
+    const hydra_host *host = model->config.host;
+    double *damped_sums = host->alloc(host, horizon * sizeof(double));
+    double *spreads = host->alloc(host, horizon * sizeof(double));
+    if (!damped_sums || !spreads) {
+        host->free(host, damped_sums);
+        host->free(host, spreads);
+        host->set_error(host, "out of memory for a forecast of %zu steps", horizon);
+        return -1;
+    }
+    const holt_winters *c = &model->config;
+    double damped_sum = 0, power = 1, variance_multiplier = 1;
+    for (size_t i = 0; i < horizon; i++) {
+        power *= c->phi;
+        damped_sum += power;
+        damped_sums[i] = damped_sum;
+        spreads[i] = sqrt(variance_multiplier);
+        double weight = shock_weight(c, i + 1, damped_sum);
+        variance_multiplier += weight * weight;
+    }
+    host->free(host, model->damped_sums);
+    host->free(host, model->spreads);
+    model->damped_sums = damped_sums;
+    model->spreads = spreads;
+    model->steps_known = horizon;
+    return 0;
+}
+
 static void write_forecast(const hw_model *model, hydra_forecast *out)
 {
     const holt_winters *c = &model->config;
     double sigma = model_sigma(model);
-    double damped_sum = 0, power = 1, variance_multiplier = 1;
+    bool components = wants_components(out);
+    size_t phase = model->phase;
     for (size_t i = 0; i < out->horizon; i++) {
-        size_t h = i + 1;
-        power *= c->phi;
-        damped_sum += power; /* phi + ... + phi^h */
-        double index = model->season[(model->count + i) % c->season_length];
-        double trend = damped_sum * model->trend, base = model->level + trend;
+        double index = model->season[phase];
+        phase = phase + 1 == c->season_length ? 0 : phase + 1;
+        double trend = model->damped_sums[i] * model->trend, base = model->level + trend;
         double season = c->multiplicative ? base * (index - 1) : index;
         double raw = model->level - model->shift + trend + season;
-        double sd = sigma * sqrt(variance_multiplier) * (c->multiplicative ? index : 1);
+        double sd = sigma * model->spreads[i] * (c->multiplicative ? index : 1);
         write_interval(out, i, raw, sd);
-        write_components(out, i, model->level - model->shift, trend, season);
-        double weight = shock_weight(c, h, damped_sum);
-        variance_multiplier += weight * weight;
+        if (components)
+            write_components(out, i, model->level - model->shift, trend, season);
     }
     name_components(out);
 }
@@ -418,6 +463,8 @@ static void holt_winters_model_close(void *opaque)
     const hydra_host *host = model->config.host;
     host->free(host, model->warm_up);
     host->free(host, model->season);
+    host->free(host, model->damped_sums);
+    host->free(host, model->spreads);
     host->free(host, model);
 }
 
@@ -459,10 +506,12 @@ static int holt_winters_model_observe(void *opaque, double value)
 
 static int holt_winters_model_forecast(void *opaque, hydra_forecast *out)
 {
-    const hw_model *model = opaque;
+    hw_model *model = opaque;
     const hydra_host *host = model->config.host;
     size_t m = model->config.season_length;
     if (!model->warm_up) {
+        if (know_steps(model, out->horizon) != 0)
+            return -1;
         write_forecast(model, out);
         return 0;
     }

@@ -1,0 +1,300 @@
+/* hydra serve, as a person runs it: keys from the CLI, the daemon on a free port with its own SQLite file, the API
+ * through curl — health, keys and scopes, ingest (validation, idempotency, limits), a surge becoming a pending
+ * recommendation, approval over the network, and a clean stop on SIGTERM. */
+#include "support.h"
+
+#include "util.h"
+
+#include <jansson.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+typedef struct daemon_run {
+    char dir[64];
+    char data[128];
+    char admin_key[128];
+    char reader_key[128];
+    pid_t pid;
+    int port;
+} daemon_run;
+
+static daemon_run run;
+
+/* ## Setup: keys, then the daemon ----------------------------------------------------------------------------- */
+
+static void create_key(const char *name, const char *scopes, char *secret, size_t size)
+{
+    char *line = xasprintf("(%s/hydra keys create --config configs/hydra.cfg --data %s --tenant default --name %s "
+                           "--scopes %s 2>/dev/null)",
+                           support_build_dir(), run.data, name, scopes);
+    const char *output;
+    int status = support_run(line, &output);
+    free(line);
+    if (status != 0)
+        fail_msg("keys create failed: %s", output);
+    format_into(secret, size, "%.*s", (int)strcspn(output, "\n"), output);
+    assert_int_equal(strncmp(secret, "hydra_", 6), 0);
+}
+
+/* Starts the daemon and reads the port from its first line of output. */
+static void start_daemon(void)
+{
+    int pipe_fds[2];
+    assert_int_equal(pipe(pipe_fds), 0);
+    char *binary = xasprintf("%s/hydra", support_build_dir());
+    run.pid = fork();
+    if (run.pid == 0) {
+        dup2(pipe_fds[1], STDOUT_FILENO);
+        close(pipe_fds[0]);
+        execl(binary, binary, "serve", "--config", "configs/hydra.cfg", "--listen", "127.0.0.1:0", "--data", run.data,
+              (char *)NULL);
+        _exit(127);
+    }
+    free(binary);
+    close(pipe_fds[1]);
+    FILE *output = fdopen(pipe_fds[0], "r");
+    char line[256] = "";
+    assert_non_null(fgets(line, sizeof line, output));
+    fclose(output);
+    assert_int_equal(sscanf(line, "hydra: listening on http://127.0.0.1:%d/api/v1", &run.port), 1);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    format_into(run.dir, sizeof run.dir, "/tmp/hydra-daemon-XXXXXX");
+    assert_non_null(mkdtemp(run.dir));
+    format_into(run.data, sizeof run.data, "%s/hydra.db", run.dir);
+    create_key("alice", "ingest,read,approve", run.admin_key, sizeof run.admin_key);
+    create_key("viewer", "read", run.reader_key, sizeof run.reader_key);
+    start_daemon();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (run.pid > 0) {
+        kill(run.pid, SIGTERM);
+        waitpid(run.pid, NULL, 0);
+    }
+    char *cleanup = xasprintf("rm -rf %s", run.dir);
+    support_run(cleanup, NULL);
+    free(cleanup);
+    return 0;
+}
+
+/* ## The API through curl --------------------------------------------------------------------------------------- */
+
+typedef struct reply {
+    int status;
+    json_t *json;
+    char headers[2048];
+} reply;
+
+/* method path with an optional key and JSON body (extra: more curl arguments). */
+static reply call(const char *method, const char *path, const char *key, const char *body, const char *extra)
+{
+    char *body_file = NULL;
+    if (body)
+        body_file = xstrdup(support_write_temp(body));
+    char headers_file[96];
+    format_into(headers_file, sizeof headers_file, "%s/headers", run.dir);
+    char *auth = key ? xasprintf("-H 'Authorization: Bearer %s'", key) : xstrdup("");
+    char *data = body_file ? xasprintf("-H 'Content-Type: application/json' --data-binary @%s", body_file)
+                           : xstrdup("");
+    char *line = xasprintf("curl -s -D %s -X %s %s %s %s -w '\\n%%{http_code}' http://127.0.0.1:%d%s", headers_file,
+                           method, auth, data, extra ? extra : "", run.port, path);
+    const char *output;
+    assert_int_equal(support_run(line, &output), 0);
+    reply r = {0, NULL, ""};
+    const char *last = strrchr(output, '\n');
+    assert_non_null(last);
+    r.status = atoi(last + 1);
+    json_error_t ignored;
+    r.json = json_loadb(output, (size_t)(last - output), 0, &ignored);
+    FILE *file = fopen(headers_file, "r");
+    if (file) {
+        r.headers[fread(r.headers, 1, sizeof r.headers - 1, file)] = '\0';
+        fclose(file);
+    }
+    if (body_file)
+        unlink(body_file);
+    free(body_file);
+    free(auth);
+    free(data);
+    free(line);
+    return r;
+}
+
+static const char *error_of(const reply *r) { return json_string_value(json_object_get(r->json, "error")); }
+
+static void test_daemon_health_and_request_ids(void **state)
+{
+    (void)state;
+    reply r = call("GET", "/api/v1/health", NULL, NULL, "-H 'X-Request-Id: trace-42'");
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "status")), "ok");
+    assert_contains(r.headers, "X-Request-Id: trace-42");
+    json_decref(r.json);
+    r = call("GET", "/api/v1/health/db", NULL, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_contains(r.headers, "X-Request-Id: req-");
+    json_decref(r.json);
+    r = call("GET", "/api/v1/nowhere", NULL, NULL, NULL);
+    assert_int_equal(r.status, 404);
+    json_decref(r.json);
+    r = call("DELETE", "/api/v1/health", NULL, NULL, NULL);
+    assert_int_equal(r.status, 405);
+    json_decref(r.json);
+}
+
+static void test_daemon_keys_and_scopes(void **state)
+{
+    (void)state;
+    reply r = call("GET", "/api/v1/recommendations", NULL, NULL, NULL);
+    assert_int_equal(r.status, 401);
+    json_decref(r.json);
+    r = call("GET", "/api/v1/recommendations", "hydra_not-a-real-key", NULL, NULL);
+    assert_int_equal(r.status, 401);
+    assert_contains(error_of(&r), "unknown or revoked");
+    json_decref(r.json);
+    r = call("POST", "/api/v1/ingest/metrics", run.reader_key, "[]", NULL);
+    assert_int_equal(r.status, 403);
+    assert_contains(error_of(&r), "'viewer' lacks the scope");
+    json_decref(r.json);
+    r = call("GET", "/api/v1/services", run.reader_key, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(r.json, "services"), 0),
+                                                          "name")),
+                        "donations-api");
+    json_decref(r.json);
+}
+
+static void test_daemon_ingest_rejects_bad_input_naming_the_field(void **state)
+{
+    (void)state;
+    double now = (double)time(NULL);
+    char *body = xasprintf("{\"samples\":[{\"service\":\"donations-api\",\"ts\":%.0f,\"value\":100},"
+                           "{\"service\":\"donations-api\",\"ts\":%.0f,\"value\":\"lots\"}]}",
+                           now, now);
+    reply r = call("POST", "/api/v1/ingest/metrics", run.admin_key, body, NULL);
+    free(body);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(json_string_value(json_object_get(r.json, "field")), "samples[1].value");
+    json_decref(r.json);
+    r = call("POST", "/api/v1/ingest/metrics", run.admin_key, "{\"samples\": [", NULL);
+    assert_int_equal(r.status, 400);
+    assert_contains(error_of(&r), "not JSON");
+    json_decref(r.json);
+    r = call("POST", "/api/v1/ingest/metrics", run.admin_key, NULL, "-H 'Content-Type: text/plain' --data-binary x");
+    assert_int_equal(r.status, 415);
+    json_decref(r.json);
+    /* over the 1 MiB default: 413, and the daemon carries on */
+    char *huge = xmalloc((2u << 20) + 1);
+    memset(huge, ' ', 2u << 20);
+    huge[2u << 20] = '\0';
+    r = call("POST", "/api/v1/ingest/metrics", run.admin_key, huge, NULL);
+    free(huge);
+    assert_int_equal(r.status, 413);
+    json_decref(r.json);
+    r = call("GET", "/api/v1/health", NULL, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    json_decref(r.json);
+}
+
+static void test_daemon_ingest_replay_with_idempotency_key_answers_the_same(void **state)
+{
+    (void)state;
+    char *body = xasprintf("[{\"service\":\"payments\",\"ts\":%.0f,\"value\":12},"
+                           "{\"service\":\"payments\",\"ts\":%.0f,\"value\":13}]",
+                           (double)time(NULL), (double)time(NULL) + 1);
+    reply first = call("POST", "/api/v1/ingest/metrics", run.admin_key, body, "-H 'Idempotency-Key: batch-7'");
+    reply again = call("POST", "/api/v1/ingest/metrics", run.admin_key, body, "-H 'Idempotency-Key: batch-7'");
+    free(body);
+    assert_int_equal(first.status, 200);
+    assert_int_equal(again.status, 200);
+    assert_int_equal(json_integer_value(json_object_get(first.json, "accepted")), 2);
+    assert_true(json_equal(first.json, again.json));
+    json_decref(first.json);
+    json_decref(again.json);
+}
+
+/* A surge arrives; a pending recommendation is readable from the API; a person approves it over the network. */
+static void test_daemon_surge_becomes_pending_then_approved(void **state)
+{
+    (void)state;
+    char *body = xasprintf("[{\"service\":\"donations-api\",\"ts\":%.0f,\"value\":5000}]", (double)time(NULL));
+    reply r = call("POST", "/api/v1/ingest/metrics", run.admin_key, body, NULL);
+    free(body);
+    assert_int_equal(r.status, 200);
+    json_decref(r.json);
+    r = call("GET", "/api/v1/recommendations?status=pending", run.reader_key, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    json_t *pending = json_array_get(json_object_get(r.json, "recommendations"), 0);
+    assert_non_null(pending);
+    assert_string_equal(json_string_value(json_object_get(pending, "target")), "donations-api");
+    assert_int_equal(json_integer_value(json_object_get(pending, "from_replicas")), 4);
+    assert_int_equal(json_integer_value(json_object_get(pending, "to_replicas")), 24); /* 4 + max_step 20 */
+    char id[64];
+    format_into(id, sizeof id, "%s", json_string_value(json_object_get(pending, "id")));
+    json_decref(r.json);
+
+    char *path = xasprintf("/api/v1/recommendations/%s/approve", id);
+    r = call("POST", path, run.reader_key, NULL, NULL);
+    assert_int_equal(r.status, 403); /* read scope cannot decide */
+    json_decref(r.json);
+    r = call("POST", path, run.admin_key, "{\"reason\":\"surge is real\"}", NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "state")), "executed");
+    json_decref(r.json);
+    r = call("POST", path, run.admin_key, NULL, NULL);
+    assert_int_equal(r.status, 409); /* nobody decides twice */
+    json_decref(r.json);
+    free(path);
+
+    path = xasprintf("/api/v1/recommendations/%s", id);
+    r = call("GET", path, run.reader_key, NULL, NULL);
+    free(path);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "decided_by")), "alice");
+    json_t *events = json_object_get(r.json, "events");
+    assert_int_equal(json_array_size(events), 4); /* created pending, approved, executing, executed */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(events, 1), "why")), "surge is real");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(events, 3), "to")), "executed");
+    json_decref(r.json);
+}
+
+static void test_daemon_stops_cleanly_on_sigterm(void **state)
+{
+    (void)state;
+    assert_int_equal(kill(run.pid, SIGTERM), 0);
+    int status = -1;
+    assert_int_equal(waitpid(run.pid, &status, 0), run.pid);
+    run.pid = 0;
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_daemon_health_and_request_ids),
+        cmocka_unit_test(test_daemon_keys_and_scopes),
+        cmocka_unit_test(test_daemon_ingest_rejects_bad_input_naming_the_field),
+        cmocka_unit_test(test_daemon_ingest_replay_with_idempotency_key_answers_the_same),
+        cmocka_unit_test(test_daemon_surge_becomes_pending_then_approved),
+        cmocka_unit_test(test_daemon_stops_cleanly_on_sigterm),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
