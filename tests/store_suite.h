@@ -633,6 +633,21 @@ static void store_test_a_recommendation_comes_back_as_saved_with_its_creation_ev
     assert_true(h->events[0].at == SUITE_T0);
 }
 
+/* Text that would break SQL built by hand is stored and read back as it was. */
+static void store_test_text_with_quotes_and_sql_comes_back_unchanged(void **state)
+{
+    store_fixture *f = *state;
+    const char *hostile = "it's \"fine\"'); DROP TABLE recommendations; --";
+    hydra_recommendation_record rec = recommendation("acme", "r1", 0);
+    rec.reason = hostile;
+    recommendation_create(f, &rec);
+    history_seen *h = history_of(f, "acme", "r1");
+    assert_int_equal(h->count, 1);
+    assert_string_equal(h->items[0].reason, hostile);
+    h = history_of(f, "acme", "r1"); /* the table is still there */
+    assert_int_equal(h->count, 1);
+}
+
 /* Moves r1 from pending to approved as a person would, checking that the stored state is still pending. */
 static int approve(store_fixture *f, const char *by, double at)
 {
@@ -976,6 +991,7 @@ static void store_test_alerts_are_listed_since_a_time_newest_first_per_tenant(vo
     STORE_SUITE_TEST(store_test_a_visitor_that_returns_nonzero_stops_the_walk, setup, teardown),                   \
     STORE_SUITE_TEST(store_test_concurrent_appends_from_four_threads_lose_nothing, setup, teardown),               \
     STORE_SUITE_TEST(store_test_a_recommendation_comes_back_as_saved_with_its_creation_event, setup, teardown),    \
+    STORE_SUITE_TEST(store_test_text_with_quotes_and_sql_comes_back_unchanged, setup, teardown),                    \
     STORE_SUITE_TEST(store_test_the_second_of_two_racing_approvals_gets_1_and_writes_nothing, setup, teardown),    \
     STORE_SUITE_TEST(store_test_of_eight_threads_approving_at_once_exactly_one_wins, setup, teardown),             \
     STORE_SUITE_TEST(store_test_expected_state_on_a_missing_recommendation_returns_1, setup, teardown),            \
