@@ -191,14 +191,11 @@ static void run_batch_anomaly(controller *c, target_state *t)
 /* ## Acting ---------------------------------------------------------------------------------------------------- */
 
 /* Reconciles first: a scale-up the target has already reached (a smaller step went ahead while a person was still
- * deciding on this one) is done, not undone. */
-static void execute(controller *c, target_state *t, recommendation *rec, double now)
+ * deciding on this one, or a restart came between sending and hearing back) is done, not undone. */
+static void finish_execution(controller *c, target_state *t, recommendation *rec, double now)
 {
-    recommendation_transition(&c->book, rec, REC_EXECUTING, now, rec->decided_by, "sent to the scaler");
-    if (t->open == rec)
-        t->open = NULL;
     bool scale_up = rec->to_replicas > rec->from_replicas;
-    if (scale_up && t->status.desired >= rec->to_replicas) {
+    if ((scale_up && t->status.desired >= rec->to_replicas) || t->status.desired == rec->to_replicas) {
         char result[128];
         format_into(result, sizeof result, "target already runs %d desired, nothing to do", t->status.desired);
         recommendation_transition(&c->book, rec, REC_EXECUTED, now, "controller", result);
@@ -214,6 +211,35 @@ static void execute(controller *c, target_state *t, recommendation *rec, double 
     } else {
         recommendation_transition(&c->book, rec, REC_FAILED, now, "scaler", instance_error(t->scaler));
     }
+}
+
+static void execute(controller *c, target_state *t, recommendation *rec, double now)
+{
+    recommendation_transition(&c->book, rec, REC_EXECUTING, now, rec->decided_by, "sent to the scaler");
+    if (t->open == rec)
+        t->open = NULL;
+    finish_execution(c, t, rec, now);
+}
+
+int controller_restore(controller *c, const recommendation *saved, double now)
+{
+    long index = controller_target_index(c, saved->target);
+    if (index < 0 || !recommendation_is_open(saved))
+        return -1;
+    recommendation *rec = recommendation_restore(&c->book, saved);
+    rec->target_index = (size_t)index;
+    target_state *t = &c->targets[index];
+    if (rec->state == REC_PENDING) {
+        t->open = rec;
+        return 0;
+    }
+    if (instance_scale_status(t->scaler, t->config->name, &t->status) != 0)
+        return -1;
+    if (rec->state == REC_APPROVED)
+        execute(c, t, rec, now);
+    else
+        finish_execution(c, t, rec, now); /* it was sent before the restart: reconcile, then act on the difference */
+    return 0;
 }
 
 static policy_context context_for(const controller *c, const target_state *t, double now, bool reactive)

@@ -56,6 +56,10 @@ void controller_tick_target(controller *controller, size_t target, double now);
 int controller_decide(controller *controller, const char *id, bool approve, const char *by, const char *why,
                       double now);
 
+/* Takes back an open recommendation saved before a restart: a pending one waits for its answer again, an approved
+ * one is executed, an executing one is reconciled with the target and finished. -1 for an unknown target. */
+int controller_restore(controller *controller, const recommendation *saved, double now);
+
 recommendation_book *controller_recommendations(controller *controller);
 void controller_view_target(const controller *controller, size_t target, controller_view *out);
 

@@ -448,6 +448,56 @@ static const http_route routes[] = {
     {"POST", "/api/v1/recommendations/{id}/reject", SCOPE_APPROVE, handle_reject},
 };
 
+/* ## Resuming after a restart ---------------------------------------------------------------------------------- */
+
+typedef struct resume_context {
+    daemon_app *app;
+    size_t resumed;
+} resume_context;
+
+static int resume_one(void *context, const hydra_recommendation_record *r)
+{
+    resume_context *resume = context;
+    recommendation rec = {0};
+    format_into(rec.id, sizeof rec.id, "%s", r->id);
+    format_into(rec.target, sizeof rec.target, "%s", r->target);
+    recommendation_state_parse(r->state, &rec.state);
+    rec.from_replicas = r->from_replicas;
+    rec.to_replicas = r->to_replicas;
+    rec.asked = r->asked != 0;
+    rec.forecast_peak = r->forecast_peak;
+    rec.forecast_peak_at = r->forecast_peak_at;
+    rec.created_at = r->created_at;
+    rec.expires_at = r->expires_at;
+    rec.decided_at = r->decided_at;
+    format_into(rec.reason, sizeof rec.reason, "%s", r->reason ? r->reason : "");
+    format_into(rec.decided_by, sizeof rec.decided_by, "%s", r->decided_by ? r->decided_by : "");
+    format_into(rec.decision_reason, sizeof rec.decision_reason, "%s", r->decision_reason ? r->decision_reason : "");
+    if (controller_restore(resume->app->controller, &rec, clock_now(&resume->app->clock)) == 0)
+        resume->resumed++;
+    else
+        log_warn("recommendation %s for %s not resumed: no such target now", r->id, r->target);
+    return 0;
+}
+
+/* Recommendations left open by the last run: pending ones wait again, approved and executing ones are finished. */
+static int resume_open_recommendations(daemon_app *app, char *error, size_t error_size)
+{
+    static const char *const open_states[] = {"executing", "approved", "pending"};
+    resume_context resume = {app, 0};
+    for (size_t i = 0; i < ARRAY_LEN(open_states); i++) {
+        if (app->store.ops->list_recommendations(app->store.state, app->store.config.tenant, open_states[i], 0,
+                                                 resume_one, &resume) != 0) {
+            format_into(error, error_size, "store: cannot read open recommendations: %s",
+                        instance_error(app->store.instance));
+            return -1;
+        }
+    }
+    if (resume.resumed)
+        log_info("resumed %zu open recommendations", resume.resumed);
+    return 0;
+}
+
 /* ## Running --------------------------------------------------------------------------------------------------- */
 
 static int app_open(daemon_app *app, const daemon_options *options, char *error, size_t error_size)
@@ -472,7 +522,8 @@ static int app_open(daemon_app *app, const daemon_options *options, char *error,
     char prefix[32];
     format_into(prefix, sizeof prefix, "rec-%lx", (unsigned long)time(NULL)); /* unique across restarts */
     controller_setup setup = {config, &app->plugins, app->policy, &app->clock, NULL, prefix, persist_event, app};
-    if (!(app->controller = controller_create(&setup, error, error_size)))
+    if (!(app->controller = controller_create(&setup, error, error_size)) ||
+        resume_open_recommendations(app, error, error_size) != 0)
         return -1;
     pthread_mutex_init(&app->lock, NULL);
     http_config http = {config->listen_host, config->listen_port, config->max_body_bytes, 4, routes,

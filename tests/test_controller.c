@@ -200,6 +200,40 @@ static void test_controller_small_steps_go_ahead_while_a_person_decides(void **s
     fixture_close(&f);
 }
 
+static void test_controller_restore_finishes_what_a_restart_interrupted(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_open(&f, "always_ask.lua");
+    recommendation approved = {0}, executing = {0}, pending = {0};
+    format_into(approved.id, sizeof approved.id, "old-1");
+    format_into(approved.target, sizeof approved.target, "web");
+    approved.state = REC_APPROVED;
+    approved.from_replicas = 2;
+    approved.to_replicas = 6;
+    executing = approved;
+    format_into(executing.id, sizeof executing.id, "old-2");
+    executing.state = REC_EXECUTING;
+    executing.to_replicas = 6; /* already reached by old-1: reconciled, not sent again */
+    pending = approved;
+    format_into(pending.id, sizeof pending.id, "old-3");
+    pending.state = REC_PENDING;
+    pending.to_replicas = 9;
+    assert_int_equal(controller_restore(f.controller, &approved, T0), 0);
+    assert_int_equal(controller_restore(f.controller, &executing, T0), 0);
+    assert_int_equal(controller_restore(f.controller, &pending, T0), 0);
+    recommendation_book *book = controller_recommendations(f.controller);
+    assert_int_equal(recommendation_find(book, "old-1")->state, REC_EXECUTED);
+    assert_int_equal(recommendation_find(book, "old-2")->state, REC_EXECUTED);
+    assert_contains(recommendation_find(book, "old-2")->result, "already runs 6");
+    assert_int_equal(recommendation_find(book, "old-3")->state, REC_PENDING);
+    assert_int_equal(controller_decide(f.controller, "old-3", true, "alice", "yes", T0 + 60), 0);
+    assert_int_equal(recommendation_find(book, "old-3")->state, REC_EXECUTED);
+    format_into(pending.target, sizeof pending.target, "gone");
+    assert_int_equal(controller_restore(f.controller, &pending, T0), -1);
+    fixture_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -208,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_controller_rejection_quiets_the_target),
         cmocka_unit_test(test_controller_supersedes_a_request_demand_outgrew),
         cmocka_unit_test(test_controller_small_steps_go_ahead_while_a_person_decides),
+        cmocka_unit_test(test_controller_restore_finishes_what_a_restart_interrupted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -275,6 +275,34 @@ static void test_daemon_surge_becomes_pending_then_approved(void **state)
     json_decref(r.json);
 }
 
+/* A pending recommendation outlives a restart and can still be approved. */
+static void test_daemon_resumes_pending_recommendations_after_restart(void **state)
+{
+    (void)state;
+    char *body = xasprintf("[{\"service\":\"donations-api\",\"ts\":%.0f,\"value\":20000}]", (double)time(NULL) + 60);
+    reply r = call("POST", "/api/v1/ingest/metrics", run.admin_key, body, NULL);
+    free(body);
+    assert_int_equal(r.status, 200);
+    json_decref(r.json);
+    r = call("GET", "/api/v1/recommendations?status=pending", run.reader_key, NULL, NULL);
+    json_t *pending = json_array_get(json_object_get(r.json, "recommendations"), 0);
+    assert_non_null(pending);
+    char id[64];
+    format_into(id, sizeof id, "%s", json_string_value(json_object_get(pending, "id")));
+    json_decref(r.json);
+
+    kill(run.pid, SIGTERM);
+    waitpid(run.pid, NULL, 0);
+    start_daemon();
+
+    char *path = xasprintf("/api/v1/recommendations/%s/approve", id);
+    r = call("POST", path, run.admin_key, NULL, NULL);
+    free(path);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "state")), "executed");
+    json_decref(r.json);
+}
+
 static void test_daemon_stops_cleanly_on_sigterm(void **state)
 {
     (void)state;
@@ -294,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_daemon_ingest_rejects_bad_input_naming_the_field),
         cmocka_unit_test(test_daemon_ingest_replay_with_idempotency_key_answers_the_same),
         cmocka_unit_test(test_daemon_surge_becomes_pending_then_approved),
+        cmocka_unit_test(test_daemon_resumes_pending_recommendations_after_restart),
         cmocka_unit_test(test_daemon_stops_cleanly_on_sigterm),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
