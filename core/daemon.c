@@ -4,6 +4,7 @@
 #include "http.h"
 #include "keys.h"
 #include "log.h"
+#include "metrics.h"
 #include "plugin_set.h"
 #include "policy.h"
 #include "util.h"
@@ -256,6 +257,10 @@ static void handle_ingest(void *context, const http_request *request, http_respo
         } else {
             json_error_t ignored;
             response->json = json_loads(first_response, 0, &ignored); /* a replay answers as the first call did */
+            if (stored == 0)
+                metrics_add(metrics_register("core", "samples_ingested_total", "samples stored by the ingest API",
+                                             HYDRA_METRIC_COUNTER),
+                            (double)count);
             if (stored == 0 && strcmp(request->caller->tenant, app->store.config.tenant) == 0)
                 feed_controller(app, samples, count);
         }
@@ -437,16 +442,68 @@ static int authenticate(void *context, const char *key, http_caller *caller)
 
 /* ## The routes ------------------------------------------------------------------------------------------------ */
 
+typedef struct exposition {
+    char *text;
+    char *names_seen; /* "\nname\n" for every name already given its HELP and TYPE */
+} exposition;
+
+/* Prometheus names: hydra_<name>{instance="..."}, the instance being the plugin's or "core"; HELP and TYPE once. */
+static void append_metric(void *context, const char *owner, const char *name, const char *help,
+                          hydra_metric_type type, double value)
+{
+    exposition *out = context;
+    char *marker = xasprintf("\n%s\n", name);
+    bool first = !strstr(out->names_seen, marker);
+    char *header = first ? xasprintf("# HELP hydra_%s %s\n# TYPE hydra_%s %s\n", name, help[0] ? help : name, name,
+                                     type == HYDRA_METRIC_COUNTER ? "counter" : "gauge")
+                         : xstrdup("");
+    char *more = xasprintf("%s%shydra_%s{instance=\"%s\"} %.17g\n", out->text, header, name, owner, value);
+    if (first) {
+        char *seen = xasprintf("%s%s", out->names_seen, marker + 1);
+        free(out->names_seen);
+        out->names_seen = seen;
+    }
+    free(out->text);
+    out->text = more;
+    free(header);
+    free(marker);
+}
+
+static void handle_metrics(void *context, const http_request *request, http_response *response)
+{
+    (void)context, (void)request;
+    exposition out = {xstrdup(""), xstrdup("\n")};
+    metrics_each(append_metric, &out);
+    free(out.names_seen);
+    response->text = out.text;
+    response->text_type = "text/plain; version=0.0.4";
+}
+
+static void handle_openapi(void *context, const http_request *request, http_response *response);
+
 static const http_route routes[] = {
-    {"GET", "/api/v1/health", 0, handle_health},
-    {"GET", "/api/v1/health/db", 0, handle_health_db},
-    {"POST", "/api/v1/ingest/metrics", SCOPE_INGEST, handle_ingest},
-    {"GET", "/api/v1/services", SCOPE_READ, handle_services},
-    {"GET", "/api/v1/recommendations", SCOPE_READ, handle_list_recommendations},
-    {"GET", "/api/v1/recommendations/{id}", SCOPE_READ, handle_show_recommendation},
-    {"POST", "/api/v1/recommendations/{id}/approve", SCOPE_APPROVE, handle_approve},
-    {"POST", "/api/v1/recommendations/{id}/reject", SCOPE_APPROVE, handle_reject},
+    {"GET", "/api/v1/health", 0, handle_health, "the daemon is up"},
+    {"GET", "/api/v1/health/db", 0, handle_health_db, "the store answers (503 when it does not)"},
+    {"GET", "/api/v1/openapi.json", 0, handle_openapi, "this document"},
+    {"GET", "/metrics", SCOPE_READ, handle_metrics, "hydra's own metrics, Prometheus text exposition"},
+    {"POST", "/api/v1/ingest/metrics", SCOPE_INGEST, handle_ingest,
+     "append samples {service, metric, ts, value}; all or none; honours Idempotency-Key"},
+    {"GET", "/api/v1/services", SCOPE_READ, handle_services, "targets with bounds, replicas, load and forecast"},
+    {"GET", "/api/v1/recommendations", SCOPE_READ, handle_list_recommendations,
+     "recommendations, newest first; ?status= filters"},
+    {"GET", "/api/v1/recommendations/{id}", SCOPE_READ, handle_show_recommendation,
+     "one recommendation with every state change"},
+    {"POST", "/api/v1/recommendations/{id}/approve", SCOPE_APPROVE, handle_approve,
+     "approve a pending recommendation; 409 when it is no longer pending"},
+    {"POST", "/api/v1/recommendations/{id}/reject", SCOPE_APPROVE, handle_reject,
+     "reject a pending recommendation with an optional reason"},
 };
+
+static void handle_openapi(void *context, const http_request *request, http_response *response)
+{
+    (void)context, (void)request;
+    response->json = http_openapi(routes, ARRAY_LEN(routes), HYDRA_VERSION);
+}
 
 /* ## Resuming after a restart ---------------------------------------------------------------------------------- */
 
@@ -551,6 +608,7 @@ static void run_loop(daemon_app *app)
             pthread_mutex_lock(&app->lock);
             controller_tick(app->controller, now);
             pthread_mutex_unlock(&app->lock);
+            metrics_add(metrics_register("core", "ticks_total", "controller ticks", HYDRA_METRIC_COUNTER), 1);
             next += tick * ceil((now - next + 1e-9) / tick);
         }
         struct timespec pause = {0, 100 * 1000 * 1000};

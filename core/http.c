@@ -52,6 +52,52 @@ void http_error(http_response *response, int status, const char *field, const ch
         json_object_set_new(response->json, "field", json_string(field));
 }
 
+/* ## The OpenAPI document ---------------------------------------------------------------------------------------- */
+
+static json_t *openapi_operation(const http_route *route)
+{
+    json_t *responses = json_pack("{s:{s:s}}", "200", "description", "success");
+    if (route->scope) {
+        json_object_set_new(responses, "401", json_pack("{s:s}", "description", "no key, or an unknown one"));
+        json_object_set_new(responses, "403", json_pack("{s:s}", "description", "the key lacks the scope"));
+    }
+    json_t *operation = json_pack("{s:s, s:o}", "summary", route->summary ? route->summary : "", "responses",
+                                  responses);
+    json_t *parameters = json_array();
+    for (const char *brace = strchr(route->pattern, '{'); brace; brace = strchr(brace + 1, '{')) {
+        const char *end = strchr(brace, '}');
+        char *name = xasprintf("%.*s", (int)(end - brace - 1), brace + 1);
+        json_array_append_new(parameters, json_pack("{s:s, s:s, s:b, s:{s:s}}", "name", name, "in", "path",
+                                                    "required", 1, "schema", "type", "string"));
+        free(name);
+    }
+    json_object_set_new(operation, "parameters", parameters);
+    if (route->scope)
+        json_object_set_new(operation, "security", json_pack("[{s:[]}]", "bearer"));
+    return operation;
+}
+
+json_t *http_openapi(const http_route *routes, size_t count, const char *version)
+{
+    json_t *paths = json_object();
+    for (size_t i = 0; i < count; i++) {
+        json_t *path = json_object_get(paths, routes[i].pattern);
+        if (!path) {
+            path = json_object();
+            json_object_set_new(paths, routes[i].pattern, path);
+        }
+        char method[8];
+        size_t k = 0;
+        for (; routes[i].method[k] && k < sizeof method - 1; k++)
+            method[k] = (char)(routes[i].method[k] | 0x20); /* OpenAPI wants lower case */
+        method[k] = '\0';
+        json_object_set_new(path, method, openapi_operation(&routes[i]));
+    }
+    return json_pack("{s:s, s:{s:s, s:s}, s:o, s:{s:{s:{s:s, s:s}}}}", "openapi", "3.0.3", "info", "title",
+                     "hydra API", "version", version, "paths", paths, "components", "securitySchemes", "bearer",
+                     "type", "http", "scheme", "bearer");
+}
+
 /* ## Routing --------------------------------------------------------------------------------------------------- */
 
 /* Matches path against pattern, capturing {names} into params (pointers into path_copy, which it splits). */

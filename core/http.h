@@ -41,6 +41,7 @@ typedef struct http_route {
     const char *pattern; /* "/api/v1/recommendations/{id}/approve" */
     unsigned scope;      /* 0: no key needed */
     http_handler handler;
+    const char *summary; /* one line, for the OpenAPI document */
 } http_route;
 
 /* Who holds this key: 0 and *caller filled, 1 for an unknown or revoked key, -1 when it cannot be told now. */
@@ -65,6 +66,9 @@ int http_port(const http_server *server);
 
 const char *http_query(const http_request *request, const char *name);
 const char *http_header(const http_request *request, const char *name);
+
+/* An OpenAPI 3 document of the routes, made from the same table the server routes by. */
+json_t *http_openapi(const http_route *routes, size_t count, const char *version);
 
 /* {"error": message, "field": field} with status; field may be NULL. */
 void http_error(http_response *response, int status, const char *field, const char *fmt, ...)

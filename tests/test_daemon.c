@@ -303,6 +303,65 @@ static void test_daemon_resumes_pending_recommendations_after_restart(void **sta
     json_decref(r.json);
 }
 
+/* Every route the OpenAPI document names exists (answers neither 404 nor 405), and the core routes are in it. */
+static void test_daemon_openapi_document_matches_the_routes(void **state)
+{
+    (void)state;
+    reply r = call("GET", "/api/v1/openapi.json", NULL, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "openapi")), "3.0.3");
+    json_t *paths = json_object_get(r.json, "paths");
+    const char *expected[] = {"/api/v1/health", "/api/v1/ingest/metrics", "/api/v1/recommendations/{id}/approve",
+                              "/metrics"};
+    for (size_t i = 0; i < ARRAY_LEN(expected); i++)
+        assert_non_null(json_object_get(paths, expected[i]));
+    const char *path;
+    json_t *operations;
+    size_t checked = 0;
+    json_object_foreach(paths, path, operations) {
+        const char *method;
+        json_t *operation;
+        json_object_foreach(operations, method, operation) {
+            char upper[8] = "";
+            for (size_t k = 0; method[k] && k < 7; k++)
+                upper[k] = (char)(method[k] & ~0x20);
+            char concrete[256];
+            const char *brace = strchr(path, '{');
+            if (brace) /* a made-up id: the route must exist even if the thing does not */
+                format_into(concrete, sizeof concrete, "%.*snope%s", (int)(brace - path), path, strchr(brace, '}') + 1);
+            else
+                format_into(concrete, sizeof concrete, "%s", path);
+            reply each = call(upper, concrete, run.admin_key, NULL, NULL);
+            if (each.status == 404 && brace == NULL)
+                fail_msg("%s %s answers 404", upper, concrete);
+            assert_int_not_equal(each.status, 405);
+            json_decref(each.json);
+            checked++;
+        }
+    }
+    assert_true(checked >= 10);
+    json_decref(r.json);
+}
+
+static void test_daemon_exposes_prometheus_metrics(void **state)
+{
+    (void)state;
+    reply r = call("GET", "/metrics", run.reader_key, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_contains(r.headers, "text/plain; version=0.0.4");
+    json_decref(r.json);
+    char *line = xasprintf("curl -s -H 'Authorization: Bearer %s' http://127.0.0.1:%d/metrics", run.reader_key,
+                           run.port);
+    const char *output;
+    assert_int_equal(support_run(line, &output), 0);
+    free(line);
+    assert_contains(output, "# TYPE hydra_samples_ingested_total counter");
+    assert_contains(output, "hydra_samples_ingested_total{instance=\"core\"} ");
+    assert_null(strstr(strstr(output, "# TYPE hydra_samples_scored") ? strstr(output, "# TYPE hydra_samples_scored") + 1
+                                                                        : output,
+                       "# TYPE hydra_samples_scored"));
+}
+
 static void test_daemon_stops_cleanly_on_sigterm(void **state)
 {
     (void)state;
@@ -322,6 +381,8 @@ int main(void)
         cmocka_unit_test(test_daemon_ingest_rejects_bad_input_naming_the_field),
         cmocka_unit_test(test_daemon_ingest_replay_with_idempotency_key_answers_the_same),
         cmocka_unit_test(test_daemon_surge_becomes_pending_then_approved),
+        cmocka_unit_test(test_daemon_openapi_document_matches_the_routes),
+        cmocka_unit_test(test_daemon_exposes_prometheus_metrics),
         cmocka_unit_test(test_daemon_resumes_pending_recommendations_after_restart),
         cmocka_unit_test(test_daemon_stops_cleanly_on_sigterm),
     };
