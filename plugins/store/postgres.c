@@ -24,6 +24,8 @@
  * only SQL assembled at run time is built by the server (format() with %I/%L) from times this file computed. */
 #include <hydra/plugin.h>
 
+#include "../common/store_rules.h"
+
 #include <libpq-fe.h>
 
 #include <math.h> /* isfinite, isnan, INFINITY, NAN: macros, so no libm */
@@ -43,7 +45,6 @@
 #define COPY_BUFFER_SIZE (256 * 1024)
 #define PARTITION_CACHE_MAX 4096
 #define MAX_PARAMS 20
-#define SHA256_HEX_LENGTH 64
 
 typedef enum partition_unit { UNIT_DAY, UNIT_WEEK, UNIT_MONTH } partition_unit;
 
@@ -315,19 +316,7 @@ static int field_int(const PGresult *result, int row, int column)
 
 /* ## Validation: before any transaction, so that a bad request writes nothing and is not called unavailable -- */
 
-static const char *const recommendation_states[] = {
-    "pending", "approved", "rejected", "expired", "executing", "executed", "failed",
-};
 
-static bool text_present(const char *text) { return text && text[0]; }
-
-static bool state_known(const char *state)
-{
-    for (size_t i = 0; state && i < sizeof recommendation_states / sizeof recommendation_states[0]; i++)
-        if (strcmp(state, recommendation_states[i]) == 0)
-            return true;
-    return false;
-}
 
 static int require_tenant(pg_store *self, const char *op, const char *tenant)
 {
@@ -1439,11 +1428,6 @@ static int store_get_recommendation(void *state, const char *tenant, const char 
 #define API_KEY_COLUMNS "tenant, name, hash, scopes, created_at, revoked_at"
 
 /* A stored hash that is not 64 hex digits is most likely the secret itself: refuse it before it is stored. */
-static bool hash_is_sha256_hex(const char *hash)
-{
-    return hash && strlen(hash) == SHA256_HEX_LENGTH && strspn(hash, "0123456789abcdef") == SHA256_HEX_LENGTH;
-}
-
 static int api_key_validate(pg_store *self, const hydra_api_key_record *r)
 {
     if (!r)

@@ -17,6 +17,8 @@
  * a write is on disk when it returns; or "normal": faster, and the last writes may be lost on power failure). */
 #include <hydra/plugin.h>
 
+#include "../common/store_rules.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -27,7 +29,6 @@
 #define BUSY_TIMEOUT_DEFAULT_MS 5000
 #define BUSY_TIMEOUT_MAX_MS 600000
 #define MESSAGE_MAX 1024
-#define SHA256_HEX_LENGTH 64
 
 typedef struct store_sqlite {
     const hydra_host *host;
@@ -167,9 +168,6 @@ static const char *const migrations[] = {
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
-static const char *const recommendation_states[] = {
-    "pending", "approved", "rejected", "expired", "executing", "executed", "failed",
-};
 
 /* ## Errors ------------------------------------------------------------------------------------------------------- */
 
@@ -343,15 +341,6 @@ static int ensure_service(store_sqlite *self, sqlite3_stmt *stmt, const char *te
 
 /* ## Validation: before any transaction, so that a bad request writes nothing and is not reported as unavailable -- */
 
-static bool text_present(const char *text) { return text && text[0]; }
-
-static bool state_known(const char *state)
-{
-    for (size_t i = 0; state && i < sizeof recommendation_states / sizeof recommendation_states[0]; i++)
-        if (strcmp(state, recommendation_states[i]) == 0)
-            return true;
-    return false;
-}
 
 static int invalid(store_sqlite *self, const char *fmt, ...) HYDRA_PRINTF(2, 3);
 static int invalid(store_sqlite *self, const char *fmt, ...)
@@ -897,13 +886,6 @@ static int store_get_recommendation(void *state, const char *tenant, const char 
 #define API_KEY_COLUMNS "tenant, name, hash, scopes, created_at, revoked_at"
 
 /* A stored hash that is not 64 hex digits is most likely the secret itself: refuse it before it reaches the disk. */
-static bool hash_is_sha256_hex(const char *hash)
-{
-    if (!hash || strlen(hash) != SHA256_HEX_LENGTH)
-        return false;
-    return strspn(hash, "0123456789abcdef") == SHA256_HEX_LENGTH;
-}
-
 static int api_key_validate(store_sqlite *self, const hydra_api_key_record *r)
 {
     if (!r)
