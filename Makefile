@@ -14,7 +14,7 @@ O         ?= build
 SANITIZE  ?=
 
 CC        ?= cc
-DEPS_PKGS := lua5.4 libconfig jansson libmicrohttpd libcrypto
+DEPS_PKGS := lua5.4 libconfig jansson libmicrohttpd libcrypto libcurl
 WARNINGS  := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=c11 -D_GNU_SOURCE $(WARNINGS) -fno-common -Iinclude

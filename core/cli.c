@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include "client.h"
 #include "config.h"
 #include "daemon.h"
 #include "keys.h"
@@ -35,6 +36,8 @@ static const char usage_text[] =
     "  keys create --tenant T --name N --scopes ingest,read,approve,admin [--config FILE] [--data FILE]\n"
     "  keys list [--tenant T] | keys revoke --tenant T --name N\n"
     "                               manage API keys (a new key is printed once; only its hash is kept)\n"
+    "  recommendations list [--status S] | show ID | approve ID | reject ID [--reason TEXT] [--url URL]\n"
+    "                               ask a running daemon (key from HYDRA_API_KEY; URL http://127.0.0.1:8080)\n"
     "  simulate SCENARIO.lua        replay a scenario through the controller on a virtual clock\n"
     "        [--policy FILE.lua] [--config FILE] [--seed N] [--days N]\n"
     "        [--json FILE] [--csv FILE] [--report FILE.png|.svg] [--decisions FILE.csv]\n"
@@ -564,6 +567,7 @@ static const command commands[] = {
     {"simulate", command_simulate},
     {"serve", command_serve},
     {"keys", command_keys},
+    {"recommendations", client_recommendations},
 };
 
 int cli_main(int argc, char **argv)

@@ -362,6 +362,51 @@ static void test_daemon_exposes_prometheus_metrics(void **state)
                        "# TYPE hydra_samples_scored"));
 }
 
+/* hydra recommendations, the CLI client, against the running daemon. */
+static int client(const char *key, const char *args, const char **output)
+{
+    char *line = xasprintf("HYDRA_API_KEY='%s' %s/hydra recommendations %s --url http://127.0.0.1:%d", key,
+                           support_build_dir(), args, run.port);
+    int status = support_run(line, output);
+    free(line);
+    return status;
+}
+
+static void test_daemon_cli_client_lists_shows_and_approves(void **state)
+{
+    (void)state;
+    char *body = xasprintf("[{\"service\":\"donations-api\",\"ts\":%.0f,\"value\":40000}]", (double)time(NULL) + 120);
+    reply r = call("POST", "/api/v1/ingest/metrics", run.admin_key, body, NULL);
+    free(body);
+    assert_int_equal(r.status, 200);
+    json_decref(r.json);
+    r = call("GET", "/api/v1/recommendations?status=pending", run.reader_key, NULL, NULL);
+    json_t *pending = json_array_get(json_object_get(r.json, "recommendations"), 0);
+    assert_non_null(pending);
+    char id[64];
+    format_into(id, sizeof id, "%s", json_string_value(json_object_get(pending, "id")));
+    json_decref(r.json);
+
+    const char *output;
+    assert_int_equal(client(run.reader_key, "list --status pending", &output), 0);
+    assert_contains(output, id);
+    assert_contains(output, "pending");
+    char args[128];
+    format_into(args, sizeof args, "show %s", id);
+    assert_int_equal(client(run.reader_key, args, &output), 0);
+    assert_contains(output, "donations-api");
+    assert_contains(output, "by policy default.lua");
+    format_into(args, sizeof args, "approve %s --reason 'on call agrees'", id);
+    assert_int_equal(client(run.reader_key, args, &output), 1);
+    assert_contains(output, "the daemon refused the key (403)");
+    assert_int_equal(client(run.admin_key, args, &output), 0);
+    assert_contains(output, "executed");
+    assert_int_equal(client(run.admin_key, args, &output), 1);
+    assert_contains(output, "answered 409");
+    assert_int_equal(client("hydra_wrong", "list", &output), 1);
+    assert_contains(output, "refused the key (401)");
+}
+
 static void test_daemon_stops_cleanly_on_sigterm(void **state)
 {
     (void)state;
@@ -371,6 +416,9 @@ static void test_daemon_stops_cleanly_on_sigterm(void **state)
     run.pid = 0;
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
+    const char *output;
+    assert_int_equal(client(run.admin_key, "list", &output), 1);
+    assert_contains(output, "cannot reach the daemon");
 }
 
 int main(void)
@@ -384,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_daemon_openapi_document_matches_the_routes),
         cmocka_unit_test(test_daemon_exposes_prometheus_metrics),
         cmocka_unit_test(test_daemon_resumes_pending_recommendations_after_restart),
+        cmocka_unit_test(test_daemon_cli_client_lists_shows_and_approves),
         cmocka_unit_test(test_daemon_stops_cleanly_on_sigterm),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
