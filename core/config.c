@@ -23,7 +23,7 @@ typedef struct field {
 } field;
 
 static const field top_fields[] = {
-    {"log_level", FIELD_STRING}, {"plugin_dir", FIELD_STRING}, {"clock", FIELD_GROUP},
+    {"log_level", FIELD_STRING}, {"log_format", FIELD_STRING}, {"plugin_dir", FIELD_STRING}, {"clock", FIELD_GROUP},
     {"tick", FIELD_DURATION},    {"horizon", FIELD_DURATION},  {"history", FIELD_DURATION},
     {"approval", FIELD_GROUP},   {"lua", FIELD_GROUP},         {"policy", FIELD_STRING},
     {"plugins", FIELD_LIST},     {"notifiers", FIELD_ARRAY},   {"targets", FIELD_LIST},
@@ -406,6 +406,14 @@ static int read_top_level(checker *c, hydra_config *config, config_setting_t *ro
     free(level);
     if (!level_known)
         return fail(c, config_setting_get_member(root, "log_level"), "must be \"debug\", \"info\", \"warn\" or \"error\"");
+    char *format = NULL;
+    if (get_string(c, root, "log_format", "text", &format) != 0)
+        return -1;
+    config->log_json = strcmp(format, "json") == 0;
+    bool format_known = config->log_json || strcmp(format, "text") == 0;
+    free(format);
+    if (!format_known)
+        return fail(c, config_setting_get_member(root, "log_format"), "must be \"text\" or \"json\"");
     const config_setting_t *plugin_dir = config_setting_get_member(root, "plugin_dir");
     config->plugin_dir = plugin_dir ? path_resolve(config->base_dir, config_setting_get_string(plugin_dir))
                                     : loader_default_plugin_dir();

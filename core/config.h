@@ -46,6 +46,7 @@ typedef struct hydra_config {
     char *base_dir;
     char *plugin_dir;
     hydra_log_level log_level;
+    bool log_json;               /* one JSON object per line (for the daemon's log collectors) */
     clock_mode clock_mode;
     double clock_start;          /* virtual clock only */
     double tick_seconds;

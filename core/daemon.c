@@ -562,6 +562,8 @@ static int app_open(daemon_app *app, const daemon_options *options, char *error,
     if (store_handle_open(&app->store, options, error, error_size) != 0)
         return -1;
     hydra_config *config = &app->store.config;
+    log_set_level(config->log_level);
+    log_set_format(config->log_json ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
     if (options->listen) {
         free(config->listen_host);
         if (!config_parse_listen(options->listen, &config->listen_host, &config->listen_port)) {

@@ -272,7 +272,7 @@ static enum MHD_Result handle(void *context, struct MHD_Connection *connection, 
     request_id_for(connection, request_id, sizeof request_id);
     http_response response = {200, NULL, NULL, NULL, 0};
     dispatch(server, connection, method, url, pending, request_id, &response);
-    log_debug("http %s %s -> %d (request %s)", method, url, response.status, request_id);
+    log_info("http %s %s -> %d (request %s)", method, url, response.status, request_id);
     return send_response(connection, &response, request_id);
 }
 

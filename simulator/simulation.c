@@ -177,6 +177,7 @@ static int run_open(run *r, const simulation_options *options, char *error, size
 {
     if (config_load(&r->config, options->config_path, error, error_size) != 0)
         return -1;
+    log_set_level(r->config.log_level);
     script_options limits = {r->config.lua_memory_limit, r->config.lua_instruction_limit, &r->clock, NULL, NULL};
     if (scenario_load(&r->world, options->scenario_path, &options->overrides, &limits, error, error_size) != 0)
         return -1;

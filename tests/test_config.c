@@ -162,6 +162,7 @@ static void test_config_rejects_out_of_range_values(void **state)
     assert_contains(expect_target_error("max_step = -2;"), "targets[0].max_step: must be between 0 and 100000");
     assert_contains(expect_error("tick = \"5 parsecs\";"), "tick: must be a duration such as");
     assert_contains(expect_error("log_level = \"loud\";"), "log_level: must be \"debug\"");
+    assert_contains(expect_error("log_format = \"xml\";"), "log_format: must be \"text\" or \"json\"");
 }
 
 static void test_config_rejects_min_above_max(void **state)
