@@ -316,6 +316,7 @@ void *instance_state(const plugin_instance *instance) { return instance->state; 
 const loader_module *instance_module(const plugin_instance *instance) { return instance->module; }
 int instance_kind(const plugin_instance *instance) { return (int)instance->module->descriptor->kind; }
 const char *instance_error(const plugin_instance *instance) { return instance->error; }
+void instance_clear_error(plugin_instance *instance) { instance->error[0] = '\0'; }
 
 /* ## Calls into plugins -------------------------------------------------------------------------------------- */
 

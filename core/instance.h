@@ -34,6 +34,8 @@ const loader_module *instance_module(const plugin_instance *instance);
 int instance_kind(const plugin_instance *instance);
 /* The plugin's last error text (set with host->set_error). */
 const char *instance_error(const plugin_instance *instance);
+/* Forgets it, so that an old message cannot pass for the reason of a new failure (for ops called directly). */
+void instance_clear_error(plugin_instance *instance);
 
 /* Forecast failures are not logged here (a model still warming up is normal): see instance_error(). */
 int instance_forecast(plugin_instance *instance, const hydra_series *history, hydra_forecast *out);

@@ -89,17 +89,3 @@ void metrics_each(metrics_visitor visit, void *context)
         visit(context, metrics[i].owner, metrics[i].name, metrics[i].help, metrics[i].type, metrics[i].value);
     pthread_mutex_unlock(&metrics_lock);
 }
-
-void metrics_reset(void)
-{
-    pthread_mutex_lock(&metrics_lock);
-    for (size_t i = 0; i < metric_count; i++) {
-        free(metrics[i].owner);
-        free(metrics[i].name);
-        free(metrics[i].help);
-    }
-    free(metrics);
-    metrics = NULL;
-    metric_count = 0;
-    pthread_mutex_unlock(&metrics_lock);
-}

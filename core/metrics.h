@@ -15,6 +15,5 @@ double metrics_value(const char *owner, const char *name);
 typedef void (*metrics_visitor)(void *context, const char *owner, const char *name, const char *help,
                                 hydra_metric_type type, double value);
 void metrics_each(metrics_visitor visit, void *context);
-void metrics_reset(void);
 
 #endif

@@ -405,14 +405,5 @@ void script_close(hydra_script *script)
 lua_State *script_state(hydra_script *script) { return script->L; }
 const char *script_path(const hydra_script *script) { return script->chunk_name; }
 const char *script_error(const hydra_script *script) { return script->error; }
-size_t script_memory_used(const hydra_script *script) { return script->memory_used; }
 void script_set_owner(hydra_script *script, void *owner) { script->owner = owner; }
 void *script_owner(const hydra_script *script) { return script->owner; }
-
-void script_set_error(hydra_script *script, const char *fmt, ...)
-{
-    va_list args;
-    va_start(args, fmt);
-    vformat_into(script->error, sizeof script->error, fmt, args);
-    va_end(args);
-}

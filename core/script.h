@@ -45,10 +45,7 @@ int script_call(hydra_script *script, int nargs, int nresults);
 bool script_push_function(hydra_script *script, const char *name);
 bool script_has_function(hydra_script *script, const char *name);
 const char *script_error(const hydra_script *script);
-/* Set an error from C, for checks made on what a script returned ("file: decide() must return a string"). */
-void script_set_error(hydra_script *script, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-size_t script_memory_used(const hydra_script *script);
 
 /* Something the caller attaches (the plugin instance that owns a bridge script). */
 void script_set_owner(hydra_script *script, void *owner);

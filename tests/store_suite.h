@@ -85,7 +85,7 @@ static const char *store_error(const store_fixture *f) { return instance_error(f
 
 /* The host clears an instance's error before each call it wraps; the suite calls the ops directly, so it does the
  * same, lest a stale message pass for the reason of a failure that set none. The buffer is the instance's own. */
-static void store_clear_error(store_fixture *f) { ((char *)instance_error(f->plugin.instance))[0] = '\0'; }
+static void store_clear_error(store_fixture *f) { instance_clear_error(f->plugin.instance); }
 
 static void store_fixture_migrate(store_fixture *f)
 {

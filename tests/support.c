@@ -116,3 +116,24 @@ const char *support_write_temp(const char *text)
     close(fd);
     return path;
 }
+
+void support_forecast_alloc(hydra_forecast *forecast, size_t horizon)
+{
+    memset(forecast, 0, sizeof *forecast);
+    forecast->horizon = horizon;
+    double **arrays[] = {&forecast->mean, &forecast->lower80, &forecast->upper80, &forecast->lower95,
+                         &forecast->upper95};
+    for (size_t i = 0; i < ARRAY_LEN(arrays); i++)
+        *arrays[i] = xcalloc(horizon, sizeof(double));
+    for (size_t c = 0; c < HYDRA_FORECAST_MAX_COMPONENTS; c++)
+        forecast->components[c] = xcalloc(horizon, sizeof(double));
+}
+
+void support_forecast_free(hydra_forecast *forecast)
+{
+    double *arrays[] = {forecast->mean, forecast->lower80, forecast->upper80, forecast->lower95, forecast->upper95};
+    for (size_t i = 0; i < ARRAY_LEN(arrays); i++)
+        free(arrays[i]);
+    for (size_t c = 0; c < HYDRA_FORECAST_MAX_COMPONENTS; c++)
+        free(forecast->components[c]);
+}

@@ -42,6 +42,10 @@ void support_log_stop(void);
             fail_msg("expected \"%s\" in \"%s\"", part_, text_);                                                   \
     } while (0)
 
+/* A forecast with every array the caller owns allocated for horizon steps, components included; and its release. */
+void support_forecast_alloc(hydra_forecast *forecast, size_t horizon);
+void support_forecast_free(hydra_forecast *forecast);
+
 /* Writes text to a new file under /tmp and returns its path (one of a few static buffers: copy it to keep it). */
 const char *support_write_temp(const char *text);
 

@@ -275,11 +275,11 @@ static void test_daemon_surge_becomes_pending_then_approved(void **state)
     json_decref(r.json);
 }
 
-/* A pending recommendation outlives a restart and can still be approved. */
-static void test_daemon_resumes_pending_recommendations_after_restart(void **state)
+/* Ingests a surge of `load` seconds_ahead from now and returns the pending recommendation it raised. */
+static void surge_to_pending(double load, double seconds_ahead, char *id, size_t size)
 {
-    (void)state;
-    char *body = xasprintf("[{\"service\":\"donations-api\",\"ts\":%.0f,\"value\":20000}]", (double)time(NULL) + 60);
+    char *body = xasprintf("[{\"service\":\"donations-api\",\"ts\":%.0f,\"value\":%.0f}]",
+                           (double)time(NULL) + seconds_ahead, load);
     reply r = call("POST", "/api/v1/ingest/metrics", run.admin_key, body, NULL);
     free(body);
     assert_int_equal(r.status, 200);
@@ -287,9 +287,17 @@ static void test_daemon_resumes_pending_recommendations_after_restart(void **sta
     r = call("GET", "/api/v1/recommendations?status=pending", run.reader_key, NULL, NULL);
     json_t *pending = json_array_get(json_object_get(r.json, "recommendations"), 0);
     assert_non_null(pending);
-    char id[64];
-    format_into(id, sizeof id, "%s", json_string_value(json_object_get(pending, "id")));
+    format_into(id, size, "%s", json_string_value(json_object_get(pending, "id")));
     json_decref(r.json);
+}
+
+/* A pending recommendation outlives a restart and can still be approved. */
+static void test_daemon_resumes_pending_recommendations_after_restart(void **state)
+{
+    (void)state;
+    char id[64];
+    surge_to_pending(20000, 60, id, sizeof id);
+    reply r;
 
     kill(run.pid, SIGTERM);
     waitpid(run.pid, NULL, 0);
@@ -375,17 +383,8 @@ static int client(const char *key, const char *args, const char **output)
 static void test_daemon_cli_client_lists_shows_and_approves(void **state)
 {
     (void)state;
-    char *body = xasprintf("[{\"service\":\"donations-api\",\"ts\":%.0f,\"value\":40000}]", (double)time(NULL) + 120);
-    reply r = call("POST", "/api/v1/ingest/metrics", run.admin_key, body, NULL);
-    free(body);
-    assert_int_equal(r.status, 200);
-    json_decref(r.json);
-    r = call("GET", "/api/v1/recommendations?status=pending", run.reader_key, NULL, NULL);
-    json_t *pending = json_array_get(json_object_get(r.json, "recommendations"), 0);
-    assert_non_null(pending);
     char id[64];
-    format_into(id, sizeof id, "%s", json_string_value(json_object_get(pending, "id")));
-    json_decref(r.json);
+    surge_to_pending(40000, 120, id, sizeof id);
 
     const char *output;
     assert_int_equal(client(run.reader_key, "list --status pending", &output), 0);

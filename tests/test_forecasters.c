@@ -36,30 +36,6 @@
 
 /* ## Helpers: forecasts, series, errors ------------------------------------------------------------------------ */
 
-/* Every array the caller owns, components included. */
-static void forecast_alloc(hydra_forecast *forecast, size_t horizon)
-{
-    memset(forecast, 0, sizeof *forecast);
-    forecast->horizon = horizon;
-    double **arrays[] = {&forecast->mean, &forecast->lower80, &forecast->upper80, &forecast->lower95,
-                         &forecast->upper95};
-    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++)
-        *arrays[i] = calloc(horizon, sizeof(double));
-    for (size_t c = 0; c < HYDRA_FORECAST_MAX_COMPONENTS; c++)
-        forecast->components[c] = calloc(horizon, sizeof(double));
-}
-
-static void forecast_free(hydra_forecast *forecast)
-{
-    free(forecast->mean);
-    free(forecast->lower80);
-    free(forecast->upper80);
-    free(forecast->lower95);
-    free(forecast->upper95);
-    for (size_t c = 0; c < HYDRA_FORECAST_MAX_COMPONENTS; c++)
-        free(forecast->components[c]);
-}
-
 /* Opens forecaster `name` with settings, forecasts once, closes. Returns predict's result; the plugin's error text
  * goes to error when given. */
 static int forecast_once(const char *name, const char *settings, const double *values, size_t count,
@@ -196,11 +172,11 @@ static void test_seasonal_naive_repeats_last_season_on_periodic_series(void **un
     for (size_t t = 0; t < count; t++)
         values[t] = 10 + (double)((t * 7) % m); /* periodic, not smooth: a repeat must be exact */
     hydra_forecast forecast;
-    forecast_alloc(&forecast, horizon);
+    support_forecast_alloc(&forecast, horizon);
     assert_int_equal(forecast_once("seasonal_naive", "season_length = 24;", values, count, &forecast, NULL, 0), 0);
     for (size_t i = 0; i < horizon; i++)
         assert_near(forecast.mean[i], values[count - m + i % m], 0);
-    forecast_free(&forecast);
+    support_forecast_free(&forecast);
 }
 
 static void test_seasonal_naive_intervals_widen_with_seasons_ahead_and_contain_mean(void **unused)
@@ -210,7 +186,7 @@ static void test_seasonal_naive_intervals_widen_with_seasons_ahead_and_contain_m
     double values[count];
     additive_fill(&(additive_shape){.level = 100, .amplitude = 20, .noise_size = 5, .period = m}, values, count);
     hydra_forecast forecast;
-    forecast_alloc(&forecast, horizon);
+    support_forecast_alloc(&forecast, horizon);
     assert_int_equal(forecast_once("seasonal_naive", "season_length = 24;", values, count, &forecast, NULL, 0), 0);
     assert_ordered_and_not_negative(&forecast);
     double first = forecast.upper95[0] - forecast.lower95[0];
@@ -221,7 +197,7 @@ static void test_seasonal_naive_intervals_widen_with_seasons_ahead_and_contain_m
         assert_near((forecast.upper80[i] - forecast.lower80[i]) / (forecast.upper95[i] - forecast.lower95[i]),
                     1.2815516 / 1.959964, 1e-9);
     }
-    forecast_free(&forecast);
+    support_forecast_free(&forecast);
 }
 
 static void test_seasonal_naive_rejects_history_shorter_than_a_season(void **unused)
@@ -229,13 +205,13 @@ static void test_seasonal_naive_rejects_history_shorter_than_a_season(void **unu
     (void)unused;
     double values[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
     hydra_forecast forecast;
-    forecast_alloc(&forecast, 4);
+    support_forecast_alloc(&forecast, 4);
     char error[2048];
     assert_int_equal(forecast_once("seasonal_naive", "season_length = 24;", values, 10, &forecast, error, sizeof error),
                      -1);
     assert_contains(error, "24");
     assert_contains(error, "got 10");
-    forecast_free(&forecast);
+    support_forecast_free(&forecast);
 }
 
 static void test_seasonal_naive_fills_missing_sample_from_an_earlier_season(void **unused)
@@ -244,13 +220,13 @@ static void test_seasonal_naive_fills_missing_sample_from_an_earlier_season(void
     enum { m = 4, count = 3 * m };
     double values[count] = {1, 2, 3, 4, 11, 12, 13, 14, 21, NAN, 23, NAN};
     hydra_forecast forecast;
-    forecast_alloc(&forecast, m);
+    support_forecast_alloc(&forecast, m);
     assert_int_equal(forecast_once("seasonal_naive", "season_length = 4;", values, count, &forecast, NULL, 0), 0);
     const double expected[m] = {21, 12, 23, 14};
     for (size_t i = 0; i < m; i++)
         assert_near(forecast.mean[i], expected[i], 0);
     assert_all_finite(&forecast);
-    forecast_free(&forecast);
+    support_forecast_free(&forecast);
 }
 
 static void test_forecasters_reject_history_with_nothing_observed(void **unused)
@@ -261,7 +237,7 @@ static void test_forecasters_reject_history_with_nothing_observed(void **unused)
     for (size_t t = 0; t < count; t++)
         values[t] = NAN;
     hydra_forecast forecast;
-    forecast_alloc(&forecast, m);
+    support_forecast_alloc(&forecast, m);
     char error[2048];
     assert_int_equal(forecast_once("seasonal_naive", "season_length = 4;", values, count, &forecast, error,
                                    sizeof error),
@@ -270,7 +246,7 @@ static void test_forecasters_reject_history_with_nothing_observed(void **unused)
     assert_int_equal(forecast_once("holt_winters", "season_length = 4;", values, count, &forecast, error, sizeof error),
                      -1);
     assert_contains(error, "missing");
-    forecast_free(&forecast);
+    support_forecast_free(&forecast);
 }
 
 static void test_seasonal_naive_explains_forecast_as_one_season_component(void **unused)
@@ -281,7 +257,7 @@ static void test_seasonal_naive_explains_forecast_as_one_season_component(void *
     for (size_t t = 0; t < count; t++)
         values[t] = (double)(t % m) - 2; /* phases 0 and 1 are negative: the mean clamps, the component does not */
     hydra_forecast forecast;
-    forecast_alloc(&forecast, m);
+    support_forecast_alloc(&forecast, m);
     assert_int_equal(forecast_once("seasonal_naive", "season_length = 6;", values, count, &forecast, NULL, 0), 0);
     assert_int_equal(forecast.component_count, 1);
     assert_string_equal(forecast.component_names[0], "season");
@@ -290,7 +266,7 @@ static void test_seasonal_naive_explains_forecast_as_one_season_component(void *
         assert_near(forecast.mean[i], fmax(0, (double)i - 2), 0);
     }
     assert_ordered_and_not_negative(&forecast);
-    forecast_free(&forecast);
+    support_forecast_free(&forecast);
 }
 
 static void test_seasonal_naive_rejects_bad_season_length(void **unused)
@@ -310,7 +286,7 @@ static void test_holt_winters_additive_tracks_trend_and_season(void **unused)
     additive_fill(&(additive_shape){.level = 100, .slope = 0.2, .amplitude = 20, .noise_size = 2, .period = m},
                   series, count + horizon);
     hydra_forecast forecast;
-    forecast_alloc(&forecast, horizon);
+    support_forecast_alloc(&forecast, horizon);
     assert_int_equal(forecast_once("holt_winters", "season_length = 24;", series, count, &forecast, NULL, 0), 0);
     const double *actual = series + count;
     double mae = mean_absolute_error(forecast.mean, actual, horizon);
@@ -322,7 +298,7 @@ static void test_holt_winters_additive_tracks_trend_and_season(void **unused)
                   100 * mae / mean_of(actual, horizon), mean_of(actual, horizon), flat_mae);
     assert_below(mae, 0.05 * mean_of(actual, horizon));
     assert_below(5 * mae, flat_mae);
-    forecast_free(&forecast);
+    support_forecast_free(&forecast);
 }
 
 /* With a noiseless level + trend + season, the classical start from the first two seasons is already the truth, so
@@ -334,11 +310,11 @@ static void test_holt_winters_starts_from_classical_decomposition_of_first_two_s
     double series[count + horizon];
     additive_fill(&(additive_shape){.level = 50, .slope = 0.5, .amplitude = 10, .period = m}, series, count + horizon);
     hydra_forecast forecast;
-    forecast_alloc(&forecast, horizon);
+    support_forecast_alloc(&forecast, horizon);
     assert_int_equal(forecast_once("holt_winters", "season_length = 12;", series, count, &forecast, NULL, 0), 0);
     for (size_t i = 0; i < horizon; i++)
         assert_near(forecast.mean[i], series[count + i], 1e-9);
-    forecast_free(&forecast);
+    support_forecast_free(&forecast);
 }
 
 static void test_holt_winters_multiplicative_beats_additive_when_swing_grows_with_level(void **unused)
@@ -348,8 +324,8 @@ static void test_holt_winters_multiplicative_beats_additive_when_swing_grows_wit
     double series[count + horizon];
     multiplicative_fill(series, count + horizon, m);
     hydra_forecast additive, multiplicative;
-    forecast_alloc(&additive, horizon);
-    forecast_alloc(&multiplicative, horizon);
+    support_forecast_alloc(&additive, horizon);
+    support_forecast_alloc(&multiplicative, horizon);
     assert_int_equal(forecast_once("holt_winters", "season_length = 24;", series, count, &additive, NULL, 0), 0);
     assert_int_equal(forecast_once("holt_winters", "season_length = 24; seasonality = \"multiplicative\";", series,
                                    count, &multiplicative, NULL, 0),
@@ -360,8 +336,8 @@ static void test_holt_winters_multiplicative_beats_additive_when_swing_grows_wit
                   additive_mae, mean_of(series + count, horizon));
     assert_below(multiplicative_mae, additive_mae);
     assert_below(multiplicative_mae, 0.05 * mean_of(series + count, horizon));
-    forecast_free(&additive);
-    forecast_free(&multiplicative);
+    support_forecast_free(&additive);
+    support_forecast_free(&multiplicative);
 }
 
 static void test_holt_winters_damped_trend_levels_off(void **unused)
@@ -372,8 +348,8 @@ static void test_holt_winters_damped_trend_levels_off(void **unused)
     additive_fill(&(additive_shape){.level = 100, .slope = 1, .amplitude = 10, .noise_size = 1, .period = m}, series,
                   count);
     hydra_forecast straight, damped;
-    forecast_alloc(&straight, horizon);
-    forecast_alloc(&damped, horizon);
+    support_forecast_alloc(&straight, horizon);
+    support_forecast_alloc(&damped, horizon);
     assert_int_equal(forecast_once("holt_winters", "season_length = 12;", series, count, &straight, NULL, 0), 0);
     assert_int_equal(forecast_once("holt_winters", "season_length = 12; damping = 0.9;", series, count, &damped,
                                    NULL, 0),
@@ -384,8 +360,8 @@ static void test_holt_winters_damped_trend_levels_off(void **unused)
     assert_below(0, damped_trend[1] - damped_trend[0]);
     assert_below(damped_trend[horizon - 1] - damped_trend[horizon - 2], 1e-6 * (damped_trend[1] - damped_trend[0]));
     assert_below(damped_trend[horizon - 1], 0.1 * trend[horizon - 1]);
-    forecast_free(&straight);
-    forecast_free(&damped);
+    support_forecast_free(&straight);
+    support_forecast_free(&damped);
 }
 
 /* ## holt_winters: guarantees -------------------------------------------------------------------------------- */
@@ -406,14 +382,14 @@ static void test_holt_winters_never_forecasts_below_zero_on_steep_downward_trend
     const char *settings[] = {"season_length = 24;", "season_length = 24; seasonality = \"multiplicative\";"};
     for (size_t s = 0; s < 2; s++) {
         hydra_forecast forecast;
-        forecast_alloc(&forecast, horizon);
+        support_forecast_alloc(&forecast, horizon);
         assert_int_equal(forecast_once("holt_winters", settings[s], series, count, &forecast, NULL, 0), 0);
         assert_all_finite(&forecast);
         assert_ordered_and_not_negative(&forecast);
         /* the model did extrapolate below zero (the parts say so); only the published mean was clamped */
         assert_below(components_sum(&forecast, horizon - 1), 0);
         assert_near(forecast.mean[horizon - 1], 0, 0);
-        forecast_free(&forecast);
+        support_forecast_free(&forecast);
     }
 }
 
@@ -425,7 +401,7 @@ static void test_holt_winters_intervals_are_ordered_and_widen_with_horizon(void 
     additive_fill(&(additive_shape){.level = 500, .slope = 0.2, .amplitude = 50, .noise_size = 10, .period = m},
                   series, count);
     hydra_forecast forecast;
-    forecast_alloc(&forecast, horizon);
+    support_forecast_alloc(&forecast, horizon);
     assert_int_equal(forecast_once("holt_winters", "season_length = 24;", series, count, &forecast, NULL, 0), 0);
     assert_ordered_and_not_negative(&forecast);
     for (size_t i = 0; i < horizon; i++) {
@@ -438,7 +414,7 @@ static void test_holt_winters_intervals_are_ordered_and_widen_with_horizon(void 
     double first = forecast.upper95[0] - forecast.lower95[0], last = forecast.upper95[horizon - 1] - forecast.lower95[horizon - 1];
     print_message("holt_winters 95%% interval width: %.2f at step 1, %.2f at step %d\n", first, last, (int)horizon);
     assert_below(1.5 * first, last);
-    forecast_free(&forecast);
+    support_forecast_free(&forecast);
 }
 
 static void test_holt_winters_missing_samples_do_not_produce_nan(void **unused)
@@ -458,14 +434,14 @@ static void test_holt_winters_missing_samples_do_not_produce_nan(void **unused)
     const char *settings[] = {"season_length = 24;", "season_length = 24; seasonality = \"multiplicative\";"};
     for (size_t s = 0; s < 2; s++) {
         hydra_forecast forecast;
-        forecast_alloc(&forecast, horizon);
+        support_forecast_alloc(&forecast, horizon);
         assert_int_equal(forecast_once("holt_winters", settings[s], history, count, &forecast, NULL, 0), 0);
         assert_all_finite(&forecast);
         assert_ordered_and_not_negative(&forecast);
         double mae = mean_absolute_error(forecast.mean, series + count, horizon);
         print_message("holt_winters with gaps (%s): MAE %.3f\n", s ? "multiplicative" : "additive", mae);
         assert_below(mae, 0.05 * mean_of(series + count, horizon));
-        forecast_free(&forecast);
+        support_forecast_free(&forecast);
     }
 }
 
@@ -480,7 +456,7 @@ static void test_holt_winters_starts_after_leading_missing_seasons(void **unused
     for (size_t t = 0; t < absent; t++)
         series[t] = NAN;
     hydra_forecast forecast;
-    forecast_alloc(&forecast, horizon);
+    support_forecast_alloc(&forecast, horizon);
     assert_int_equal(forecast_once("holt_winters", "season_length = 24;", series, count, &forecast, NULL, 0), 0);
     assert_all_finite(&forecast);
     double mae = mean_absolute_error(forecast.mean, series + count, horizon);
@@ -490,7 +466,7 @@ static void test_holt_winters_starts_after_leading_missing_seasons(void **unused
                                    sizeof error),
                      -1);
     assert_contains(error, "got 47 after 77 missing");
-    forecast_free(&forecast);
+    support_forecast_free(&forecast);
 }
 
 static void test_holt_winters_components_sum_to_mean_before_clamping(void **unused)
@@ -503,7 +479,7 @@ static void test_holt_winters_components_sum_to_mean_before_clamping(void **unus
                               "season_length = 24; seasonality = \"multiplicative\"; damping = 0.8;"};
     for (size_t s = 0; s < 3; s++) {
         hydra_forecast forecast;
-        forecast_alloc(&forecast, horizon);
+        support_forecast_alloc(&forecast, horizon);
         assert_int_equal(forecast_once("holt_winters", settings[s], series, count, &forecast, NULL, 0), 0);
         assert_int_equal(forecast.component_count, 3);
         assert_string_equal(forecast.component_names[0], "level");
@@ -513,7 +489,7 @@ static void test_holt_winters_components_sum_to_mean_before_clamping(void **unus
             assert_below(0, forecast.mean[i]); /* nothing clamped here, so the mean is the raw sum */
             assert_near(components_sum(&forecast, i), forecast.mean[i], 1e-6);
         }
-        forecast_free(&forecast);
+        support_forecast_free(&forecast);
     }
 }
 
@@ -524,14 +500,14 @@ static void test_holt_winters_writes_only_the_components_asked_for(void **unused
     double series[count];
     multiplicative_fill(series, count, m);
     hydra_forecast forecast;
-    forecast_alloc(&forecast, horizon);
+    support_forecast_alloc(&forecast, horizon);
     free(forecast.components[1]);
     forecast.components[1] = NULL; /* the caller does not want the trend; ASan catches a write through NULL */
     assert_int_equal(forecast_once("holt_winters", "season_length = 24;", series, count, &forecast, NULL, 0), 0);
     assert_int_equal(forecast.component_count, 3);
     assert_null(forecast.components[1]);
     assert_below(0, forecast.components[0][0]);
-    forecast_free(&forecast);
+    support_forecast_free(&forecast);
 }
 
 static void test_holt_winters_multiplicative_stays_finite_on_zero_and_negative_values(void **unused)
@@ -542,7 +518,7 @@ static void test_holt_winters_multiplicative_stays_finite_on_zero_and_negative_v
     additive_fill(&(additive_shape){.level = 5, .amplitude = 10, .noise_size = 1, .period = m}, series, count);
     series[10] = 0; /* and the sine already dips to about -5 */
     hydra_forecast forecast;
-    forecast_alloc(&forecast, horizon);
+    support_forecast_alloc(&forecast, horizon);
     assert_int_equal(forecast_once("holt_winters", "season_length = 24; seasonality = \"multiplicative\";", series,
                                    count, &forecast, NULL, 0),
                      0);
@@ -550,7 +526,7 @@ static void test_holt_winters_multiplicative_stays_finite_on_zero_and_negative_v
     assert_ordered_and_not_negative(&forecast);
     for (size_t i = 0; i < horizon; i++)
         assert_true(isfinite(components_sum(&forecast, i)));
-    forecast_free(&forecast);
+    support_forecast_free(&forecast);
 }
 
 /* A workload that scales to zero: a busy daily pattern, then near-zero values with exact zeros. A level allowed to
@@ -564,7 +540,7 @@ static void test_holt_winters_multiplicative_stays_sane_after_collapse_to_zero(v
     for (size_t t = busy; t < count + horizon; t++)
         series[t] = t % 5 == 0 ? 0 : 0.3 + 0.05 * (double)(t % 3);
     hydra_forecast forecast;
-    forecast_alloc(&forecast, horizon);
+    support_forecast_alloc(&forecast, horizon);
     assert_int_equal(forecast_once("holt_winters", "season_length = 24; seasonality = \"multiplicative\";", series,
                                    count, &forecast, NULL, 0),
                      0);
@@ -576,7 +552,7 @@ static void test_holt_winters_multiplicative_stays_sane_after_collapse_to_zero(v
                   actual_mean);
     /* well inside what forecasting 0 would score: neither pinned at zero by the fall nor inflated by huge indices */
     assert_below(mae, 0.5 * actual_mean);
-    forecast_free(&forecast);
+    support_forecast_free(&forecast);
 }
 
 /* ## holt_winters: settings and short history ------------------------------------------------------------------ */
@@ -588,13 +564,13 @@ static void test_holt_winters_rejects_history_shorter_than_two_seasons(void **un
     double series[count];
     additive_fill(&(additive_shape){.level = 100, .amplitude = 20, .period = m}, series, count);
     hydra_forecast forecast;
-    forecast_alloc(&forecast, m);
+    support_forecast_alloc(&forecast, m);
     char error[2048];
     assert_int_equal(forecast_once("holt_winters", "season_length = 24;", series, count, &forecast, error, sizeof error),
                      -1);
     assert_contains(error, "48");
     assert_contains(error, "got 47");
-    forecast_free(&forecast);
+    support_forecast_free(&forecast);
 }
 
 static void test_holt_winters_rejects_alpha_out_of_range(void **unused)
@@ -655,8 +631,8 @@ typedef struct day_errors {
 static day_errors nab_one_day(const double *grid, size_t end)
 {
     hydra_forecast hw, naive;
-    forecast_alloc(&hw, NAB_DAY);
-    forecast_alloc(&naive, NAB_DAY);
+    support_forecast_alloc(&hw, NAB_DAY);
+    support_forecast_alloc(&naive, NAB_DAY);
     assert_int_equal(forecast_once("holt_winters", "season_length = 288;", grid, end, &hw, NULL, 0), 0);
     assert_int_equal(forecast_once("seasonal_naive", "season_length = 288;", grid, end, &naive, NULL, 0), 0);
     assert_all_finite(&hw);
@@ -671,8 +647,8 @@ static day_errors nab_one_day(const double *grid, size_t end)
         .seasonal_naive = mean_absolute_error(naive.mean, grid + end, NAB_DAY),
         .flat = mean_absolute_error(flat, grid + end, NAB_DAY),
     };
-    forecast_free(&hw);
-    forecast_free(&naive);
+    support_forecast_free(&hw);
+    support_forecast_free(&naive);
     return errors;
 }
 

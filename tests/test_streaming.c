@@ -43,30 +43,6 @@ static plugin_instance *open_plugin(support_plugin *plugin, const char *kind, co
     return instance;
 }
 
-/* Every array the caller owns, components included. */
-static void forecast_alloc(hydra_forecast *forecast, size_t horizon)
-{
-    memset(forecast, 0, sizeof *forecast);
-    forecast->horizon = horizon;
-    double **arrays[] = {&forecast->mean, &forecast->lower80, &forecast->upper80, &forecast->lower95,
-                         &forecast->upper95};
-    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++)
-        *arrays[i] = calloc(horizon, sizeof(double));
-    for (size_t c = 0; c < HYDRA_FORECAST_MAX_COMPONENTS; c++)
-        forecast->components[c] = calloc(horizon, sizeof(double));
-}
-
-static void forecast_free(hydra_forecast *forecast)
-{
-    free(forecast->mean);
-    free(forecast->lower80);
-    free(forecast->upper80);
-    free(forecast->lower95);
-    free(forecast->upper95);
-    for (size_t c = 0; c < HYDRA_FORECAST_MAX_COMPONENTS; c++)
-        free(forecast->components[c]);
-}
-
 static bool close_enough(double a, double b)
 {
     if (a == b)
@@ -155,8 +131,8 @@ static void assert_streaming_matches_batch(const char *name, const char *setting
     void *model = instance_model_open(instance, &history);
     assert_non_null(model);
     hydra_forecast batch, stream;
-    forecast_alloc(&batch, horizon);
-    forecast_alloc(&stream, horizon);
+    support_forecast_alloc(&batch, horizon);
+    support_forecast_alloc(&stream, horizon);
     char what[256];
     snprintf(what, sizeof what, "%s (%s), warm-up %zu", name, settings, warm_up);
     size_t next = 0;
@@ -178,8 +154,8 @@ static void assert_streaming_matches_batch(const char *name, const char *setting
             assert_int_equal(instance_model_observe(instance, model, values[t]), 0);
     }
     assert_int_equal(next, check_count);
-    forecast_free(&batch);
-    forecast_free(&stream);
+    support_forecast_free(&batch);
+    support_forecast_free(&stream);
     instance_model_close(instance, model);
     support_plugin_close(&plugin);
 }
@@ -282,7 +258,7 @@ static void test_holt_winters_streaming_refuses_to_forecast_before_two_seasons_t
     void *model = instance_model_open(instance, &(hydra_series){.values = NULL, .count = 0, .step = 60});
     assert_non_null(model);
     hydra_forecast forecast;
-    forecast_alloc(&forecast, 10);
+    support_forecast_alloc(&forecast, 10);
     char error[2048];
 
     assert_int_equal(model_forecast_quietly(instance, model, &forecast, error, sizeof error), -1);
@@ -305,7 +281,7 @@ static void test_holt_winters_streaming_refuses_to_forecast_before_two_seasons_t
         assert_true(isfinite(forecast.mean[i]));
         assert_true(fabs(forecast.mean[i] - (50 + 10 * sin(TAU * (double)(count + i) / m))) < 5);
     }
-    forecast_free(&forecast);
+    support_forecast_free(&forecast);
     instance_model_close(instance, model);
     support_plugin_close(&plugin);
 }
@@ -319,7 +295,7 @@ static void test_seasonal_naive_streaming_refuses_to_forecast_before_one_season(
     void *model = instance_model_open(instance, &(hydra_series){.values = warm_up, .count = 3, .step = 60});
     assert_non_null(model);
     hydra_forecast forecast;
-    forecast_alloc(&forecast, 6);
+    support_forecast_alloc(&forecast, 6);
     char error[2048];
     assert_int_equal(model_forecast_quietly(instance, model, &forecast, error, sizeof error), -1);
     assert_contains(error, "needs at least 4 samples (one season), got 3");
@@ -328,7 +304,7 @@ static void test_seasonal_naive_streaming_refuses_to_forecast_before_one_season(
     const double expected[] = {1, 2, 3, 4, 1, 2};
     for (size_t i = 0; i < 6; i++)
         assert_true(forecast.mean[i] == expected[i]);
-    forecast_free(&forecast);
+    support_forecast_free(&forecast);
     instance_model_close(instance, model);
     support_plugin_close(&plugin);
 }
@@ -353,9 +329,9 @@ static void assert_models_independent(const char *name, const char *settings, si
         assert_int_equal(instance_model_observe(instance, models[1], quiet[t]), 0);
     }
     hydra_forecast streamed[2], batch;
-    forecast_alloc(&streamed[0], horizon);
-    forecast_alloc(&streamed[1], horizon);
-    forecast_alloc(&batch, horizon);
+    support_forecast_alloc(&streamed[0], horizon);
+    support_forecast_alloc(&streamed[1], horizon);
+    support_forecast_alloc(&batch, horizon);
     assert_int_equal(instance_model_forecast(instance, models[0], &streamed[0]), 0);
     assert_int_equal(instance_model_forecast(instance, models[1], &streamed[1]), 0);
     for (size_t i = 0; i < horizon; i++)
@@ -368,9 +344,9 @@ static void assert_models_independent(const char *name, const char *settings, si
     }
     instance_model_close(instance, models[0]);
     instance_model_close(instance, models[1]);
-    forecast_free(&streamed[0]);
-    forecast_free(&streamed[1]);
-    forecast_free(&batch);
+    support_forecast_free(&streamed[0]);
+    support_forecast_free(&streamed[1]);
+    support_forecast_free(&batch);
     support_plugin_close(&plugin);
     free(busy);
     free(quiet);
