@@ -15,6 +15,16 @@ typedef struct forecast_buffers {
     double *mean, *lower80, *upper80, *lower95, *upper95;
 } forecast_buffers;
 
+/* The policy's last answer to "would you let this early scale-up through on your own?". While the proposal stays the
+ * same it stands, for at most the approval latency: rising demand would otherwise ask the policy the same question
+ * every tick. Only the timing of an ask rests on it; every recommendation is decided by a fresh call. */
+typedef struct early_probe {
+    int from, to;
+    bool reactive;
+    bool approves;
+    double asked_at; /* NAN: never asked */
+} early_probe;
+
 typedef struct target_state {
     const config_target *config;
     plugin_instance *forecaster;
@@ -45,6 +55,7 @@ typedef struct target_state {
     planner_memory memory;
     recommendation *open;
     double quiet_until;   /* after a rejection, no new recommendation before this */
+    early_probe probe;
 } target_state;
 
 struct controller {
@@ -310,6 +321,22 @@ static void step_while_pending(controller *c, size_t index, const planner_decisi
     execute(c, t, recommendation_add(&c->book, &draft, policy_name(c->policy), why), now);
 }
 
+static bool policy_would_approve(controller *c, size_t index, const planner_decision *early, double now)
+{
+    target_state *t = &c->targets[index];
+    early_probe *probe = &t->probe;
+    if (!isnan(probe->asked_at) && probe->from == t->status.desired && probe->to == early->replicas &&
+        probe->reactive == early->reactive && now - probe->asked_at < c->config->approval_latency_seconds)
+        return probe->approves;
+    recommendation draft;
+    draft_from_plan(t, index, early, now, now, &draft);
+    policy_context context = context_for(c, t, now, early->reactive);
+    char why[REC_TEXT_MAX];
+    *probe = (early_probe){t->status.desired, early->replicas, early->reactive,
+                           policy_decide(c->policy, &draft, &context, why, sizeof why) == VERDICT_APPROVE, now};
+    return probe->approves;
+}
+
 /* A pending scale-up is replaced when demand has outgrown it, so the person decides on what is needed now. */
 static bool outgrown(const target_state *t, const recommendation *pending, const planner_decision *soon,
                      const planner_decision *early)
@@ -358,16 +385,10 @@ static void plan_target(controller *c, size_t index, double now)
     /* After a "no", the target is left alone for a while, unless it needs more capacity than it has. */
     if (now < t->quiet_until && soon.action != PLAN_SCALE_UP)
         return;
-    if (early.action == PLAN_SCALE_UP && early.replicas > soon.replicas) {
-        recommendation draft;
-        draft_from_plan(t, index, &early, now, now, &draft);
-        policy_context context = context_for(c, t, now, early.reactive);
-        char why[REC_TEXT_MAX];
-        /* A change the policy lets through needs no head start: wait until the cold start alone requires it. */
-        if (policy_decide(c->policy, &draft, &context, why, sizeof why) != VERDICT_APPROVE) {
-            recommend(c, index, &early, now);
-            return;
-        }
+    /* A change the policy lets through needs no head start: wait until the cold start alone requires it. */
+    if (early.action == PLAN_SCALE_UP && early.replicas > soon.replicas && !policy_would_approve(c, index, &early, now)) {
+        recommend(c, index, &early, now);
+        return;
     }
     if (soon.action != PLAN_HOLD)
         recommend(c, index, &soon, now);
@@ -491,6 +512,7 @@ static int target_init(controller *c, const controller_setup *setup, size_t inde
     t->bucket_ts = NAN;
     t->last_load = t->last_forecast = NAN;
     planner_memory_init(&t->memory);
+    t->probe.asked_at = NAN;
     double lead = config->cold_start_seconds + setup->config->approval_latency_seconds + c->step;
     forecast_buffers_init(&t->forecast, (size_t)ceil(lead / c->step) + 1);
     if (open_models(c, t, error, error_size) != 0)

@@ -7,6 +7,7 @@
 #include <lualib.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,7 @@ struct hydra_script {
     char memory_refused_at[256];
 
     long long instruction_limit;
+    long long budget;            /* of the call running now: the limit times the calls it stands for */
     long long instructions_used;
     bool killed;
     bool running;
@@ -91,7 +93,7 @@ static void budget_hook(lua_State *L, lua_Debug *frame)
     hydra_script *script = script_of(L);
     if (!script->killed) {
         script->instructions_used += BUDGET_CHECK_PERIOD;
-        if (script->instructions_used <= script->instruction_limit)
+        if (script->instructions_used <= script->budget)
             return;
         script->killed = true;
         /* From now on fire on every instruction, so a pcall in the script cannot swallow the kill. */
@@ -99,11 +101,13 @@ static void budget_hook(lua_State *L, lua_Debug *frame)
     }
     lua_getinfo(L, "Sl", frame);
     luaL_error(L, "%s:%d: instruction budget of %I exceeded", frame->short_src, frame->currentline,
-               (lua_Integer)script->instruction_limit);
+               (lua_Integer)script->budget);
 }
 
-static void budget_reset(hydra_script *script)
+static void budget_reset(hydra_script *script, long long calls)
 {
+    calls = calls > 0 ? calls : 1;
+    script->budget = calls > LLONG_MAX / script->instruction_limit ? LLONG_MAX : script->instruction_limit * calls;
     script->instructions_used = 0;
     script->killed = false;
     lua_sethook(script->L, budget_hook, LUA_MASKCOUNT, BUDGET_CHECK_PERIOD);
@@ -255,13 +259,15 @@ static void record_failure(hydra_script *script, int status)
     format_into(script->error, sizeof script->error, "%s", message ? message : "(no error message)");
 }
 
-int script_call(hydra_script *script, int nargs, int nresults)
+int script_call(hydra_script *script, int nargs, int nresults) { return script_call_covering(script, nargs, nresults, 1); }
+
+int script_call_covering(hydra_script *script, int nargs, int nresults, long long calls)
 {
     lua_State *L = script->L;
     int base = lua_gettop(L) - nargs;
     lua_pushcfunction(L, traceback_handler);
     lua_insert(L, base);
-    budget_reset(script);
+    budget_reset(script, calls);
     script->memory_refused = false;
     script->memory_refused_at[0] = '\0';
     script->in_handler = false;

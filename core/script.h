@@ -41,6 +41,9 @@ const char *script_path(const hydra_script *script);
 
 /* Calls the function below nargs arguments with a fresh budget. Returns 0, or -1 with script_error() set. */
 int script_call(hydra_script *script, int nargs, int nresults);
+/* The same for one call that stands for `calls` calls (a Lua loop over many services): the budget is that many
+ * times the per-call limit. */
+int script_call_covering(hydra_script *script, int nargs, int nresults, long long calls);
 /* Pushes the global function name and returns true, or pushes nothing and returns false. */
 bool script_push_function(hydra_script *script, const char *name);
 bool script_has_function(hydra_script *script, const char *name);

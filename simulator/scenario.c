@@ -423,6 +423,39 @@ static int read_scenario_table(reader *r, scenario *s, const scenario_overrides 
 
 /* ## Life cycle and traffic ------------------------------------------------------------------------------------- */
 
+/* Runs in the scenario's own state with its globals, so traffic is looked up at every step as before. The chunk has
+ * a name of its own: an error in it is hydra's, not the scenario's. */
+static const char demand_driver_source[] = "local names, out = ...\n"
+                                           "return function(t)\n"
+                                           "  local traffic = traffic\n"
+                                           "  for i = 1, #names do out[i] = traffic(t, names[i]) end\n"
+                                           "end\n";
+
+static int make_demand_driver(scenario *s, char *error, size_t error_size)
+{
+    lua_State *L = script_state(s->script);
+    if (luaL_loadbufferx(L, demand_driver_source, sizeof demand_driver_source - 1, "=hydra demand driver", "t") !=
+        LUA_OK) {
+        format_into(error, error_size, "%s: %s", s->path, lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return -1;
+    }
+    lua_createtable(L, (int)s->service_count, 0);
+    for (size_t i = 0; i < s->service_count; i++) {
+        lua_pushstring(L, s->services[i].name);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_createtable(L, (int)s->service_count, 0);
+    lua_pushvalue(L, -1);
+    s->demand_answers = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (script_call(s->script, 2, 1) != 0) {
+        format_into(error, error_size, "%s", script_error(s->script));
+        return -1;
+    }
+    s->demand_driver = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
 int scenario_load(scenario *s, const char *path, const scenario_overrides *overrides, const script_options *options,
                   char *error, size_t error_size)
 {
@@ -443,7 +476,7 @@ int scenario_load(scenario *s, const char *path, const scenario_overrides *overr
         return -1;
     }
     scenario_random_seed(&s->random, s->seed);
-    return 0;
+    return make_demand_driver(s, error, error_size);
 }
 
 void scenario_free(scenario *s)
@@ -476,24 +509,30 @@ double scenario_capacity_factor(const scenario *s, size_t service, double t)
     return incident_factor(s, service, t, INCIDENT_CAPACITY_LOSS);
 }
 
-int scenario_demand(scenario *s, size_t service, double t, double *out, char *error, size_t error_size)
+int scenario_demand_all(scenario *s, double t, double *out, char *error, size_t error_size)
 {
     lua_State *L = script_state(s->script);
-    script_push_function(s->script, "traffic");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->demand_answers);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->demand_driver);
     lua_pushnumber(L, t);
-    lua_pushstring(L, s->services[service].name);
-    if (script_call(s->script, 2, 1) != 0) {
+    if (script_call_covering(s->script, 1, 0, (long long)s->service_count) != 0) {
+        lua_pop(L, 1);
         format_into(error, error_size, "%s", script_error(s->script));
         return -1;
     }
-    int is_number = 0;
-    double demand = lua_tonumberx(L, -1, &is_number);
-    lua_pop(L, 1);
-    if (!is_number || !isfinite(demand) || demand < 0) {
-        format_into(error, error_size, "%s: traffic(t, \"%s\") must return a number >= 0", s->path,
-                    s->services[service].name);
-        return -1;
+    for (size_t i = 0; i < s->service_count; i++) {
+        int is_number = 0;
+        lua_rawgeti(L, -1, (lua_Integer)i + 1);
+        double demand = lua_tonumberx(L, -1, &is_number);
+        lua_pop(L, 1);
+        if (!is_number || !isfinite(demand) || demand < 0) {
+            lua_pop(L, 1);
+            format_into(error, error_size, "%s: traffic(t, \"%s\") must return a number >= 0", s->path,
+                        s->services[i].name);
+            return -1;
+        }
+        out[i] = demand * incident_factor(s, i, t, INCIDENT_FLASH_CROWD);
     }
-    *out = demand * incident_factor(s, service, t, INCIDENT_FLASH_CROWD);
+    lua_pop(L, 1);
     return 0;
 }

@@ -77,6 +77,8 @@ typedef struct scenario {
     /* prayer times of the last local date asked about: traffic functions ask many times a day */
     long cached_day;
     calendar_day_times cached_times;
+    int demand_driver;  /* registry references: the Lua loop that asks traffic() for every service, */
+    int demand_answers; /* and the table it answers in */
 } scenario;
 
 typedef struct scenario_overrides {
@@ -90,8 +92,10 @@ int scenario_load(scenario *out, const char *path, const scenario_overrides *ove
                   char *error, size_t error_size);
 void scenario_free(scenario *scenario);
 
-/* Requests per second for a service at t, incidents included. -1 with the script's error in error. */
-int scenario_demand(scenario *scenario, size_t service, double t, double *out, char *error, size_t error_size);
+/* Requests per second of every service at t (out has service_count places), incidents included: one call into Lua
+ * per step rather than one per service, with the budget of that many calls. -1 with the script's error, or the
+ * service whose traffic() returned something other than a number >= 0, in error. */
+int scenario_demand_all(scenario *scenario, double t, double *out, char *error, size_t error_size);
 /* The fraction of capacity a service has at t (1 unless an incident took some away). */
 double scenario_capacity_factor(const scenario *scenario, size_t service, double t);
 /* Local hour of day at the scenario's location (UTC without one). */

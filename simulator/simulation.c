@@ -106,6 +106,7 @@ typedef struct run {
     plugin_instance *scaler;
     controller *controller;
     operator_sim op;
+    double *demand; /* of every service at the step being run */
 } run;
 
 static const hydra_plugin_descriptor cluster_descriptor = {
@@ -209,6 +210,7 @@ static void run_close(run *r)
     config_free(&r->config);
     free(r->op.queue);
     free(r->op.response_times);
+    free(r->demand);
 }
 
 /* ## Running --------------------------------------------------------------------------------------------------- */
@@ -238,10 +240,12 @@ static void show_progress(const run *r, double t, bool done)
 static int run_step(run *r, FILE *csv, double t, char *error, size_t error_size)
 {
     cluster_set_time(r->cluster, t);
+    if (!r->demand)
+        r->demand = xcalloc(r->world.service_count, sizeof *r->demand);
+    if (scenario_demand_all(&r->world, t, r->demand, error, error_size) != 0)
+        return -1;
     for (size_t i = 0; i < r->world.service_count; i++) {
-        double demand;
-        if (scenario_demand(&r->world, i, t, &demand, error, error_size) != 0)
-            return -1;
+        double demand = r->demand[i];
         double capacity = scenario_capacity_factor(&r->world, i, t);
         cluster_step_result step;
         /* A loss of capacity is demand the remaining replicas must carry. */

@@ -216,6 +216,27 @@ static void test_script_budget_is_per_call(void **state)
     script_close(script);
 }
 
+/* One call that stands for three has three budgets, a plain call one: five work() calls (about 3 M instructions)
+ * fit in three budgets of 2 M, not in one. */
+static void test_script_call_covering_scales_the_budget(void **state)
+{
+    (void)state;
+    char error[1024];
+    hydra_script *script = script_open_source(
+        "batch.lua",
+        "function work() local n = 0 for i = 1, 300000 do n = n + i end return n end\n"
+        "function batch() for k = 1, 5 do work() end end",
+        &small_limits, error, sizeof error);
+    assert_non_null(script);
+    assert_true(script_push_function(script, "batch"));
+    if (script_call_covering(script, 0, 0, 3) != 0)
+        fail_msg("%s", script_error(script));
+    assert_true(script_push_function(script, "batch"));
+    assert_int_equal(script_call(script, 0, 0), -1);
+    assert_contains(script_error(script), "instruction budget of 2000000 exceeded");
+    script_close(script);
+}
+
 static void test_script_state_survives_a_killed_call(void **state)
 {
     (void)state;
@@ -317,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_sandbox_contains_runaway_recursion),
         cmocka_unit_test(test_sandbox_refuses_finalizers),
         cmocka_unit_test(test_script_budget_is_per_call),
+        cmocka_unit_test(test_script_call_covering_scales_the_budget),
         cmocka_unit_test(test_script_state_survives_a_killed_call),
         cmocka_unit_test(test_script_errors_carry_file_line_and_traceback),
         cmocka_unit_test(test_script_print_goes_to_log_and_time_to_host_clock),

@@ -160,6 +160,16 @@ static void test_simulate_reports_script_errors_with_file_line(void **state)
     assert_contains(output, ":4: attempt to perform arithmetic on a nil value");
     unlink(runtime);
 
+    /* Every service's traffic is asked for in one call into Lua; a bad answer still names its service. */
+    const char *bad_value = write_file(".lua", "scenario = { start = '2027-01-01T00:00:00Z', days = 1,\n"
+                                               "  services = { { name = 'a', capacity_per_replica = 10 },\n"
+                                               "               { name = 'b', capacity_per_replica = 10 } } }\n"
+                                               "function traffic(t, service)\n"
+                                               "  if service == 'b' then return 'lots' end\n  return 5\nend\n");
+    assert_int_equal(simulate(bad_value, &output), 1);
+    assert_contains(output, "traffic(t, \"b\") must return a number >= 0");
+    unlink(bad_value);
+
     const char *loop = write_file(".lua", "local n = 0\nwhile true do n = n + 1 end\n");
     assert_int_equal(simulate(loop, &output), 1);
     assert_contains(output, ":2: instruction budget");
