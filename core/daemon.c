@@ -30,6 +30,7 @@ typedef struct daemon_app {
     controller *controller;
     pthread_mutex_t lock; /* the controller is single-threaded: HTTP threads and the loop take turns */
     http_server *http;
+    bool store_down;      /* the last look found the store unreachable; guarded by lock */
 } daemon_app;
 
 static volatile sig_atomic_t stop_requested;
@@ -107,6 +108,20 @@ static void store_failed(daemon_app *app, http_response *response, const char *w
     http_error(response, unavailable ? 503 : 500, NULL, "%s: %s", what, instance_error(app->store.instance));
     if (unavailable)
         response->retry_after = 5;
+}
+
+/* No decision the store cannot record: while it is unreachable the loop does not tick (its samples are stale
+ * anyway, no ingest gets through) and nobody can approve. Called with app->lock held; says so once each way. */
+static bool store_can_record(daemon_app *app)
+{
+    bool down = app->store.ops->health(app->store.state) != 0;
+    if (down && !app->store_down)
+        log_error("store %s unreachable: no ticks and no decisions until it is back: %s",
+                  app->store.config.store.name, instance_error(app->store.instance));
+    else if (!down && app->store_down)
+        log_info("store %s reachable again: ticks resume", app->store.config.store.name);
+    app->store_down = down;
+    return !down;
 }
 
 /* ## Persisting recommendations -------------------------------------------------------------------------------- */
@@ -359,6 +374,12 @@ static void decide(daemon_app *app, const http_request *request, http_response *
     const char *why = reason ? json_string_value(reason) : (approve ? "approved" : "rejected");
     const char *id = request->params[0];
     pthread_mutex_lock(&app->lock);
+    if (!store_can_record(app)) {
+        pthread_mutex_unlock(&app->lock);
+        store_failed(app, response, "cannot record a decision now");
+        json_decref(body);
+        return;
+    }
     const recommendation *rec = recommendation_find(controller_recommendations(app->controller), id);
     bool mine = rec && strcmp(request->caller->tenant, app->store.config.tenant) == 0;
     int status = mine ? controller_decide(app->controller, id, approve, request->caller->name, why,
@@ -578,8 +599,12 @@ static int app_open(daemon_app *app, const daemon_options *options, char *error,
     script_options limits = {config->lua_memory_limit, config->lua_instruction_limit, &app->clock, NULL, NULL};
     if (!(app->policy = policy_open(config->policy_path, &limits, error, error_size)))
         return -1;
+    /* Unique across restarts, even two in one second: a second's prefix reused its ids and overwrote records. */
+    struct timespec started;
+    clock_gettime(CLOCK_REALTIME, &started);
     char prefix[32];
-    format_into(prefix, sizeof prefix, "rec-%lx", (unsigned long)time(NULL)); /* unique across restarts */
+    format_into(prefix, sizeof prefix, "rec-%llx",
+                (unsigned long long)started.tv_sec * 1000000ull + (unsigned long long)started.tv_nsec / 1000);
     controller_setup setup = {config, &app->plugins, app->policy, &app->clock, NULL, prefix, persist_event, app};
     if (!(app->controller = controller_create(&setup, error, error_size)) ||
         resume_open_recommendations(app, error, error_size) != 0)
@@ -608,9 +633,12 @@ static void run_loop(daemon_app *app)
         double now = clock_now(&app->clock);
         if (now >= next) {
             pthread_mutex_lock(&app->lock);
-            controller_tick(app->controller, now);
+            bool ticked = store_can_record(app);
+            if (ticked)
+                controller_tick(app->controller, now);
             pthread_mutex_unlock(&app->lock);
-            metrics_add(metrics_register("core", "ticks_total", "controller ticks", HYDRA_METRIC_COUNTER), 1);
+            if (ticked)
+                metrics_add(metrics_register("core", "ticks_total", "controller ticks", HYDRA_METRIC_COUNTER), 1);
             next += tick * ceil((now - next + 1e-9) / tick);
         }
         struct timespec pause = {0, 100 * 1000 * 1000};

@@ -4,6 +4,8 @@
  * and a newer schema refused, the database's own CHECK, two replicas sharing a database, and a server restart. */
 #include "store_suite.h"
 
+#include "servers.h"
+
 #include "util.h"
 
 #include <unistd.h>
@@ -13,38 +15,16 @@
 
 /* ## The server: one per binary ------------------------------------------------------------------------------ */
 
-static char server_dir[64];
-static char server_conninfo[512];
+static pg_server server;
 static int database_count;
-
-/* Runs a pg-server command on our folder; its output (static) in *output. */
-static int pg_server(const char *action, const char **output)
-{
-    char *line = xasprintf("tests/pg-server %s %s", action, server_dir);
-    int status = support_run(line, output);
-    free(line);
-    return status;
-}
 
 static int server_start(void **state)
 {
     (void)state;
-    format_into(server_dir, sizeof server_dir, "/tmp/hydra-pg-XXXXXX");
-    if (!mkdtemp(server_dir)) {
-        print_error("test_store_postgres: cannot make a folder for the server\n");
+    if (pg_server_start(&server) != 0) {
+        print_error("test_store_postgres: PostgreSQL did not start\n");
         return -1;
     }
-    /* With our pid, pg-server stops the server should this binary die before its group teardown. */
-    const char *output;
-    char *line = xasprintf("tests/pg-server start %s %d", server_dir, (int)getpid());
-    int status = support_run(line, &output);
-    free(line);
-    const char *conninfo = strstr(output, "host=");
-    if (status != 0 || !conninfo) {
-        print_error("test_store_postgres: PostgreSQL did not start (pg-server exit %d):\n%s\n", status, output);
-        return -1;
-    }
-    format_into(server_conninfo, sizeof server_conninfo, "%.*s", (int)strcspn(conninfo, "\n"), conninfo);
     return 0;
 }
 
@@ -52,7 +32,7 @@ static int server_stop(void **state)
 {
     (void)state;
     const char *output;
-    if (pg_server("stop", &output) == 0)
+    if (pg_server_run(&server, "stop", &output) == 0)
         return 0;
     print_error("test_store_postgres: stopping the server failed:\n%s\n", output);
     return -1;
@@ -62,18 +42,13 @@ static int server_stop(void **state)
 static void server_set(const char *action)
 {
     const char *output;
-    if (pg_server(action, &output) != 0)
+    if (pg_server_run(&server, action, &output) != 0)
         fail_msg("pg-server %s failed: %s", action, output);
 }
 
-/* Runs SQL through psql in database; returns psql's exit status and its unaligned output (static) in *output. */
 static int psql(const char *database, const char *statement, const char **output)
 {
-    char *line = xasprintf("psql '%s dbname=%s' -v ON_ERROR_STOP=1 -qtAc \"%s\"", server_conninfo, database,
-                           statement);
-    int status = support_run(line, output);
-    free(line);
-    return status;
+    return pg_server_psql(&server, database, statement, output);
 }
 
 /* The same, failing the test when psql fails. */
@@ -102,7 +77,7 @@ static int database_create(char *database, size_t size)
 
 static void settings_for(char *settings, size_t size, const char *database, const char *extra)
 {
-    format_into(settings, size, "conninfo = \"%s dbname=%s\"; %s", server_conninfo, database, extra ? extra : "");
+    format_into(settings, size, "conninfo = \"%s dbname=%s\"; %s", server.conninfo, database, extra ? extra : "");
 }
 
 static int setup(void **state)
