@@ -21,6 +21,18 @@
 
 #define MAX_SAMPLES_PER_BATCH 100000
 #define IDEMPOTENCY_RESPONSE_MAX 512
+/* A request that writes waits for the store in its thread; the appends waiting together share one transaction, so
+ * more threads make larger groups under load (at 4, 500 clients saw p95 of 230 ms; at 16, under 100). */
+#define HTTP_THREADS 16
+#define KEY_CACHE_SLOTS 64
+#define KEY_CACHE_SECONDS 2.0 /* how long a revoked key may still be taken */
+
+/* A key found in the store, kept briefly: under load every request's lookup waited for the store's connection. */
+typedef struct cached_key {
+    char hash[KEYS_HASH_HEX];
+    http_caller caller;
+    double until;
+} cached_key;
 
 typedef struct daemon_app {
     store_handle store;
@@ -31,6 +43,8 @@ typedef struct daemon_app {
     pthread_mutex_t lock; /* the controller is single-threaded: HTTP threads and the loop take turns */
     http_server *http;
     bool store_down;      /* the last look found the store unreachable; guarded by lock */
+    pthread_mutex_t key_cache_lock;
+    cached_key key_cache[KEY_CACHE_SLOTS];
 } daemon_app;
 
 static volatile sig_atomic_t stop_requested;
@@ -449,15 +463,45 @@ static int keep_key(void *context, const hydra_api_key_record *record)
     return 0;
 }
 
+static cached_key *key_cache_slot(daemon_app *app, const char *hash)
+{
+    return &app->key_cache[strtoul((char[]){hash[0], hash[1], hash[2], hash[3], '\0'}, NULL, 16) % KEY_CACHE_SLOTS];
+}
+
+static bool key_cache_find(daemon_app *app, const char *hash, http_caller *caller)
+{
+    pthread_mutex_lock(&app->key_cache_lock);
+    cached_key *slot = key_cache_slot(app, hash);
+    bool found = slot->until > clock_now(&app->clock) && keys_hash_equal(slot->hash, hash);
+    if (found)
+        *caller = slot->caller;
+    pthread_mutex_unlock(&app->key_cache_lock);
+    return found;
+}
+
+static void key_cache_keep(daemon_app *app, const char *hash, const http_caller *caller)
+{
+    pthread_mutex_lock(&app->key_cache_lock);
+    cached_key *slot = key_cache_slot(app, hash);
+    memcpy(slot->hash, hash, sizeof slot->hash);
+    slot->caller = *caller;
+    slot->until = clock_now(&app->clock) + KEY_CACHE_SECONDS;
+    pthread_mutex_unlock(&app->key_cache_lock);
+}
+
 static int authenticate(void *context, const char *key, http_caller *caller)
 {
     daemon_app *app = context;
     char hash[KEYS_HASH_HEX];
     keys_hash(key, hash);
+    if (key_cache_find(app, hash, caller))
+        return 0;
     key_lookup lookup = {caller, false};
     int status = app->store.ops->find_api_key(app->store.state, hash, keep_key, &lookup);
     if (status < 0)
         return -1;
+    if (status == 0 && lookup.found)
+        key_cache_keep(app, hash, caller);
     return status == 0 && lookup.found ? 0 : 1;
 }
 
@@ -610,7 +654,8 @@ static int app_open(daemon_app *app, const daemon_options *options, char *error,
         resume_open_recommendations(app, error, error_size) != 0)
         return -1;
     pthread_mutex_init(&app->lock, NULL);
-    http_config http = {config->listen_host, config->listen_port, config->max_body_bytes, 4, routes,
+    pthread_mutex_init(&app->key_cache_lock, NULL);
+    http_config http = {config->listen_host, config->listen_port, config->max_body_bytes, HTTP_THREADS, routes,
                         ARRAY_LEN(routes), authenticate, app};
     app->http = http_start(&http, error, error_size);
     return app->http ? 0 : -1;

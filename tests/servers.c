@@ -105,7 +105,7 @@ static int daemon_config_write(daemon_run *d, const char *store_setting, const c
     return fclose(out) == 0 ? 0 : -1;
 }
 
-static int key_create(const daemon_run *d, const char *name, const char *scopes, char *secret, size_t size)
+int daemon_create_key(const daemon_run *d, const char *name, const char *scopes, char *secret, size_t size)
 {
     char *data = d->data[0] ? xasprintf("--data %s", d->data) : xstrdup("");
     char *line = xasprintf("(%s/hydra keys create --config %s %s --tenant default --name %s --scopes %s 2>>%s)",
@@ -136,8 +136,8 @@ int daemon_prepare(daemon_run *d, const char *store_setting, const char *const *
         format_into(d->config, sizeof d->config, "configs/hydra.cfg");
         format_into(d->data, sizeof d->data, "%s/hydra.db", d->dir);
     }
-    if (key_create(d, "alice", "ingest,read,approve", d->admin_key, sizeof d->admin_key) != 0 ||
-        key_create(d, "viewer", "read", d->reader_key, sizeof d->reader_key) != 0)
+    if (daemon_create_key(d, "alice", "ingest,read,approve", d->admin_key, sizeof d->admin_key) != 0 ||
+        daemon_create_key(d, "viewer", "read", d->reader_key, sizeof d->reader_key) != 0)
         return -1;
     return 0;
 }

@@ -41,6 +41,8 @@ typedef struct daemon_run {
  * NULL-terminated overrides ("tick = \"1s\";") replacing the line that sets the same name. Then the keys alice
  * (ingest,read,approve) and viewer (read) are created with `hydra keys create`. */
 int daemon_prepare(daemon_run *d, const char *store_setting, const char *const *overrides);
+/* hydra keys create for the tenant "default"; the secret it prints once in secret. */
+int daemon_create_key(const daemon_run *d, const char *name, const char *scopes, char *secret, size_t size);
 /* Starts the daemon and reads its port from its first line of output. */
 int daemon_start(daemon_run *d);
 /* Sends signal and waits for the daemon; its wait status, or -1 when none was running. */

@@ -305,6 +305,27 @@ static void test_daemon_cli_client_lists_shows_and_approves(void **state)
     assert_contains(output, "refused the key (401)");
 }
 
+/* A key the daemon has seen is remembered for 2 s (a lookup per request queued on the store under load); a revoked
+ * one is refused once that has passed. */
+static void test_daemon_revoked_key_is_refused_within_two_seconds(void **state)
+{
+    (void)state;
+    char key[128];
+    assert_int_equal(daemon_create_key(&run, "temporary", "read", key, sizeof key), 0);
+    reply r = call("GET", "/api/v1/services", key, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    json_decref(r.json);
+    char *revoke = xasprintf("%s/hydra keys revoke --config %s --data %s --tenant default --name temporary",
+                             support_build_dir(), run.config, run.data);
+    const char *output;
+    assert_int_equal(support_run(revoke, &output), 0);
+    free(revoke);
+    usleep(2100 * 1000);
+    r = call("GET", "/api/v1/services", key, NULL, NULL);
+    assert_int_equal(r.status, 401);
+    json_decref(r.json);
+}
+
 /* ## Faults --------------------------------------------------------------------------------------------------- */
 
 static long samples_of(const char *service)
@@ -407,6 +428,7 @@ int main(void)
         cmocka_unit_test(test_daemon_exposes_prometheus_metrics),
         cmocka_unit_test(test_daemon_resumes_pending_recommendations_after_restart),
         cmocka_unit_test(test_daemon_cli_client_lists_shows_and_approves),
+        cmocka_unit_test(test_daemon_revoked_key_is_refused_within_two_seconds),
         cmocka_unit_test(test_daemon_refused_requests_write_nothing),
         cmocka_unit_test(test_daemon_kill_9_during_ingest_loses_no_acknowledged_sample),
         cmocka_unit_test(test_daemon_stops_cleanly_on_sigterm),

@@ -463,6 +463,49 @@ static void test_postgres_a_server_stopped_during_a_large_append_keeps_it_whole(
 
 #define POSTGRES_TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
+/* ## Group commit ------------------------------------------------------------------------------------------------- */
+
+#define GROUP_THREADS 8
+#define GROUP_BATCHES 40
+
+typedef struct group_writer {
+    store_fixture *f;
+    int thread;
+    int failures;
+} group_writer;
+
+/* Keyless appends, two tenants taking turns by thread: they wait together, and a group is one tenant's. */
+static void *group_writer_run(void *context)
+{
+    group_writer *w = context;
+    for (int b = 0; b < GROUP_BATCHES; b++) {
+        hydra_sample batch[3];
+        for (int i = 0; i < 3; i++)
+            batch[i] = (hydra_sample){"web", "rps", JAN_1_2024 + (w->thread * GROUP_BATCHES + b) * 3 + i, w->thread};
+        if (w->f->ops->append_samples(w->f->db, w->thread % 2 ? "beta" : "acme", batch, 3, NULL, NULL, 0) != 0)
+            w->failures++;
+    }
+    return NULL;
+}
+
+static void test_postgres_appends_waiting_together_keep_each_tenants_samples(void **state)
+{
+    store_fixture *f = *state;
+    pthread_t threads[GROUP_THREADS];
+    group_writer writers[GROUP_THREADS];
+    for (int t = 0; t < GROUP_THREADS; t++) {
+        writers[t] = (group_writer){f, t, 0};
+        assert_int_equal(pthread_create(&threads[t], NULL, group_writer_run, &writers[t]), 0);
+    }
+    for (int t = 0; t < GROUP_THREADS; t++) {
+        pthread_join(threads[t], NULL);
+        assert_int_equal(writers[t].failures, 0);
+    }
+    assert_string_equal(sql(f->scratch, "SELECT tenant, count(*), count(DISTINCT ts), sum(value) FROM metric_samples"
+                                        " GROUP BY tenant ORDER BY tenant"),
+                        "acme|480|480|1440\nbeta|480|480|1920\n"); /* threads 0,2,4,6 and 1,3,5,7, 120 each */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -483,6 +526,7 @@ int main(void)
         POSTGRES_TEST(test_postgres_a_stopped_server_is_unavailable_and_a_restarted_one_is_used_again),
         POSTGRES_TEST(test_postgres_the_first_call_after_a_restart_succeeds),
         POSTGRES_TEST(test_postgres_a_server_stopped_during_a_large_append_keeps_it_whole),
+        POSTGRES_TEST(test_postgres_appends_waiting_together_keep_each_tenants_samples),
     };
     return cmocka_run_group_tests_name("store postgres", tests, server_start, server_stop);
 }
