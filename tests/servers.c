@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -147,6 +148,7 @@ int daemon_prepare(daemon_run *d, const char *store_setting, const char *const *
 static void daemon_exec(const daemon_run *d, int stdout_fd)
 {
     char *binary = xasprintf("%s/hydra", support_build_dir());
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* a test that crashes leaves no daemon behind */
     dup2(stdout_fd, STDOUT_FILENO);
     FILE *log = fopen(d->log, "a");
     if (log)
