@@ -78,7 +78,10 @@ TEST_BINS     := $(TEST_SRCS:tests/%.c=$(O)/tests/%)
 FIXTURE_SRCS  := $(wildcard tests/fixtures/*.c)
 FIXTURE_SOS   := $(FIXTURE_SRCS:tests/fixtures/%.c=$(O)/tests/fixtures/%.so)
 
-$(O)/tests/test_%: $(O)/tests/test_%.o $(O)/tests/support.o $(CORE_OBJS)
+# support: plugins, logs, commands; servers: the real servers (hydra serve, PostgreSQL) tests and benchmarks start.
+TEST_SUPPORT_OBJS := $(O)/tests/support.o $(O)/tests/servers.o
+
+$(O)/tests/test_%: $(O)/tests/test_%.o $(TEST_SUPPORT_OBJS) $(CORE_OBJS)
 	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(CORE_LIBS) -lcmocka
 
 $(O)/tests/fixtures/%.so: tests/fixtures/%.c
@@ -98,7 +101,7 @@ check: tests-build
 # Debian packages the build and the tests need; `make deps` installs the missing ones (as root, or with sudo).
 DEBIAN_PACKAGES := gcc make pkg-config liblua5.4-dev libconfig-dev libcmocka-dev libmicrohttpd-dev libjansson-dev \
                    libsqlite3-dev sqlite3 curl libssl-dev libitl-dev itools postgresql libcurl4-openssl-dev libpq-dev zlib1g \
-                   gnuplot-nox
+                   gnuplot-nox wrk
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 deps:
@@ -123,10 +126,11 @@ demo: deps
 
 BENCH_BINS := $(patsubst tests/%.c,$(O)/tests/%,$(wildcard tests/bench_*.c))
 
-$(O)/tests/bench_%: $(O)/tests/bench_%.o $(CORE_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CORE_LIBS)
+$(O)/tests/bench_%: $(O)/tests/bench_%.o $(TEST_SUPPORT_OBJS) $(CORE_OBJS)
+	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(CORE_LIBS)
 
-bench: all $(BENCH_BINS)
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@for bench in $(BENCH_BINS); do HYDRA_PLUGIN_DIR=$(O)/plugins $$bench || exit 1; done
 
 ## Install ----------------------------------------------------------------------------------------------------

@@ -21,6 +21,18 @@
 
 #define MAX_SAMPLES_PER_BATCH 100000
 #define IDEMPOTENCY_RESPONSE_MAX 512
+/* A request that writes waits for the store in its thread; the appends waiting together share one transaction, so
+ * more threads make larger groups under load (at 4, 500 clients saw p95 of 230 ms; at 16, under 100). */
+#define HTTP_THREADS 16
+#define KEY_CACHE_SLOTS 64
+#define KEY_CACHE_SECONDS 2.0 /* how long a revoked key may still be taken */
+
+/* A key found in the store, kept briefly: under load every request's lookup waited for the store's connection. */
+typedef struct cached_key {
+    char hash[KEYS_HASH_HEX];
+    http_caller caller;
+    double until;
+} cached_key;
 
 typedef struct daemon_app {
     store_handle store;
@@ -30,6 +42,9 @@ typedef struct daemon_app {
     controller *controller;
     pthread_mutex_t lock; /* the controller is single-threaded: HTTP threads and the loop take turns */
     http_server *http;
+    bool store_down;      /* the last look found the store unreachable; guarded by lock */
+    pthread_mutex_t key_cache_lock;
+    cached_key key_cache[KEY_CACHE_SLOTS];
 } daemon_app;
 
 static volatile sig_atomic_t stop_requested;
@@ -107,6 +122,20 @@ static void store_failed(daemon_app *app, http_response *response, const char *w
     http_error(response, unavailable ? 503 : 500, NULL, "%s: %s", what, instance_error(app->store.instance));
     if (unavailable)
         response->retry_after = 5;
+}
+
+/* No decision the store cannot record: while it is unreachable the loop does not tick (its samples are stale
+ * anyway, no ingest gets through) and nobody can approve. Called with app->lock held; says so once each way. */
+static bool store_can_record(daemon_app *app)
+{
+    bool down = app->store.ops->health(app->store.state) != 0;
+    if (down && !app->store_down)
+        log_error("store %s unreachable: no ticks and no decisions until it is back: %s",
+                  app->store.config.store.name, instance_error(app->store.instance));
+    else if (!down && app->store_down)
+        log_info("store %s reachable again: ticks resume", app->store.config.store.name);
+    app->store_down = down;
+    return !down;
 }
 
 /* ## Persisting recommendations -------------------------------------------------------------------------------- */
@@ -359,6 +388,12 @@ static void decide(daemon_app *app, const http_request *request, http_response *
     const char *why = reason ? json_string_value(reason) : (approve ? "approved" : "rejected");
     const char *id = request->params[0];
     pthread_mutex_lock(&app->lock);
+    if (!store_can_record(app)) {
+        pthread_mutex_unlock(&app->lock);
+        store_failed(app, response, "cannot record a decision now");
+        json_decref(body);
+        return;
+    }
     const recommendation *rec = recommendation_find(controller_recommendations(app->controller), id);
     bool mine = rec && strcmp(request->caller->tenant, app->store.config.tenant) == 0;
     int status = mine ? controller_decide(app->controller, id, approve, request->caller->name, why,
@@ -428,15 +463,45 @@ static int keep_key(void *context, const hydra_api_key_record *record)
     return 0;
 }
 
+static cached_key *key_cache_slot(daemon_app *app, const char *hash)
+{
+    return &app->key_cache[strtoul((char[]){hash[0], hash[1], hash[2], hash[3], '\0'}, NULL, 16) % KEY_CACHE_SLOTS];
+}
+
+static bool key_cache_find(daemon_app *app, const char *hash, http_caller *caller)
+{
+    pthread_mutex_lock(&app->key_cache_lock);
+    cached_key *slot = key_cache_slot(app, hash);
+    bool found = slot->until > clock_now(&app->clock) && keys_hash_equal(slot->hash, hash);
+    if (found)
+        *caller = slot->caller;
+    pthread_mutex_unlock(&app->key_cache_lock);
+    return found;
+}
+
+static void key_cache_keep(daemon_app *app, const char *hash, const http_caller *caller)
+{
+    pthread_mutex_lock(&app->key_cache_lock);
+    cached_key *slot = key_cache_slot(app, hash);
+    memcpy(slot->hash, hash, sizeof slot->hash);
+    slot->caller = *caller;
+    slot->until = clock_now(&app->clock) + KEY_CACHE_SECONDS;
+    pthread_mutex_unlock(&app->key_cache_lock);
+}
+
 static int authenticate(void *context, const char *key, http_caller *caller)
 {
     daemon_app *app = context;
     char hash[KEYS_HASH_HEX];
     keys_hash(key, hash);
+    if (key_cache_find(app, hash, caller))
+        return 0;
     key_lookup lookup = {caller, false};
     int status = app->store.ops->find_api_key(app->store.state, hash, keep_key, &lookup);
     if (status < 0)
         return -1;
+    if (status == 0 && lookup.found)
+        key_cache_keep(app, hash, caller);
     return status == 0 && lookup.found ? 0 : 1;
 }
 
@@ -578,14 +643,19 @@ static int app_open(daemon_app *app, const daemon_options *options, char *error,
     script_options limits = {config->lua_memory_limit, config->lua_instruction_limit, &app->clock, NULL, NULL};
     if (!(app->policy = policy_open(config->policy_path, &limits, error, error_size)))
         return -1;
+    /* Unique across restarts, even two in one second: a second's prefix reused its ids and overwrote records. */
+    struct timespec started;
+    clock_gettime(CLOCK_REALTIME, &started);
     char prefix[32];
-    format_into(prefix, sizeof prefix, "rec-%lx", (unsigned long)time(NULL)); /* unique across restarts */
+    format_into(prefix, sizeof prefix, "rec-%llx",
+                (unsigned long long)started.tv_sec * 1000000ull + (unsigned long long)started.tv_nsec / 1000);
     controller_setup setup = {config, &app->plugins, app->policy, &app->clock, NULL, prefix, persist_event, app};
     if (!(app->controller = controller_create(&setup, error, error_size)) ||
         resume_open_recommendations(app, error, error_size) != 0)
         return -1;
     pthread_mutex_init(&app->lock, NULL);
-    http_config http = {config->listen_host, config->listen_port, config->max_body_bytes, 4, routes,
+    pthread_mutex_init(&app->key_cache_lock, NULL);
+    http_config http = {config->listen_host, config->listen_port, config->max_body_bytes, HTTP_THREADS, routes,
                         ARRAY_LEN(routes), authenticate, app};
     app->http = http_start(&http, error, error_size);
     return app->http ? 0 : -1;
@@ -608,9 +678,12 @@ static void run_loop(daemon_app *app)
         double now = clock_now(&app->clock);
         if (now >= next) {
             pthread_mutex_lock(&app->lock);
-            controller_tick(app->controller, now);
+            bool ticked = store_can_record(app);
+            if (ticked)
+                controller_tick(app->controller, now);
             pthread_mutex_unlock(&app->lock);
-            metrics_add(metrics_register("core", "ticks_total", "controller ticks", HYDRA_METRIC_COUNTER), 1);
+            if (ticked)
+                metrics_add(metrics_register("core", "ticks_total", "controller ticks", HYDRA_METRIC_COUNTER), 1);
             next += tick * ceil((now - next + 1e-9) / tick);
         }
         struct timespec pause = {0, 100 * 1000 * 1000};

@@ -1,6 +1,7 @@
 /* hydra serve, as a person runs it: keys from the CLI, the daemon on a free port with its own SQLite file, the API
  * through curl — health, keys and scopes, ingest (validation, idempotency, limits), a surge becoming a pending
  * recommendation, approval over the network, and a clean stop on SIGTERM. */
+#include "servers.h"
 #include "support.h"
 
 #include "util.h"
@@ -19,121 +20,31 @@
 
 #include <cmocka.h>
 
-typedef struct daemon_run {
-    char dir[64];
-    char data[128];
-    char admin_key[128];
-    char reader_key[128];
-    pid_t pid;
-    int port;
-} daemon_run;
-
 static daemon_run run;
 
-/* ## Setup: keys, then the daemon ----------------------------------------------------------------------------- */
-
-static void create_key(const char *name, const char *scopes, char *secret, size_t size)
-{
-    char *line = xasprintf("(%s/hydra keys create --config configs/hydra.cfg --data %s --tenant default --name %s "
-                           "--scopes %s 2>/dev/null)",
-                           support_build_dir(), run.data, name, scopes);
-    const char *output;
-    int status = support_run(line, &output);
-    free(line);
-    if (status != 0)
-        fail_msg("keys create failed: %s", output);
-    format_into(secret, size, "%.*s", (int)strcspn(output, "\n"), output);
-    assert_int_equal(strncmp(secret, "hydra_", 6), 0);
-}
-
-/* Starts the daemon and reads the port from its first line of output. */
-static void start_daemon(void)
-{
-    int pipe_fds[2];
-    assert_int_equal(pipe(pipe_fds), 0);
-    char *binary = xasprintf("%s/hydra", support_build_dir());
-    run.pid = fork();
-    if (run.pid == 0) {
-        dup2(pipe_fds[1], STDOUT_FILENO);
-        close(pipe_fds[0]);
-        execl(binary, binary, "serve", "--config", "configs/hydra.cfg", "--listen", "127.0.0.1:0", "--data", run.data,
-              (char *)NULL);
-        _exit(127);
-    }
-    free(binary);
-    close(pipe_fds[1]);
-    FILE *output = fdopen(pipe_fds[0], "r");
-    char line[256] = "";
-    assert_non_null(fgets(line, sizeof line, output));
-    fclose(output);
-    assert_int_equal(sscanf(line, "hydra: listening on http://127.0.0.1:%d/api/v1", &run.port), 1);
-}
+static void start_daemon(void) { assert_int_equal(daemon_start(&run), 0); }
 
 static int setup(void **state)
 {
     (void)state;
-    format_into(run.dir, sizeof run.dir, "/tmp/hydra-daemon-XXXXXX");
-    assert_non_null(mkdtemp(run.dir));
-    format_into(run.data, sizeof run.data, "%s/hydra.db", run.dir);
-    create_key("alice", "ingest,read,approve", run.admin_key, sizeof run.admin_key);
-    create_key("viewer", "read", run.reader_key, sizeof run.reader_key);
-    start_daemon();
+    if (daemon_prepare(&run, NULL, NULL) != 0 || daemon_start(&run) != 0)
+        return -1;
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    if (run.pid > 0) {
-        kill(run.pid, SIGTERM);
-        waitpid(run.pid, NULL, 0);
-    }
-    char *cleanup = xasprintf("rm -rf %s", run.dir);
-    support_run(cleanup, NULL);
-    free(cleanup);
+    daemon_cleanup(&run);
     return 0;
 }
 
 /* ## The API through curl --------------------------------------------------------------------------------------- */
 
-typedef struct reply {
-    int status;
-    json_t *json;
-    char headers[2048];
-} reply;
-
-/* method path with an optional key and JSON body (extra: more curl arguments). */
 static reply call(const char *method, const char *path, const char *key, const char *body, const char *extra)
 {
-    char *body_file = NULL;
-    if (body)
-        body_file = xstrdup(support_write_temp(body));
-    char headers_file[96];
-    format_into(headers_file, sizeof headers_file, "%s/headers", run.dir);
-    char *auth = key ? xasprintf("-H 'Authorization: Bearer %s'", key) : xstrdup("");
-    char *data = body_file ? xasprintf("-H 'Content-Type: application/json' --data-binary @%s", body_file)
-                           : xstrdup("");
-    char *line = xasprintf("curl -s -D %s -X %s %s %s %s -w '\\n%%{http_code}' http://127.0.0.1:%d%s", headers_file,
-                           method, auth, data, extra ? extra : "", run.port, path);
-    const char *output;
-    assert_int_equal(support_run(line, &output), 0);
-    reply r = {0, NULL, ""};
-    const char *last = strrchr(output, '\n');
-    assert_non_null(last);
-    r.status = atoi(last + 1);
-    json_error_t ignored;
-    r.json = json_loadb(output, (size_t)(last - output), 0, &ignored);
-    FILE *file = fopen(headers_file, "r");
-    if (file) {
-        r.headers[fread(r.headers, 1, sizeof r.headers - 1, file)] = '\0';
-        fclose(file);
-    }
-    if (body_file)
-        unlink(body_file);
-    free(body_file);
-    free(auth);
-    free(data);
-    free(line);
+    reply r = daemon_call(&run, method, path, key, body, extra);
+    assert_int_not_equal(r.status, -1);
     return r;
 }
 
@@ -275,20 +186,9 @@ static void test_daemon_surge_becomes_pending_then_approved(void **state)
     json_decref(r.json);
 }
 
-/* Ingests a surge of `load` seconds_ahead from now and returns the pending recommendation it raised. */
 static void surge_to_pending(double load, double seconds_ahead, char *id, size_t size)
 {
-    char *body = xasprintf("[{\"service\":\"donations-api\",\"ts\":%.0f,\"value\":%.0f}]",
-                           (double)time(NULL) + seconds_ahead, load);
-    reply r = call("POST", "/api/v1/ingest/metrics", run.admin_key, body, NULL);
-    free(body);
-    assert_int_equal(r.status, 200);
-    json_decref(r.json);
-    r = call("GET", "/api/v1/recommendations?status=pending", run.reader_key, NULL, NULL);
-    json_t *pending = json_array_get(json_object_get(r.json, "recommendations"), 0);
-    assert_non_null(pending);
-    format_into(id, size, "%s", json_string_value(json_object_get(pending, "id")));
-    json_decref(r.json);
+    assert_int_equal(daemon_surge_to_pending(&run, load, seconds_ahead, id, size), 0);
 }
 
 /* A pending recommendation outlives a restart and can still be approved. */
@@ -299,8 +199,7 @@ static void test_daemon_resumes_pending_recommendations_after_restart(void **sta
     surge_to_pending(20000, 60, id, sizeof id);
     reply r;
 
-    kill(run.pid, SIGTERM);
-    waitpid(run.pid, NULL, 0);
+    daemon_stop(&run, SIGTERM);
     start_daemon();
 
     char *path = xasprintf("/api/v1/recommendations/%s/approve", id);
@@ -406,13 +305,110 @@ static void test_daemon_cli_client_lists_shows_and_approves(void **state)
     assert_contains(output, "refused the key (401)");
 }
 
+/* A key the daemon has seen is remembered for 2 s (a lookup per request queued on the store under load); a revoked
+ * one is refused once that has passed. */
+static void test_daemon_revoked_key_is_refused_within_two_seconds(void **state)
+{
+    (void)state;
+    char key[128];
+    assert_int_equal(daemon_create_key(&run, "temporary", "read", key, sizeof key), 0);
+    reply r = call("GET", "/api/v1/services", key, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    json_decref(r.json);
+    char *revoke = xasprintf("%s/hydra keys revoke --config %s --data %s --tenant default --name temporary",
+                             support_build_dir(), run.config, run.data);
+    const char *output;
+    assert_int_equal(support_run(revoke, &output), 0);
+    free(revoke);
+    usleep(2100 * 1000);
+    r = call("GET", "/api/v1/services", key, NULL, NULL);
+    assert_int_equal(r.status, 401);
+    json_decref(r.json);
+}
+
+/* ## Faults --------------------------------------------------------------------------------------------------- */
+
+static long samples_of(const char *service)
+{
+    char *settings = xasprintf("path = \"%s\";", run.data);
+    long distinct;
+    long count = store_count_samples("sqlite", settings, service, 0, 4e9, &distinct);
+    free(settings);
+    assert_true(count >= 0);
+    return count;
+}
+
+/* Every refused request leaves the store as it was and the daemon answering. */
+static void test_daemon_refused_requests_write_nothing(void **state)
+{
+    (void)state;
+    char *good = xasprintf("[{\"service\":\"refused\",\"ts\":%.0f,\"value\":1}]", (double)time(NULL));
+    char *bad_last = xasprintf("[{\"service\":\"refused\",\"ts\":%.0f,\"value\":1},{\"service\":\"refused\","
+                               "\"ts\":-5,\"value\":1}]",
+                               (double)time(NULL));
+    size_t huge_size = (1u << 20) + 64, at = 1;
+    char *huge = xmalloc(huge_size + strlen(good) + 1);
+    huge[0] = '[';
+    while (at + strlen(good) + 1 < huge_size) { /* valid JSON, only too large */
+        memcpy(huge + at, good + 1, strlen(good) - 2);
+        at += strlen(good) - 2;
+        huge[at++] = ',';
+    }
+    memcpy(huge + at, good + 1, strlen(good) - 1);
+    huge[at + strlen(good) - 1] = '\0';
+    const struct {
+        const char *key, *body, *extra;
+        int status;
+    } refused[] = {
+        {run.admin_key, bad_last, NULL, 400},       /* all or nothing: the good first sample is not kept */
+        {run.admin_key, "{\"samples\": [", NULL, 400},
+        {run.admin_key, "42", NULL, 400},
+        {run.admin_key, "[]", NULL, 400},
+        {run.admin_key, "{\"samples\": {}}", NULL, 400},
+        {run.admin_key, huge, NULL, 413},
+        {run.admin_key, NULL, "-H 'Content-Type: text/csv' --data-binary 'refused,1,1'", 415},
+        {run.admin_key, NULL, "--data-binary @/dev/null", 415},
+        {NULL, good, NULL, 401},
+        {"hydra_forged", good, NULL, 401},
+        {run.reader_key, good, NULL, 403},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(refused); i++) {
+        reply r = call("POST", "/api/v1/ingest/metrics", refused[i].key, refused[i].body, refused[i].extra);
+        if (r.status != refused[i].status)
+            fail_msg("request %zu answered %d, expected %d", i, r.status, refused[i].status);
+        assert_non_null(error_of(&r));
+        json_decref(r.json);
+    }
+    assert_int_equal(samples_of("refused"), 0);
+    reply r = call("GET", "/api/v1/health", NULL, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    json_decref(r.json);
+    r = call("POST", "/api/v1/ingest/metrics", run.admin_key, good, NULL);
+    assert_int_equal(r.status, 200);
+    json_decref(r.json);
+    assert_int_equal(samples_of("refused"), 1); /* the count above could see a sample */
+    free(huge);
+    free(good);
+    free(bad_last);
+}
+
+static void test_daemon_kill_9_during_ingest_loses_no_acknowledged_sample(void **state)
+{
+    (void)state;
+    char *settings = xasprintf("path = \"%s\";", run.data);
+    kill_outcome out;
+    assert_int_equal(fault_kill_during_ingest(&run, "sqlite", settings, &out), 0);
+    free(settings);
+    char report[512];
+    bool holds = kill_outcome_holds(&out, report, sizeof report);
+    print_message("%s\n", report);
+    assert_true(holds);
+}
+
 static void test_daemon_stops_cleanly_on_sigterm(void **state)
 {
     (void)state;
-    assert_int_equal(kill(run.pid, SIGTERM), 0);
-    int status = -1;
-    assert_int_equal(waitpid(run.pid, &status, 0), run.pid);
-    run.pid = 0;
+    int status = daemon_stop(&run, SIGTERM);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     const char *output;
@@ -432,6 +428,9 @@ int main(void)
         cmocka_unit_test(test_daemon_exposes_prometheus_metrics),
         cmocka_unit_test(test_daemon_resumes_pending_recommendations_after_restart),
         cmocka_unit_test(test_daemon_cli_client_lists_shows_and_approves),
+        cmocka_unit_test(test_daemon_revoked_key_is_refused_within_two_seconds),
+        cmocka_unit_test(test_daemon_refused_requests_write_nothing),
+        cmocka_unit_test(test_daemon_kill_9_during_ingest_loses_no_acknowledged_sample),
         cmocka_unit_test(test_daemon_stops_cleanly_on_sigterm),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

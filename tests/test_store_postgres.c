@@ -4,6 +4,8 @@
  * and a newer schema refused, the database's own CHECK, two replicas sharing a database, and a server restart. */
 #include "store_suite.h"
 
+#include "servers.h"
+
 #include "util.h"
 
 #include <unistd.h>
@@ -13,38 +15,16 @@
 
 /* ## The server: one per binary ------------------------------------------------------------------------------ */
 
-static char server_dir[64];
-static char server_conninfo[512];
+static pg_server server;
 static int database_count;
-
-/* Runs a pg-server command on our folder; its output (static) in *output. */
-static int pg_server(const char *action, const char **output)
-{
-    char *line = xasprintf("tests/pg-server %s %s", action, server_dir);
-    int status = support_run(line, output);
-    free(line);
-    return status;
-}
 
 static int server_start(void **state)
 {
     (void)state;
-    format_into(server_dir, sizeof server_dir, "/tmp/hydra-pg-XXXXXX");
-    if (!mkdtemp(server_dir)) {
-        print_error("test_store_postgres: cannot make a folder for the server\n");
+    if (pg_server_start(&server) != 0) {
+        print_error("test_store_postgres: PostgreSQL did not start\n");
         return -1;
     }
-    /* With our pid, pg-server stops the server should this binary die before its group teardown. */
-    const char *output;
-    char *line = xasprintf("tests/pg-server start %s %d", server_dir, (int)getpid());
-    int status = support_run(line, &output);
-    free(line);
-    const char *conninfo = strstr(output, "host=");
-    if (status != 0 || !conninfo) {
-        print_error("test_store_postgres: PostgreSQL did not start (pg-server exit %d):\n%s\n", status, output);
-        return -1;
-    }
-    format_into(server_conninfo, sizeof server_conninfo, "%.*s", (int)strcspn(conninfo, "\n"), conninfo);
     return 0;
 }
 
@@ -52,7 +32,7 @@ static int server_stop(void **state)
 {
     (void)state;
     const char *output;
-    if (pg_server("stop", &output) == 0)
+    if (pg_server_run(&server, "stop", &output) == 0)
         return 0;
     print_error("test_store_postgres: stopping the server failed:\n%s\n", output);
     return -1;
@@ -62,18 +42,13 @@ static int server_stop(void **state)
 static void server_set(const char *action)
 {
     const char *output;
-    if (pg_server(action, &output) != 0)
+    if (pg_server_run(&server, action, &output) != 0)
         fail_msg("pg-server %s failed: %s", action, output);
 }
 
-/* Runs SQL through psql in database; returns psql's exit status and its unaligned output (static) in *output. */
 static int psql(const char *database, const char *statement, const char **output)
 {
-    char *line = xasprintf("psql '%s dbname=%s' -v ON_ERROR_STOP=1 -qtAc \"%s\"", server_conninfo, database,
-                           statement);
-    int status = support_run(line, output);
-    free(line);
-    return status;
+    return pg_server_psql(&server, database, statement, output);
 }
 
 /* The same, failing the test when psql fails. */
@@ -102,7 +77,7 @@ static int database_create(char *database, size_t size)
 
 static void settings_for(char *settings, size_t size, const char *database, const char *extra)
 {
-    format_into(settings, size, "conninfo = \"%s dbname=%s\"; %s", server_conninfo, database, extra ? extra : "");
+    format_into(settings, size, "conninfo = \"%s dbname=%s\"; %s", server.conninfo, database, extra ? extra : "");
 }
 
 static int setup(void **state)
@@ -488,6 +463,49 @@ static void test_postgres_a_server_stopped_during_a_large_append_keeps_it_whole(
 
 #define POSTGRES_TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
+/* ## Group commit ------------------------------------------------------------------------------------------------- */
+
+#define GROUP_THREADS 8
+#define GROUP_BATCHES 40
+
+typedef struct group_writer {
+    store_fixture *f;
+    int thread;
+    int failures;
+} group_writer;
+
+/* Keyless appends, two tenants taking turns by thread: they wait together, and a group is one tenant's. */
+static void *group_writer_run(void *context)
+{
+    group_writer *w = context;
+    for (int b = 0; b < GROUP_BATCHES; b++) {
+        hydra_sample batch[3];
+        for (int i = 0; i < 3; i++)
+            batch[i] = (hydra_sample){"web", "rps", JAN_1_2024 + (w->thread * GROUP_BATCHES + b) * 3 + i, w->thread};
+        if (w->f->ops->append_samples(w->f->db, w->thread % 2 ? "beta" : "acme", batch, 3, NULL, NULL, 0) != 0)
+            w->failures++;
+    }
+    return NULL;
+}
+
+static void test_postgres_appends_waiting_together_keep_each_tenants_samples(void **state)
+{
+    store_fixture *f = *state;
+    pthread_t threads[GROUP_THREADS];
+    group_writer writers[GROUP_THREADS];
+    for (int t = 0; t < GROUP_THREADS; t++) {
+        writers[t] = (group_writer){f, t, 0};
+        assert_int_equal(pthread_create(&threads[t], NULL, group_writer_run, &writers[t]), 0);
+    }
+    for (int t = 0; t < GROUP_THREADS; t++) {
+        pthread_join(threads[t], NULL);
+        assert_int_equal(writers[t].failures, 0);
+    }
+    assert_string_equal(sql(f->scratch, "SELECT tenant, count(*), count(DISTINCT ts), sum(value) FROM metric_samples"
+                                        " GROUP BY tenant ORDER BY tenant"),
+                        "acme|480|480|1440\nbeta|480|480|1920\n"); /* threads 0,2,4,6 and 1,3,5,7, 120 each */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -508,6 +526,7 @@ int main(void)
         POSTGRES_TEST(test_postgres_a_stopped_server_is_unavailable_and_a_restarted_one_is_used_again),
         POSTGRES_TEST(test_postgres_the_first_call_after_a_restart_succeeds),
         POSTGRES_TEST(test_postgres_a_server_stopped_during_a_large_append_keeps_it_whole),
+        POSTGRES_TEST(test_postgres_appends_waiting_together_keep_each_tenants_samples),
     };
     return cmocka_run_group_tests_name("store postgres", tests, server_start, server_stop);
 }

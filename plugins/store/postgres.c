@@ -20,7 +20,8 @@
  *
  * One connection per instance, guarded by a mutex (the daemon calls from several threads). Visitors run after the
  * mutex is released, on a result already read, so a visitor may call the store again. When the server is gone the
- * error starts with "unavailable: " and the next call reconnects (PQreset). Every statement is parameterised; the
+ * error starts with "unavailable: " and the next call reconnects (PQreset). Appends without an idempotency key
+ * that wait for the connection together are written in one transaction (group commit). Every statement is parameterised; the
  * only SQL assembled at run time is built by the server (format() with %I/%L) from times this file computed. */
 #include <hydra/plugin.h>
 
@@ -62,6 +63,12 @@ typedef struct pg_store {
     size_t partition_count;
     size_t partition_capacity;
     int samples_metric;
+    /* Group commit: appends without an idempotency key that arrive while one is being written wait here, and the
+     * next writer takes all of one tenant's in one transaction. */
+    pthread_mutex_t queue_lock;
+    pthread_cond_t queue_changed;
+    struct append_waiter *queue;
+    bool writing;
 } pg_store;
 
 /* ## Parameters: every value goes to the server as a parameter; numbers are formatted here ---------------------- */
@@ -1119,6 +1126,105 @@ static void retention_after_append(pg_store *self)
         self->host->log(self->host, HYDRA_LOG_WARN, "retention failed; trying again in an hour");
 }
 
+/* One transaction for the appends of args; 0 once all of it is committed. */
+static int append_write(pg_store *self, append_args *args)
+{
+    pthread_mutex_lock(&self->lock);
+    int result = transaction_locked(self, "append_samples", "BEGIN", append_body, args);
+    for (size_t i = 0; result == 0 && i < args->created_count; i++)
+        partition_remember(self, args->created[i]);
+    if (result == 0)
+        retention_after_append(self);
+    pthread_mutex_unlock(&self->lock);
+    free(args->created);
+    return result;
+}
+
+/* ## Samples: group commit --------------------------------------------------------------------------------------- *
+ * Under load every append paid a transaction of its own on the one connection (five round trips), and callers
+ * queued on the mutex: at 500 concurrent clients p95 reached a second. Appends waiting together now share one
+ * transaction; each caller still returns only once its samples are committed, and a failure fails them all, so each
+ * batch stays all or nothing. Appends with an idempotency key keep their own transaction (a replay writes nothing). */
+
+typedef struct append_waiter {
+    append_args *args;
+    int result;
+    bool done;
+    struct append_waiter *next;
+} append_waiter;
+
+/* Takes from the queue every waiter of tenant, in arrival order; queue_lock held. */
+static append_waiter *queue_take(pg_store *self, const char *tenant)
+{
+    append_waiter *taken = NULL, **taken_end = &taken, **at = &self->queue;
+    while (*at) {
+        append_waiter *w = *at;
+        if (strcmp(w->args->tenant, tenant) != 0) {
+            at = &w->next;
+            continue;
+        }
+        *at = w->next;
+        w->next = NULL;
+        *taken_end = w;
+        taken_end = &w->next;
+    }
+    return taken;
+}
+
+/* The samples of every waiter in one array (strings stay borrowed from the waiters, who wait for this). */
+static int group_write(pg_store *self, append_waiter *group)
+{
+    if (!group->next)
+        return append_write(self, group->args);
+    size_t total = 0;
+    for (append_waiter *w = group; w; w = w->next)
+        total += w->args->count;
+    hydra_sample *samples = malloc(total * sizeof *samples);
+    if (!samples)
+        return invalid(self, "append_samples: out of memory");
+    size_t at = 0;
+    for (append_waiter *w = group; w; w = w->next) {
+        memcpy(samples + at, w->args->samples, w->args->count * sizeof *samples);
+        at += w->args->count;
+    }
+    append_args combined = {group->args->tenant, samples, total, NULL, NULL, 0, NULL, 0};
+    int result = append_write(self, &combined);
+    free(samples);
+    return result;
+}
+
+/* Waits until this append is written, by another caller's transaction or, when none is under way, by writing the
+ * queue's appends of its tenant itself. */
+static int append_grouped(pg_store *self, append_args *args)
+{
+    append_waiter me = {args, -1, false, NULL};
+    pthread_mutex_lock(&self->queue_lock);
+    append_waiter **tail = &self->queue;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = &me;
+    while (!me.done) {
+        if (self->writing) {
+            pthread_cond_wait(&self->queue_changed, &self->queue_lock);
+            continue;
+        }
+        self->writing = true;
+        append_waiter *group = queue_take(self, args->tenant);
+        pthread_mutex_unlock(&self->queue_lock);
+        int result = group_write(self, group);
+        pthread_mutex_lock(&self->queue_lock);
+        for (append_waiter *w = group, *next; w; w = next) {
+            next = w->next; /* a waiter's record is gone once it sees done */
+            w->result = result;
+            w->done = true;
+        }
+        self->writing = false;
+        pthread_cond_broadcast(&self->queue_changed);
+    }
+    pthread_mutex_unlock(&self->queue_lock);
+    return me.result;
+}
+
 static int store_append_samples(void *state, const char *tenant, const hydra_sample *samples, size_t count,
                                 const char *idempotency_key, char *response, size_t response_size)
 {
@@ -1126,14 +1232,7 @@ static int store_append_samples(void *state, const char *tenant, const hydra_sam
     append_args args = {tenant, samples, count, idempotency_key, response, response_size, NULL, 0};
     if (samples_validate(self, &args) != 0)
         return -1;
-    pthread_mutex_lock(&self->lock);
-    int result = transaction_locked(self, "append_samples", "BEGIN", append_body, &args);
-    for (size_t i = 0; result == 0 && i < args.created_count; i++)
-        partition_remember(self, args.created[i]);
-    if (result == 0)
-        retention_after_append(self);
-    pthread_mutex_unlock(&self->lock);
-    free(args.created);
+    int result = idempotency_key || count == 0 ? append_write(self, &args) : append_grouped(self, &args);
     if (result == 0 && self->samples_metric >= 0)
         self->host->metric_add(self->host, self->samples_metric, (double)count);
     return result;
@@ -1731,6 +1830,8 @@ static void store_destroy(void *state)
         return;
     PQfinish(self->conn);
     pthread_mutex_destroy(&self->lock);
+    pthread_mutex_destroy(&self->queue_lock);
+    pthread_cond_destroy(&self->queue_changed);
     free(self->partitions);
     self->host->free(self->host, self);
 }
@@ -1747,7 +1848,8 @@ static void *store_create(const hydra_host *host)
     }
     *self = (pg_store){.host = host, .retention_days = s.retention_days, .unit = unit_parse(s.partition),
                        .retention_ran_at = -INFINITY};
-    if (pthread_mutex_init(&self->lock, NULL) != 0) {
+    if (pthread_mutex_init(&self->lock, NULL) != 0 || pthread_mutex_init(&self->queue_lock, NULL) != 0 ||
+        pthread_cond_init(&self->queue_changed, NULL) != 0) {
         host->set_error(host, "cannot create a mutex");
         host->free(host, self);
         return NULL;
