@@ -57,6 +57,8 @@ int store_handle_open(store_handle *handle, const daemon_options *options, char 
     if (config_load(&handle->config, options->config_path, error, error_size) != 0)
         return -1;
     hydra_config *config = &handle->config;
+    log_set_level(config->log_level); /* before the store logs its first line */
+    log_set_format(config->log_json ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
     if (!config->store.name) {
         format_into(error, error_size, "config %s: no store = { name = ...; } to keep data in", config->path);
         return -1;
@@ -471,11 +473,15 @@ static void append_metric(void *context, const char *owner, const char *name, co
 
 static void handle_metrics(void *context, const http_request *request, http_response *response)
 {
-    (void)context, (void)request;
+    (void)request;
+    daemon_app *app = context;
     exposition out = {xstrdup(""), xstrdup("\n")};
     metrics_each(append_metric, &out);
     free(out.names_seen);
-    response->text = out.text;
+    char *http = http_metrics_text(app->http);
+    response->text = xasprintf("%s%s", out.text, http);
+    free(http);
+    free(out.text);
     response->text_type = "text/plain; version=0.0.4";
 }
 
@@ -562,8 +568,6 @@ static int app_open(daemon_app *app, const daemon_options *options, char *error,
     if (store_handle_open(&app->store, options, error, error_size) != 0)
         return -1;
     hydra_config *config = &app->store.config;
-    log_set_level(config->log_level);
-    log_set_format(config->log_json ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
     if (options->listen) {
         free(config->listen_host);
         if (!config_parse_listen(options->listen, &config->listen_host, &config->listen_port)) {
@@ -586,7 +590,8 @@ static int app_open(daemon_app *app, const daemon_options *options, char *error,
         return -1;
     pthread_mutex_init(&app->lock, NULL);
     http_config http = {config->listen_host, config->listen_port, config->max_body_bytes, 4, routes,
-                        ARRAY_LEN(routes), authenticate, app};
+                        ARRAY_LEN(routes), authenticate, app, config->rate_limit_per_second,
+                        config->rate_limit_burst};
     app->http = http_start(&http, error, error_size);
     return app->http ? 0 : -1;
 }

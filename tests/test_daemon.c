@@ -19,122 +19,34 @@
 
 #include <cmocka.h>
 
-typedef struct daemon_run {
-    char dir[64];
-    char data[128];
-    char admin_key[128];
-    char reader_key[128];
-    pid_t pid;
-    int port;
-} daemon_run;
-
-static daemon_run run;
-
-/* ## Setup: keys, then the daemon ----------------------------------------------------------------------------- */
-
-static void create_key(const char *name, const char *scopes, char *secret, size_t size)
-{
-    char *line = xasprintf("(%s/hydra keys create --config configs/hydra.cfg --data %s --tenant default --name %s "
-                           "--scopes %s 2>/dev/null)",
-                           support_build_dir(), run.data, name, scopes);
-    const char *output;
-    int status = support_run(line, &output);
-    free(line);
-    if (status != 0)
-        fail_msg("keys create failed: %s", output);
-    format_into(secret, size, "%.*s", (int)strcspn(output, "\n"), output);
-    assert_int_equal(strncmp(secret, "hydra_", 6), 0);
-}
-
-/* Starts the daemon and reads the port from its first line of output. */
-static void start_daemon(void)
-{
-    int pipe_fds[2];
-    assert_int_equal(pipe(pipe_fds), 0);
-    char *binary = xasprintf("%s/hydra", support_build_dir());
-    run.pid = fork();
-    if (run.pid == 0) {
-        dup2(pipe_fds[1], STDOUT_FILENO);
-        close(pipe_fds[0]);
-        execl(binary, binary, "serve", "--config", "configs/hydra.cfg", "--listen", "127.0.0.1:0", "--data", run.data,
-              (char *)NULL);
-        _exit(127);
-    }
-    free(binary);
-    close(pipe_fds[1]);
-    FILE *output = fdopen(pipe_fds[0], "r");
-    char line[256] = "";
-    assert_non_null(fgets(line, sizeof line, output));
-    fclose(output);
-    assert_int_equal(sscanf(line, "hydra: listening on http://127.0.0.1:%d/api/v1", &run.port), 1);
-}
+static support_daemon run;
+static char admin_key[128], reader_key[128];
 
 static int setup(void **state)
 {
     (void)state;
-    format_into(run.dir, sizeof run.dir, "/tmp/hydra-daemon-XXXXXX");
-    assert_non_null(mkdtemp(run.dir));
-    format_into(run.data, sizeof run.data, "%s/hydra.db", run.dir);
-    create_key("alice", "ingest,read,approve", run.admin_key, sizeof run.admin_key);
-    create_key("viewer", "read", run.reader_key, sizeof run.reader_key);
-    start_daemon();
+    support_daemon_init(&run, NULL);
+    support_daemon_key(&run, "alice", "ingest,read,approve", admin_key, sizeof admin_key);
+    support_daemon_key(&run, "viewer", "read", reader_key, sizeof reader_key);
+    support_daemon_start(&run);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    if (run.pid > 0) {
-        kill(run.pid, SIGTERM);
-        waitpid(run.pid, NULL, 0);
-    }
-    char *cleanup = xasprintf("rm -rf %s", run.dir);
-    support_run(cleanup, NULL);
-    free(cleanup);
+    support_daemon_remove(&run);
     return 0;
 }
 
 /* ## The API through curl --------------------------------------------------------------------------------------- */
 
-typedef struct reply {
-    int status;
-    json_t *json;
-    char headers[2048];
-} reply;
+typedef support_reply reply;
 
 /* method path with an optional key and JSON body (extra: more curl arguments). */
 static reply call(const char *method, const char *path, const char *key, const char *body, const char *extra)
 {
-    char *body_file = NULL;
-    if (body)
-        body_file = xstrdup(support_write_temp(body));
-    char headers_file[96];
-    format_into(headers_file, sizeof headers_file, "%s/headers", run.dir);
-    char *auth = key ? xasprintf("-H 'Authorization: Bearer %s'", key) : xstrdup("");
-    char *data = body_file ? xasprintf("-H 'Content-Type: application/json' --data-binary @%s", body_file)
-                           : xstrdup("");
-    char *line = xasprintf("curl -s -D %s -X %s %s %s %s -w '\\n%%{http_code}' http://127.0.0.1:%d%s", headers_file,
-                           method, auth, data, extra ? extra : "", run.port, path);
-    const char *output;
-    assert_int_equal(support_run(line, &output), 0);
-    reply r = {0, NULL, ""};
-    const char *last = strrchr(output, '\n');
-    assert_non_null(last);
-    r.status = atoi(last + 1);
-    json_error_t ignored;
-    r.json = json_loadb(output, (size_t)(last - output), 0, &ignored);
-    FILE *file = fopen(headers_file, "r");
-    if (file) {
-        r.headers[fread(r.headers, 1, sizeof r.headers - 1, file)] = '\0';
-        fclose(file);
-    }
-    if (body_file)
-        unlink(body_file);
-    free(body_file);
-    free(auth);
-    free(data);
-    free(line);
-    return r;
+    return support_call(&run, method, path, key, body, extra);
 }
 
 static const char *error_of(const reply *r) { return json_string_value(json_object_get(r->json, "error")); }
@@ -169,11 +81,11 @@ static void test_daemon_keys_and_scopes(void **state)
     assert_int_equal(r.status, 401);
     assert_contains(error_of(&r), "unknown or revoked");
     json_decref(r.json);
-    r = call("POST", "/api/v1/ingest/metrics", run.reader_key, "[]", NULL);
+    r = call("POST", "/api/v1/ingest/metrics", reader_key, "[]", NULL);
     assert_int_equal(r.status, 403);
     assert_contains(error_of(&r), "'viewer' lacks the scope");
     json_decref(r.json);
-    r = call("GET", "/api/v1/services", run.reader_key, NULL, NULL);
+    r = call("GET", "/api/v1/services", reader_key, NULL, NULL);
     assert_int_equal(r.status, 200);
     assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(r.json, "services"), 0),
                                                           "name")),
@@ -188,23 +100,23 @@ static void test_daemon_ingest_rejects_bad_input_naming_the_field(void **state)
     char *body = xasprintf("{\"samples\":[{\"service\":\"donations-api\",\"ts\":%.0f,\"value\":100},"
                            "{\"service\":\"donations-api\",\"ts\":%.0f,\"value\":\"lots\"}]}",
                            now, now);
-    reply r = call("POST", "/api/v1/ingest/metrics", run.admin_key, body, NULL);
+    reply r = call("POST", "/api/v1/ingest/metrics", admin_key, body, NULL);
     free(body);
     assert_int_equal(r.status, 400);
     assert_string_equal(json_string_value(json_object_get(r.json, "field")), "samples[1].value");
     json_decref(r.json);
-    r = call("POST", "/api/v1/ingest/metrics", run.admin_key, "{\"samples\": [", NULL);
+    r = call("POST", "/api/v1/ingest/metrics", admin_key, "{\"samples\": [", NULL);
     assert_int_equal(r.status, 400);
     assert_contains(error_of(&r), "not JSON");
     json_decref(r.json);
-    r = call("POST", "/api/v1/ingest/metrics", run.admin_key, NULL, "-H 'Content-Type: text/plain' --data-binary x");
+    r = call("POST", "/api/v1/ingest/metrics", admin_key, NULL, "-H 'Content-Type: text/plain' --data-binary x");
     assert_int_equal(r.status, 415);
     json_decref(r.json);
     /* over the 1 MiB default: 413, and the daemon carries on */
     char *huge = xmalloc((2u << 20) + 1);
     memset(huge, ' ', 2u << 20);
     huge[2u << 20] = '\0';
-    r = call("POST", "/api/v1/ingest/metrics", run.admin_key, huge, NULL);
+    r = call("POST", "/api/v1/ingest/metrics", admin_key, huge, NULL);
     free(huge);
     assert_int_equal(r.status, 413);
     json_decref(r.json);
@@ -219,8 +131,8 @@ static void test_daemon_ingest_replay_with_idempotency_key_answers_the_same(void
     char *body = xasprintf("[{\"service\":\"payments\",\"ts\":%.0f,\"value\":12},"
                            "{\"service\":\"payments\",\"ts\":%.0f,\"value\":13}]",
                            (double)time(NULL), (double)time(NULL) + 1);
-    reply first = call("POST", "/api/v1/ingest/metrics", run.admin_key, body, "-H 'Idempotency-Key: batch-7'");
-    reply again = call("POST", "/api/v1/ingest/metrics", run.admin_key, body, "-H 'Idempotency-Key: batch-7'");
+    reply first = call("POST", "/api/v1/ingest/metrics", admin_key, body, "-H 'Idempotency-Key: batch-7'");
+    reply again = call("POST", "/api/v1/ingest/metrics", admin_key, body, "-H 'Idempotency-Key: batch-7'");
     free(body);
     assert_int_equal(first.status, 200);
     assert_int_equal(again.status, 200);
@@ -235,11 +147,11 @@ static void test_daemon_surge_becomes_pending_then_approved(void **state)
 {
     (void)state;
     char *body = xasprintf("[{\"service\":\"donations-api\",\"ts\":%.0f,\"value\":5000}]", (double)time(NULL));
-    reply r = call("POST", "/api/v1/ingest/metrics", run.admin_key, body, NULL);
+    reply r = call("POST", "/api/v1/ingest/metrics", admin_key, body, NULL);
     free(body);
     assert_int_equal(r.status, 200);
     json_decref(r.json);
-    r = call("GET", "/api/v1/recommendations?status=pending", run.reader_key, NULL, NULL);
+    r = call("GET", "/api/v1/recommendations?status=pending", reader_key, NULL, NULL);
     assert_int_equal(r.status, 200);
     json_t *pending = json_array_get(json_object_get(r.json, "recommendations"), 0);
     assert_non_null(pending);
@@ -251,20 +163,20 @@ static void test_daemon_surge_becomes_pending_then_approved(void **state)
     json_decref(r.json);
 
     char *path = xasprintf("/api/v1/recommendations/%s/approve", id);
-    r = call("POST", path, run.reader_key, NULL, NULL);
+    r = call("POST", path, reader_key, NULL, NULL);
     assert_int_equal(r.status, 403); /* read scope cannot decide */
     json_decref(r.json);
-    r = call("POST", path, run.admin_key, "{\"reason\":\"surge is real\"}", NULL);
+    r = call("POST", path, admin_key, "{\"reason\":\"surge is real\"}", NULL);
     assert_int_equal(r.status, 200);
     assert_string_equal(json_string_value(json_object_get(r.json, "state")), "executed");
     json_decref(r.json);
-    r = call("POST", path, run.admin_key, NULL, NULL);
+    r = call("POST", path, admin_key, NULL, NULL);
     assert_int_equal(r.status, 409); /* nobody decides twice */
     json_decref(r.json);
     free(path);
 
     path = xasprintf("/api/v1/recommendations/%s", id);
-    r = call("GET", path, run.reader_key, NULL, NULL);
+    r = call("GET", path, reader_key, NULL, NULL);
     free(path);
     assert_int_equal(r.status, 200);
     assert_string_equal(json_string_value(json_object_get(r.json, "decided_by")), "alice");
@@ -280,11 +192,11 @@ static void surge_to_pending(double load, double seconds_ahead, char *id, size_t
 {
     char *body = xasprintf("[{\"service\":\"donations-api\",\"ts\":%.0f,\"value\":%.0f}]",
                            (double)time(NULL) + seconds_ahead, load);
-    reply r = call("POST", "/api/v1/ingest/metrics", run.admin_key, body, NULL);
+    reply r = call("POST", "/api/v1/ingest/metrics", admin_key, body, NULL);
     free(body);
     assert_int_equal(r.status, 200);
     json_decref(r.json);
-    r = call("GET", "/api/v1/recommendations?status=pending", run.reader_key, NULL, NULL);
+    r = call("GET", "/api/v1/recommendations?status=pending", reader_key, NULL, NULL);
     json_t *pending = json_array_get(json_object_get(r.json, "recommendations"), 0);
     assert_non_null(pending);
     format_into(id, size, "%s", json_string_value(json_object_get(pending, "id")));
@@ -299,12 +211,11 @@ static void test_daemon_resumes_pending_recommendations_after_restart(void **sta
     surge_to_pending(20000, 60, id, sizeof id);
     reply r;
 
-    kill(run.pid, SIGTERM);
-    waitpid(run.pid, NULL, 0);
-    start_daemon();
+    support_daemon_stop(&run);
+    support_daemon_start(&run);
 
     char *path = xasprintf("/api/v1/recommendations/%s/approve", id);
-    r = call("POST", path, run.admin_key, NULL, NULL);
+    r = call("POST", path, admin_key, NULL, NULL);
     free(path);
     assert_int_equal(r.status, 200);
     assert_string_equal(json_string_value(json_object_get(r.json, "state")), "executed");
@@ -339,7 +250,7 @@ static void test_daemon_openapi_document_matches_the_routes(void **state)
                 format_into(concrete, sizeof concrete, "%.*snope%s", (int)(brace - path), path, strchr(brace, '}') + 1);
             else
                 format_into(concrete, sizeof concrete, "%s", path);
-            reply each = call(upper, concrete, run.admin_key, NULL, NULL);
+            reply each = call(upper, concrete, admin_key, NULL, NULL);
             if (each.status == 404 && brace == NULL)
                 fail_msg("%s %s answers 404", upper, concrete);
             assert_int_not_equal(each.status, 405);
@@ -354,11 +265,11 @@ static void test_daemon_openapi_document_matches_the_routes(void **state)
 static void test_daemon_exposes_prometheus_metrics(void **state)
 {
     (void)state;
-    reply r = call("GET", "/metrics", run.reader_key, NULL, NULL);
+    reply r = call("GET", "/metrics", reader_key, NULL, NULL);
     assert_int_equal(r.status, 200);
     assert_contains(r.headers, "text/plain; version=0.0.4");
     json_decref(r.json);
-    char *line = xasprintf("curl -s -H 'Authorization: Bearer %s' http://127.0.0.1:%d/metrics", run.reader_key,
+    char *line = xasprintf("curl -s -H 'Authorization: Bearer %s' http://127.0.0.1:%d/metrics", reader_key,
                            run.port);
     const char *output;
     assert_int_equal(support_run(line, &output), 0);
@@ -387,20 +298,20 @@ static void test_daemon_cli_client_lists_shows_and_approves(void **state)
     surge_to_pending(40000, 120, id, sizeof id);
 
     const char *output;
-    assert_int_equal(client(run.reader_key, "list --status pending", &output), 0);
+    assert_int_equal(client(reader_key, "list --status pending", &output), 0);
     assert_contains(output, id);
     assert_contains(output, "pending");
     char args[128];
     format_into(args, sizeof args, "show %s", id);
-    assert_int_equal(client(run.reader_key, args, &output), 0);
+    assert_int_equal(client(reader_key, args, &output), 0);
     assert_contains(output, "donations-api");
     assert_contains(output, "by policy default.lua");
     format_into(args, sizeof args, "approve %s --reason 'on call agrees'", id);
-    assert_int_equal(client(run.reader_key, args, &output), 1);
+    assert_int_equal(client(reader_key, args, &output), 1);
     assert_contains(output, "the daemon refused the key (403)");
-    assert_int_equal(client(run.admin_key, args, &output), 0);
+    assert_int_equal(client(admin_key, args, &output), 0);
     assert_contains(output, "executed");
-    assert_int_equal(client(run.admin_key, args, &output), 1);
+    assert_int_equal(client(admin_key, args, &output), 1);
     assert_contains(output, "answered 409");
     assert_int_equal(client("hydra_wrong", "list", &output), 1);
     assert_contains(output, "refused the key (401)");
@@ -416,7 +327,7 @@ static void test_daemon_stops_cleanly_on_sigterm(void **state)
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     const char *output;
-    assert_int_equal(client(run.admin_key, "list", &output), 1);
+    assert_int_equal(client(admin_key, "list", &output), 1);
     assert_contains(output, "cannot reach the daemon");
 }
 
