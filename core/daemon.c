@@ -7,6 +7,7 @@
 #include "metrics.h"
 #include "plugin_set.h"
 #include "policy.h"
+#include "record_json.h"
 #include "util.h"
 
 #include <errno.h>
@@ -274,20 +275,9 @@ static void handle_ingest(void *context, const http_request *request, http_respo
 
 /* ## Handlers: recommendations -------------------------------------------------------------------------------- */
 
-static json_t *recommendation_json(const hydra_recommendation_record *r)
-{
-    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:b, s:f, s:f, s:f, s:f, s:f, s:f, s:s, s:s, s:s, s:s}", "id", r->id,
-                     "target", r->target, "state", r->state, "from_replicas", r->from_replicas, "to_replicas",
-                     r->to_replicas, "asked", r->asked, "forecast_peak", r->forecast_peak, "forecast_peak_at",
-                     r->forecast_peak_at, "created_at", r->created_at, "expires_at", r->expires_at, "decided_at",
-                     r->decided_at, "finished_at", r->finished_at, "reason", r->reason ? r->reason : "",
-                     "decided_by", r->decided_by ? r->decided_by : "", "decision_reason",
-                     r->decision_reason ? r->decision_reason : "", "result", r->result ? r->result : "");
-}
-
 static int append_recommendation(void *context, const hydra_recommendation_record *record)
 {
-    json_array_append_new(context, recommendation_json(record));
+    json_array_append_new(context, record_json_recommendation(record));
     return 0;
 }
 
@@ -318,15 +308,13 @@ typedef struct one_recommendation {
 
 static int keep_recommendation(void *context, const hydra_recommendation_record *record)
 {
-    ((one_recommendation *)context)->record = recommendation_json(record);
+    ((one_recommendation *)context)->record = record_json_recommendation(record);
     return 0;
 }
 
 static int append_event(void *context, const hydra_recommendation_event *e)
 {
-    json_array_append_new(((one_recommendation *)context)->events,
-                          json_pack("{s:s, s:s, s:f, s:s, s:s}", "from", e->from_state, "to", e->to_state, "at",
-                                    e->at, "by", e->by ? e->by : "", "why", e->why ? e->why : ""));
+    json_array_append_new(((one_recommendation *)context)->events, record_json_event(e));
     return 0;
 }
 

@@ -155,6 +155,35 @@ double support_sample_value(const char *exposition, const char *series)
     return 0;
 }
 
+/* ## A throwaway PostgreSQL ------------------------------------------------------------------------------------ */
+
+int support_pg_start(char *dir, char *conninfo, const char **output)
+{
+    static const char *no_folder = "cannot make a folder for the server";
+    format_into(dir, SUPPORT_PG_DIR_SIZE, "/tmp/hydra-pg-XXXXXX");
+    if (!mkdtemp(dir)) {
+        *output = no_folder;
+        return -1;
+    }
+    /* With our pid, pg-server stops the server should this binary die before it stops it. */
+    char *line = xasprintf("tests/pg-server start %s %d", dir, (int)getpid());
+    int status = support_run(line, output);
+    free(line);
+    const char *found = strstr(*output, "host=");
+    if (status != 0 || !found)
+        return -1;
+    format_into(conninfo, SUPPORT_PG_CONNINFO_SIZE, "%.*s", (int)strcspn(found, "\n"), found);
+    return 0;
+}
+
+int support_pg_command(const char *action, const char *dir, const char **output)
+{
+    char *line = xasprintf("tests/pg-server %s %s", action, dir);
+    int status = support_run(line, output);
+    free(line);
+    return status;
+}
+
 /* ## A daemon under test --------------------------------------------------------------------------------------- */
 
 void support_daemon_init(support_daemon *daemon, const char *config)
@@ -170,9 +199,10 @@ void support_daemon_init(support_daemon *daemon, const char *config)
 void support_daemon_key(const support_daemon *daemon, const char *name, const char *scopes, char *secret,
                         size_t size)
 {
-    char *line = xasprintf("(%s/hydra keys create --config %s --data %s --tenant default --name %s --scopes %s "
+    char *line = xasprintf("(%s/hydra keys create --config %s %s %s --tenant default --name %s --scopes %s "
                            "2>/dev/null)",
-                           support_build_dir(), daemon->config, daemon->data, name, scopes);
+                           support_build_dir(), daemon->config, daemon->data[0] ? "--data" : "", daemon->data, name,
+                           scopes);
     const char *output;
     int status = support_run(line, &output);
     free(line);
@@ -194,8 +224,8 @@ void support_daemon_start(support_daemon *daemon)
         if (log >= 0)
             dup2(log, STDERR_FILENO);
         close(pipe_fds[0]);
-        execl(binary, binary, "serve", "--config", daemon->config, "--listen", "127.0.0.1:0", "--data", daemon->data,
-              (char *)NULL);
+        execl(binary, binary, "serve", "--config", daemon->config, "--listen", "127.0.0.1:0",
+              daemon->data[0] ? "--data" : NULL, daemon->data, (char *)NULL);
         _exit(127);
     }
     free(binary);

@@ -58,11 +58,23 @@ int support_run(const char *command_line, const char **output);
  * there (a counter nobody has counted yet). */
 double support_sample_value(const char *exposition, const char *series);
 
+/* ## A throwaway PostgreSQL (tests/pg-server) ------------------------------------------------------------------- */
+
+#define SUPPORT_PG_DIR_SIZE 64
+#define SUPPORT_PG_CONNINFO_SIZE 512
+
+/* Starts a server in a new folder under /tmp (dir), which stops by itself should this process die; its conninfo
+ * ("host=... port=... dbname=postgres user=postgres") goes into conninfo. 0, or -1 with pg-server's words in
+ * *output. */
+int support_pg_start(char *dir, char *conninfo, const char **output);
+/* tests/pg-server ACTION dir (down, up, stop): its exit status, its output in *output. */
+int support_pg_command(const char *action, const char *dir, const char **output);
+
 /* ## A daemon under test: build/hydra serve on a free port of 127.0.0.1, with a folder of its own ------------- */
 
 typedef struct support_daemon {
     char dir[64];     /* a new temporary folder, removed by support_daemon_remove */
-    char data[128];   /* dir/hydra.db: the SQLite file (--data) */
+    char data[128];   /* dir/hydra.db: the SQLite file (--data); empty for a store that has no file */
     char config[512]; /* the config it runs with */
     char log[128];    /* dir/daemon.log: its stderr */
     pid_t pid;

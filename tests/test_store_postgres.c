@@ -13,38 +13,21 @@
 
 /* ## The server: one per binary ------------------------------------------------------------------------------ */
 
-static char server_dir[64];
-static char server_conninfo[512];
+static char server_dir[SUPPORT_PG_DIR_SIZE];
+static char server_conninfo[SUPPORT_PG_CONNINFO_SIZE];
 static int database_count;
 
 /* Runs a pg-server command on our folder; its output (static) in *output. */
-static int pg_server(const char *action, const char **output)
-{
-    char *line = xasprintf("tests/pg-server %s %s", action, server_dir);
-    int status = support_run(line, output);
-    free(line);
-    return status;
-}
+static int pg_server(const char *action, const char **output) { return support_pg_command(action, server_dir, output); }
 
 static int server_start(void **state)
 {
     (void)state;
-    format_into(server_dir, sizeof server_dir, "/tmp/hydra-pg-XXXXXX");
-    if (!mkdtemp(server_dir)) {
-        print_error("test_store_postgres: cannot make a folder for the server\n");
-        return -1;
-    }
-    /* With our pid, pg-server stops the server should this binary die before its group teardown. */
     const char *output;
-    char *line = xasprintf("tests/pg-server start %s %d", server_dir, (int)getpid());
-    int status = support_run(line, &output);
-    free(line);
-    const char *conninfo = strstr(output, "host=");
-    if (status != 0 || !conninfo) {
-        print_error("test_store_postgres: PostgreSQL did not start (pg-server exit %d):\n%s\n", status, output);
+    if (support_pg_start(server_dir, server_conninfo, &output) != 0) {
+        print_error("test_store_postgres: PostgreSQL did not start:\n%s\n", output);
         return -1;
     }
-    format_into(server_conninfo, sizeof server_conninfo, "%.*s", (int)strcspn(conninfo, "\n"), conninfo);
     return 0;
 }
 
