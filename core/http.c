@@ -362,6 +362,10 @@ void http_stop(http_server *server)
     free(server);
 }
 
-char *http_metrics_text(const http_server *server) { return http_stats_exposition(server->stats); }
+/* NULL while http_start has not returned yet: a request can come in before the caller has the pointer. */
+char *http_metrics_text(const http_server *server)
+{
+    return server ? http_stats_exposition(server->stats) : xstrdup("");
+}
 
 int http_port(const http_server *server) { return server->port; }

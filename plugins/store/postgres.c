@@ -29,6 +29,8 @@
 
 #include <libpq-fe.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h> /* isfinite, isnan, INFINITY, NAN: macros, so no libm */
 #include <poll.h>
 #include <pthread.h>
@@ -1803,6 +1805,12 @@ static int store_backup(void *state, const char *path)
     if (!output)
         return invalid(self, "backup: out of memory");
     snprintf(partial, sizeof partial, "%s.partial", path);
+    int fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC, 0600); /* pg_dump keeps the mode of the file it is given */
+    if (fd < 0) {
+        free(output);
+        return invalid(self, "backup: cannot create %s: %s", partial, strerror(errno));
+    }
+    close(fd);
     char *args[] = {"--format=custom", "--no-owner", "--file", partial, NULL};
     pthread_mutex_lock(&self->lock);
     int status = tool_run(self, "pg_dump", args, output, TOOL_OUTPUT_MAX);

@@ -19,12 +19,15 @@
 
 #include "../common/store_rules.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define BUSY_TIMEOUT_DEFAULT_MS 5000
 #define BUSY_TIMEOUT_MAX_MS 600000
@@ -1209,6 +1212,10 @@ static int store_backup(void *state, const char *path)
     char partial[4096];
     if (snprintf(partial, sizeof partial, "%s.partial", path) >= (int)sizeof partial)
         return invalid(self, "backup: path too long: %s", path);
+    int fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC, 0600); /* every sample and decision: the owner's only */
+    if (fd < 0)
+        return invalid(self, "backup: cannot create %s: %s", partial, strerror(errno));
+    close(fd);
     sqlite3 *copy = NULL;
     if (sqlite3_open_v2(partial, &copy, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
         int result = invalid(self, "backup: cannot create %s: %s", partial, copy ? sqlite3_errmsg(copy) : "no memory");
