@@ -23,7 +23,8 @@ static const char config_text[] =
     "store = { name = \"sqlite\"; settings = { path = \"hydra.db\"; }; };\n"
     "api = { rate_limit = { requests_per_second = 0.5; burst = 3; }; };\n"
     "plugins = ( { kind = \"forecaster\"; name = \"seasonal_naive\"; }, { kind = \"scaler\"; name = \"log\"; } );\n"
-    "targets = ( { name = \"web\"; forecaster = \"seasonal_naive\"; scaler = \"log\"; capacity_per_replica = 100.0; } );\n";
+    "targets = ( { name = \"web\"; forecaster = \"seasonal_naive\"; scaler = \"log\";\n"
+    "              capacity_per_replica = 100.0; } );\n";
 
 static int setup(void **state)
 {
@@ -78,6 +79,33 @@ static void test_rate_limit_answers_429_with_retry_after_per_key(void **state)
     json_decref(r.json);
 }
 
+/* hydra ingest against the limit: told 429 and how long to wait, it waits and sends the rest; nothing is lost. */
+static void test_ingest_waits_out_the_rate_limit_and_loses_nothing(void **state)
+{
+    (void)state;
+    char loader[128];
+    new_key("loader", "ingest", loader, sizeof loader);
+    const char *csv = support_write_temp("service,metric,ts,value\n"
+                                         "web,rps,1800000000,1\nweb,rps,1800000060,2\nweb,rps,1800000120,3\n"
+                                         "web,rps,1800000180,4\nweb,rps,1800000240,5\n");
+    char *line = xasprintf("HYDRA_API_KEY='%s' %s/hydra ingest %s --batch 1 --url http://127.0.0.1:%d", loader,
+                           support_build_dir(), csv, run.port);
+    const char *output;
+    int status = support_run(line, &output);
+    free(line);
+    if (status != 0)
+        fail_msg("ingest failed: %s", output);
+    assert_contains(output, "rate limited; trying again in 2 s"); /* the fourth batch, after the burst of three */
+    assert_contains(output, "5 samples sent in 5 batches");
+    unlink(csv);
+    line = xasprintf("(%s/hydra export --config %s --data %s --since 0 2>/dev/null)", support_build_dir(), run.config,
+                     run.data);
+    assert_int_equal(support_run(line, &output), 0);
+    free(line);
+    assert_string_equal(output, "service,metric,ts,value\nweb,rps,1800000000,1\nweb,rps,1800000060,2\n"
+                                "web,rps,1800000120,3\nweb,rps,1800000180,4\nweb,rps,1800000240,5\n");
+}
+
 /* The text of GET /metrics. */
 static char *metrics_text(const char *key)
 {
@@ -120,7 +148,8 @@ static void test_metrics_count_requests_and_fill_the_latency_histogram(void **st
     assert_contains(after, "# TYPE hydra_http_request_duration_seconds histogram\n");
     assert_contains(after, "# TYPE hydra_http_requests_total counter\n");
     /* the /metrics call itself is counted, under its key's route */
-    assert_true(support_sample_value(after, "hydra_http_requests_total{method=\"GET\",route=\"/metrics\",code=\"200\"}") >= 1);
+    const char *metrics_route = "hydra_http_requests_total{method=\"GET\",route=\"/metrics\",code=\"200\"}";
+    assert_true(support_sample_value(after, metrics_route) >= 1);
     free(before);
     free(after);
 }
@@ -179,6 +208,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rate_limit_answers_429_with_retry_after_per_key),
+        cmocka_unit_test(test_ingest_waits_out_the_rate_limit_and_loses_nothing),
         cmocka_unit_test(test_metrics_count_requests_and_fill_the_latency_histogram),
         cmocka_unit_test(test_json_logs_carry_the_request_id_as_a_field),
     };
