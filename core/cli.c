@@ -3,6 +3,7 @@
 #include "client.h"
 #include "config.h"
 #include "daemon.h"
+#include "export.h"
 #include "keys.h"
 #include "loader.h"
 #include "log.h"
@@ -12,6 +13,7 @@
 #include "util.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +40,12 @@ static const char usage_text[] =
     "                               manage API keys (a new key is printed once; only its hash is kept)\n"
     "  recommendations list [--status S] | show ID | approve ID | reject ID [--reason TEXT] [--url URL]\n"
     "                               ask a running daemon (key from HYDRA_API_KEY; URL http://127.0.0.1:8080)\n"
+    "  ingest FILE.csv [--url URL] [--batch N] [--retries N]\n"
+    "                               send samples (service,metric,ts,value) to a running daemon\n"
+    "  backup FILE | restore FILE [--config FILE] [--data FILE]\n"
+    "                               copy the whole store to FILE while it is in use; put such a copy back\n"
+    "  export [--since T] [--what metrics|decisions] [--format csv|json] [--tenant T] [--output FILE]\n"
+    "                               a tenant's samples or decisions since T (a time, or an age such as 7d)\n"
     "  simulate SCENARIO.lua        replay a scenario through the controller on a virtual clock\n"
     "        [--policy FILE.lua] [--config FILE] [--seed N] [--days N]\n"
     "        [--json FILE] [--csv FILE] [--report FILE.png|.svg] [--decisions FILE.csv]\n"
@@ -554,6 +562,142 @@ static int command_keys(int argc, char **argv)
     return status;
 }
 
+/* ## backup, restore and export: straight to the store the config names ------------------------------------------ */
+
+/* Opens the store for a command whose first argument is a FILE and the rest --name VALUE pairs of allowed. */
+static int open_store_with_file(const char *command, int argc, char **argv, const char *const *allowed,
+                                named_options *args, store_handle *store, char **config_owned)
+{
+    *config_owned = NULL;
+    if (argc < 2 || argv[1][0] == '-')
+        return usage_error("%s: which file? (hydra %s FILE)", command, command);
+    int status = parse_named(command, argc, argv, 2, allowed, args);
+    if (status != 0)
+        return status;
+    daemon_options options = daemon_options_from(args, config_owned);
+    char error[2048];
+    if (store_handle_open(store, &options, error, sizeof error) != 0) {
+        fprintf(stderr, "hydra: %s\n", error);
+        store_handle_close(store);
+        free(*config_owned);
+        return 1;
+    }
+    if (!store->ops->backup) {
+        fprintf(stderr, "hydra: %s: store %s cannot back up or restore; use the database's own tools\n", command,
+                store->config.store.name);
+        store_handle_close(store);
+        free(*config_owned);
+        return 1;
+    }
+    return 0;
+}
+
+static int command_backup(int argc, char **argv)
+{
+    static const char *const allowed[] = {"--config", "--data", NULL};
+    named_options args;
+    store_handle store;
+    char *config_owned;
+    int status = open_store_with_file("backup", argc, argv, allowed, &args, &store, &config_owned);
+    if (status != 0)
+        return status;
+    status = store.ops->backup(store.state, argv[1]) == 0 ? 0 : 1;
+    if (status == 0)
+        printf("%s: a copy of store %s\n", argv[1], store.config.store.name);
+    else
+        fprintf(stderr, "hydra: backup: %s\n", instance_error(store.instance));
+    store_handle_close(&store);
+    free(config_owned);
+    return status;
+}
+
+/* The copy replaces the whole database; migrate then brings an older copy up to this build's schema. */
+static int command_restore(int argc, char **argv)
+{
+    static const char *const allowed[] = {"--config", "--data", NULL};
+    named_options args;
+    store_handle store;
+    char *config_owned;
+    int status = open_store_with_file("restore", argc, argv, allowed, &args, &store, &config_owned);
+    if (status != 0)
+        return status;
+    int version = 0;
+    if (store.ops->restore(store.state, argv[1]) != 0 || store.ops->migrate(store.state, &version) != 0) {
+        fprintf(stderr, "hydra: restore: %s\n", instance_error(store.instance));
+        status = 1;
+    } else {
+        printf("%s: restored into store %s (schema version %d); restart the daemon if it runs\n", argv[1],
+               store.config.store.name, version);
+    }
+    store_handle_close(&store);
+    free(config_owned);
+    return status;
+}
+
+/* --since: a time ("2027-02-08T00:00:00Z", Unix seconds) or an age back from now ("7d", "90m"). */
+static bool parse_since(const char *text, double *since)
+{
+    double age;
+    if (clock_parse_time(text, since))
+        return true;
+    if (!clock_parse_duration(text, &age))
+        return false;
+    *since = (double)time(NULL) - age;
+    return true;
+}
+
+static int export_options_from(const named_options *args, export_options *o)
+{
+    const char *since = named(args, "--since"), *what = named(args, "--what"), *format = named(args, "--format");
+    *o = (export_options){EXPORT_METRICS, false, 0, named(args, "--tenant")};
+    if (since && !parse_since(since, &o->since))
+        return usage_error("export: --since takes a time (2027-02-08T00:00:00Z, Unix seconds) or an age (7d), "
+                           "found '%s'", since);
+    if (what && strcmp(what, "metrics") != 0 && strcmp(what, "decisions") != 0)
+        return usage_error("export: --what is metrics or decisions, found '%s'", what);
+    if (format && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)
+        return usage_error("export: --format is csv or json, found '%s'", format);
+    o->what = what && strcmp(what, "decisions") == 0 ? EXPORT_DECISIONS : EXPORT_METRICS;
+    o->json = format && strcmp(format, "json") == 0;
+    return 0;
+}
+
+static int command_export(int argc, char **argv)
+{
+    static const char *const allowed[] = {"--config", "--data", "--since", "--what", "--format", "--tenant",
+                                          "--output", NULL};
+    named_options args;
+    export_options options;
+    int status = parse_named("export", argc, argv, 1, allowed, &args);
+    if (status != 0 || (status = export_options_from(&args, &options)) != 0)
+        return status;
+    char *config_owned;
+    daemon_options daemon = daemon_options_from(&args, &config_owned);
+    store_handle store;
+    char error[2048];
+    const char *output = named(&args, "--output");
+    FILE *out = NULL;
+    if (store_handle_open(&store, &daemon, error, sizeof error) != 0) {
+        status = 1;
+    } else if (!(out = output ? fopen(output, "w") : stdout)) {
+        format_into(error, sizeof error, "export: cannot write %s: %s", output, strerror(errno));
+        status = 1;
+    } else {
+        options.tenant = options.tenant ? options.tenant : store.config.tenant;
+        status = export_write(&store, &options, out, error, sizeof error) == 0 ? 0 : 1;
+        if ((output ? fclose(out) : fflush(out)) != 0 && status == 0) {
+            format_into(error, sizeof error, "export: cannot write %s: %s", output ? output : "the output",
+                        strerror(errno));
+            status = 1;
+        }
+    }
+    if (status != 0)
+        fprintf(stderr, "hydra: %s\n", error);
+    store_handle_close(&store);
+    free(config_owned);
+    return status;
+}
+
 /* ## Dispatch ---------------------------------------------------------------------------------------------------- */
 
 typedef struct command {
@@ -568,6 +712,10 @@ static const command commands[] = {
     {"serve", command_serve},
     {"keys", command_keys},
     {"recommendations", client_recommendations},
+    {"ingest", client_ingest},
+    {"backup", command_backup},
+    {"restore", command_restore},
+    {"export", command_export},
 };
 
 int cli_main(int argc, char **argv)

@@ -27,6 +27,13 @@ double clock_now(const hydra_clock *clock)
     return (double)now.tv_sec + now.tv_nsec / 1e9;
 }
 
+double clock_monotonic(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + now.tv_nsec / 1e9;
+}
+
 int clock_advance(hydra_clock *clock, double seconds)
 {
     if (clock->mode != CLOCK_VIRTUAL || !(seconds >= 0))

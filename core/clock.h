@@ -15,6 +15,8 @@ typedef struct hydra_clock {
 void clock_init_real(hydra_clock *clock);
 void clock_init_virtual(hydra_clock *clock, double start);
 double clock_now(const hydra_clock *clock);
+/* Seconds on a clock that never jumps (not the wall clock): for measuring durations and pacing requests. */
+double clock_monotonic(void);
 /* Moves a virtual clock forward; returns -1 for a real clock or a step backwards. */
 int clock_advance(hydra_clock *clock, double seconds);
 /* Parses "2027-02-08T00:00:00Z" (UTC, optional fractional seconds) or plain Unix seconds. */

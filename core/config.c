@@ -34,7 +34,8 @@ static const field clock_fields[] = {{"mode", FIELD_STRING}, {"start", FIELD_STR
 static const field approval_fields[] = {{"timeout", FIELD_DURATION}, {"expected_latency", FIELD_DURATION}, {NULL, 0}};
 static const field store_fields[] = {{"name", FIELD_STRING}, {"file", FIELD_STRING}, {"settings", FIELD_GROUP},
                                      {NULL, 0}};
-static const field api_fields[] = {{"max_body_kb", FIELD_INT}, {NULL, 0}};
+static const field api_fields[] = {{"max_body_kb", FIELD_INT}, {"rate_limit", FIELD_GROUP}, {NULL, 0}};
+static const field rate_limit_fields[] = {{"requests_per_second", FIELD_NUMBER}, {"burst", FIELD_NUMBER}, {NULL, 0}};
 static const field lua_fields[] = {{"memory_limit_mb", FIELD_INT}, {"instruction_limit", FIELD_INT}, {NULL, 0}};
 static const field plugin_fields[] = {
     {"kind", FIELD_STRING}, {"name", FIELD_STRING},      {"instance", FIELD_STRING},
@@ -444,6 +445,20 @@ bool config_parse_listen(const char *text, char **host, int *port)
     return true;
 }
 
+/* Absent: no limit. Present: requests_per_second is required; burst defaults to one second's worth. */
+static int read_rate_limit(checker *c, hydra_config *config, const config_setting_t *group)
+{
+    if (!group)
+        return 0;
+    if (check_members(c, group, rate_limit_fields) != 0 ||
+        get_number(c, group, "requests_per_second", 0.001, 1e6, NAN, &config->rate_limit_per_second) != 0)
+        return -1;
+    if (isnan(config->rate_limit_per_second))
+        return fail(c, group, "missing required setting 'requests_per_second'");
+    return get_number(c, group, "burst", 1, 1e6, fmax(1, ceil(config->rate_limit_per_second)),
+                      &config->rate_limit_burst);
+}
+
 static int read_daemon(checker *c, hydra_config *config, config_setting_t *root)
 {
     const config_setting_t *listen = config_setting_get_member(root, "listen");
@@ -457,6 +472,8 @@ static int read_daemon(checker *c, hydra_config *config, config_setting_t *root)
         get_string(c, root, "tenant", "default", &config->tenant) != 0)
         return -1;
     config->max_body_bytes = (size_t)max_body_kb << 10;
+    if (read_rate_limit(c, config, api ? config_setting_get_member(api, "rate_limit") : NULL) != 0)
+        return -1;
     config_setting_t *store = config_setting_get_member(root, "store");
     if (!store)
         return 0;

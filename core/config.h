@@ -67,6 +67,8 @@ typedef struct hydra_config {
     char *listen_host;           /* the daemon's HTTP address */
     int listen_port;
     size_t max_body_bytes;
+    double rate_limit_per_second; /* per API key; 0: no limit */
+    double rate_limit_burst;      /* requests a key may make at once before the rate applies */
     char *tenant;                /* the tenant the configured targets belong to */
 } hydra_config;
 

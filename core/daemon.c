@@ -7,6 +7,7 @@
 #include "metrics.h"
 #include "plugin_set.h"
 #include "policy.h"
+#include "record_json.h"
 #include "util.h"
 
 #include <errno.h>
@@ -72,6 +73,8 @@ int store_handle_open(store_handle *handle, const daemon_options *options, char 
     if (config_load(&handle->config, options->config_path, error, error_size) != 0)
         return -1;
     hydra_config *config = &handle->config;
+    log_set_level(config->log_level); /* before the store logs its first line */
+    log_set_format(config->log_json ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
     if (!config->store.name) {
         format_into(error, error_size, "config %s: no store = { name = ...; } to keep data in", config->path);
         return -1;
@@ -301,20 +304,9 @@ static void handle_ingest(void *context, const http_request *request, http_respo
 
 /* ## Handlers: recommendations -------------------------------------------------------------------------------- */
 
-static json_t *recommendation_json(const hydra_recommendation_record *r)
-{
-    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:b, s:f, s:f, s:f, s:f, s:f, s:f, s:s, s:s, s:s, s:s}", "id", r->id,
-                     "target", r->target, "state", r->state, "from_replicas", r->from_replicas, "to_replicas",
-                     r->to_replicas, "asked", r->asked, "forecast_peak", r->forecast_peak, "forecast_peak_at",
-                     r->forecast_peak_at, "created_at", r->created_at, "expires_at", r->expires_at, "decided_at",
-                     r->decided_at, "finished_at", r->finished_at, "reason", r->reason ? r->reason : "",
-                     "decided_by", r->decided_by ? r->decided_by : "", "decision_reason",
-                     r->decision_reason ? r->decision_reason : "", "result", r->result ? r->result : "");
-}
-
 static int append_recommendation(void *context, const hydra_recommendation_record *record)
 {
-    json_array_append_new(context, recommendation_json(record));
+    json_array_append_new(context, record_json_recommendation(record));
     return 0;
 }
 
@@ -345,15 +337,13 @@ typedef struct one_recommendation {
 
 static int keep_recommendation(void *context, const hydra_recommendation_record *record)
 {
-    ((one_recommendation *)context)->record = recommendation_json(record);
+    ((one_recommendation *)context)->record = record_json_recommendation(record);
     return 0;
 }
 
 static int append_event(void *context, const hydra_recommendation_event *e)
 {
-    json_array_append_new(((one_recommendation *)context)->events,
-                          json_pack("{s:s, s:s, s:f, s:s, s:s}", "from", e->from_state, "to", e->to_state, "at",
-                                    e->at, "by", e->by ? e->by : "", "why", e->why ? e->why : ""));
+    json_array_append_new(((one_recommendation *)context)->events, record_json_event(e));
     return 0;
 }
 
@@ -536,11 +526,15 @@ static void append_metric(void *context, const char *owner, const char *name, co
 
 static void handle_metrics(void *context, const http_request *request, http_response *response)
 {
-    (void)context, (void)request;
+    (void)request;
+    daemon_app *app = context;
     exposition out = {xstrdup(""), xstrdup("\n")};
     metrics_each(append_metric, &out);
     free(out.names_seen);
-    response->text = out.text;
+    char *http = http_metrics_text(app->http);
+    response->text = xasprintf("%s%s", out.text, http);
+    free(http);
+    free(out.text);
     response->text_type = "text/plain; version=0.0.4";
 }
 
@@ -627,8 +621,6 @@ static int app_open(daemon_app *app, const daemon_options *options, char *error,
     if (store_handle_open(&app->store, options, error, error_size) != 0)
         return -1;
     hydra_config *config = &app->store.config;
-    log_set_level(config->log_level);
-    log_set_format(config->log_json ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
     if (options->listen) {
         free(config->listen_host);
         if (!config_parse_listen(options->listen, &config->listen_host, &config->listen_port)) {
@@ -656,7 +648,8 @@ static int app_open(daemon_app *app, const daemon_options *options, char *error,
     pthread_mutex_init(&app->lock, NULL);
     pthread_mutex_init(&app->key_cache_lock, NULL);
     http_config http = {config->listen_host, config->listen_port, config->max_body_bytes, HTTP_THREADS, routes,
-                        ARRAY_LEN(routes), authenticate, app};
+                        ARRAY_LEN(routes), authenticate, app, config->rate_limit_per_second,
+                        config->rate_limit_burst};
     app->http = http_start(&http, error, error_size);
     return app->http ? 0 : -1;
 }

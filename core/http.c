@@ -1,6 +1,9 @@
 #include "http.h"
 
+#include "clock.h"
+#include "http_stats.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -15,6 +18,8 @@ struct http_server {
     struct MHD_Daemon *daemon;
     http_config config;
     int port;
+    ratelimit *limit; /* NULL: no limit */
+    http_stats *stats;
 };
 
 /* What one request gathers between libmicrohttpd's calls. */
@@ -22,6 +27,7 @@ typedef struct pending_request {
     char *body;
     size_t length;
     bool too_large;
+    double started; /* monotonic seconds when the headers were in */
 } pending_request;
 
 static atomic_ulong request_counter;
@@ -173,8 +179,23 @@ static const char *presented_key(struct MHD_Connection *connection)
     return MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-Api-Key");
 }
 
+/* The key's token bucket has a token for this request; otherwise 429 with when to try again. */
+static bool admit(http_server *server, const http_caller *caller, http_response *response)
+{
+    int retry_after = 0;
+    char key[sizeof caller->tenant + sizeof caller->name + 2];
+    format_into(key, sizeof key, "%s/%s", caller->tenant, caller->name);
+    if (!server->limit || ratelimit_take(server->limit, key, clock_monotonic(), &retry_after))
+        return true;
+    http_error(response, 429, NULL, "rate limit: the key '%s' may make %g requests a second (bursts of %g); "
+               "try again in %d s", caller->name, ratelimit_rate(server->limit), ratelimit_burst(server->limit),
+               retry_after);
+    response->retry_after = retry_after;
+    return false;
+}
+
 /* 0 when the caller may use the route; otherwise the response says why. */
-static int authorize(const http_server *server, const http_route *route, struct MHD_Connection *connection,
+static int authorize(http_server *server, const http_route *route, struct MHD_Connection *connection,
                      http_caller *caller, http_response *response)
 {
     if (route->scope == 0)
@@ -194,6 +215,8 @@ static int authorize(const http_server *server, const http_route *route, struct 
         http_error(response, 401, NULL, "unknown or revoked API key");
         return -1;
     }
+    if (!admit(server, caller, response))
+        return -1;
     if (!(caller->scopes & route->scope)) {
         http_error(response, 403, NULL, "the key '%s' lacks the scope this route needs", caller->name);
         return -1;
@@ -225,8 +248,10 @@ static enum MHD_Result send_response(struct MHD_Connection *connection, http_res
     return result;
 }
 
-static void dispatch(http_server *server, struct MHD_Connection *connection, const char *method, const char *url,
-                     pending_request *pending, const char *request_id, http_response *response)
+/* Answers the request into response; returns the route that took it, NULL when none did. */
+static const http_route *dispatch(http_server *server, struct MHD_Connection *connection, const char *method,
+                                  const char *url, pending_request *pending, const char *request_id,
+                                  http_response *response)
 {
     char *path_copy = NULL;
     http_request request = {method, url, pending->body ? pending->body : "", pending->length, {0}, NULL,
@@ -244,6 +269,7 @@ static void dispatch(http_server *server, struct MHD_Connection *connection, con
         route->handler(server->config.app, &request, response);
     }
     free(path_copy);
+    return route;
 }
 
 static enum MHD_Result handle(void *context, struct MHD_Connection *connection, const char *url, const char *method,
@@ -253,7 +279,9 @@ static enum MHD_Result handle(void *context, struct MHD_Connection *connection, 
     http_server *server = context;
     pending_request *pending = *state;
     if (!pending) { /* first call: headers only; answering later keeps the connection alive */
-        *state = xcalloc(1, sizeof *pending);
+        pending = xcalloc(1, sizeof *pending);
+        pending->started = clock_monotonic();
+        *state = pending;
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -271,8 +299,12 @@ static enum MHD_Result handle(void *context, struct MHD_Connection *connection, 
     char request_id[72];
     request_id_for(connection, request_id, sizeof request_id);
     http_response response = {200, NULL, NULL, NULL, 0};
-    dispatch(server, connection, method, url, pending, request_id, &response);
-    log_info("http %s %s -> %d (request %s)", method, url, response.status, request_id);
+    log_set_request_id(request_id); /* whatever the handler logs is about this request */
+    const http_route *route = dispatch(server, connection, method, url, pending, request_id, &response);
+    double seconds = clock_monotonic() - pending->started;
+    log_info("http %s %s -> %d in %.1f ms", method, url, response.status, seconds * 1000);
+    log_set_request_id(NULL);
+    http_stats_record(server->stats, method, route ? route->pattern : NULL, response.status, seconds);
     return send_response(connection, &response, request_id);
 }
 
@@ -294,10 +326,13 @@ http_server *http_start(const http_config *config, char *error, size_t error_siz
 {
     http_server *server = xcalloc(1, sizeof *server);
     server->config = *config;
+    server->stats = http_stats_create();
+    if (config->rate_limit_per_second > 0)
+        server->limit = ratelimit_create(config->rate_limit_per_second, config->rate_limit_burst);
     struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)config->port)};
     if (inet_pton(AF_INET, config->host, &address.sin_addr) != 1) {
         format_into(error, error_size, "listen: '%s' is not an IPv4 address", config->host);
-        free(server);
+        http_stop(server);
         return NULL;
     }
     server->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, (uint16_t)config->port, NULL,
@@ -308,7 +343,7 @@ http_server *http_start(const http_config *config, char *error, size_t error_siz
     if (!server->daemon) {
         format_into(error, error_size, "listen: cannot listen on %s:%d (in use, or not allowed)", config->host,
                     config->port);
-        free(server);
+        http_stop(server);
         return NULL;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -320,8 +355,17 @@ void http_stop(http_server *server)
 {
     if (!server)
         return;
-    MHD_stop_daemon(server->daemon);
+    if (server->daemon)
+        MHD_stop_daemon(server->daemon);
+    ratelimit_destroy(server->limit);
+    http_stats_destroy(server->stats);
     free(server);
+}
+
+/* NULL while http_start has not returned yet: a request can come in before the caller has the pointer. */
+char *http_metrics_text(const http_server *server)
+{
+    return server ? http_stats_exposition(server->stats) : xstrdup("");
 }
 
 int http_port(const http_server *server) { return server->port; }

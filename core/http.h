@@ -56,6 +56,8 @@ typedef struct http_config {
     size_t route_count;
     http_auth_fn auth;
     void *app;
+    double rate_limit_per_second; /* per key; 0: no limit */
+    double rate_limit_burst;
 } http_config;
 
 typedef struct http_server http_server;
@@ -63,6 +65,9 @@ typedef struct http_server http_server;
 http_server *http_start(const http_config *config, char *error, size_t error_size);
 void http_stop(http_server *server);
 int http_port(const http_server *server);
+
+/* The server's own request counts and latency histogram, Prometheus text; newly allocated. */
+char *http_metrics_text(const http_server *server);
 
 const char *http_query(const http_request *request, const char *name);
 const char *http_header(const http_request *request, const char *name);

@@ -41,7 +41,9 @@ static const kind_info kinds[] = {
                            OP(hydra_store_ops, put_api_key), OP(hydra_store_ops, find_api_key),
                            OP(hydra_store_ops, list_api_keys), OP(hydra_store_ops, revoke_api_key),
                            OP(hydra_store_ops, append_audit), OP(hydra_store_ops, put_alert),
-                           OP(hydra_store_ops, list_alerts), OP(hydra_store_ops, health)}},
+                           OP(hydra_store_ops, list_alerts), OP(hydra_store_ops, health),
+                           OP(hydra_store_ops, export_samples)},
+                          {OP(hydra_store_ops, backup), OP(hydra_store_ops, restore)}},
     [HYDRA_KIND_SOURCE] = {"source", sizeof(hydra_source_ops), {OP(hydra_source_ops, pull)}},
 };
 
@@ -88,7 +90,7 @@ static bool op_present(const void *ops, size_t offset)
     return fn != NULL;
 }
 
-/* A streaming group is all or nothing: half of one would be called half the time. */
+/* An optional group (streaming, backup and restore) is all or nothing: half of one would be called half the time. */
 static int check_optional_group(const char *path, const void *ops, const kind_info *kind, char *error,
                                 size_t error_size)
 {

@@ -12,10 +12,18 @@ static log_format current_format = LOG_FORMAT_TEXT;
 static log_sink_fn current_sink;
 static void *current_sink_context;
 
+/* Each HTTP thread answers one request at a time; the id lives with the thread, not in a global. */
+static _Thread_local char current_request_id[80];
+
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void log_set_level(hydra_log_level level) { minimum_level = level; }
 void log_set_format(log_format format) { current_format = format; }
+
+void log_set_request_id(const char *request_id)
+{
+    format_into(current_request_id, sizeof current_request_id, "%s", request_id ? request_id : "");
+}
 
 void log_set_sink(log_sink_fn sink, void *context)
 {
@@ -48,14 +56,17 @@ static void emit(hydra_log_level level, const char *message)
     if (current_format == LOG_FORMAT_JSON) {
         json_t *line = json_pack("{s:f, s:s, s:s}", "ts", (double)time(NULL), "level", log_level_name(level),
                                  "msg", message);
+        if (line && current_request_id[0])
+            json_object_set_new(line, "request_id", json_string(current_request_id));
         char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
         fprintf(stderr, "%s\n", text ? text : message);
         free(text);
         json_decref(line);
         return;
     }
-    fprintf(stderr, "hydra: %s%s\n", level >= HYDRA_LOG_WARN ? (level == HYDRA_LOG_WARN ? "warning: " : "error: ") : "",
-            message);
+    fprintf(stderr, "hydra: %s%s%s%s%s\n",
+            level >= HYDRA_LOG_WARN ? (level == HYDRA_LOG_WARN ? "warning: " : "error: ") : "", message,
+            current_request_id[0] ? " (request " : "", current_request_id, current_request_id[0] ? ")" : "");
 }
 
 void log_vwrite(hydra_log_level level, const char *fmt, va_list args)

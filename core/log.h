@@ -18,6 +18,10 @@ const char *log_level_name(hydra_log_level level);
 /* Replaces stderr with sink (NULL restores stderr). */
 void log_set_sink(log_sink_fn sink, void *context);
 
+/* The request this thread is answering (NULL: none). Every line the thread logs meanwhile carries it: a JSON line as
+ * its own "request_id" field, a text line as a "(request ID)" suffix. The text is copied. */
+void log_set_request_id(const char *request_id);
+
 void log_write(hydra_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vwrite(hydra_log_level level, const char *fmt, va_list args);
 

@@ -14,19 +14,8 @@
 
 /* ## Reading lines ------------------------------------------------------------------------------------------------- */
 
-typedef struct csv_reader {
-    const char *path;
-    FILE *file;
-    unsigned long line_number;   /* of the line in `line`, 1-based */
-    unsigned long last_row_line; /* of the last data row, for errors found after the whole file is read */
-    char line[SERIES_CSV_MAX_LINE + 1];
-    char *error;
-    size_t error_size;
-} csv_reader;
 
-static int reader_fail(csv_reader *reader, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int reader_fail(csv_reader *reader, const char *fmt, ...)
+int csv_reader_fail(csv_reader *reader, const char *fmt, ...)
 {
     char what[512];
     va_list args;
@@ -39,13 +28,12 @@ static int reader_fail(csv_reader *reader, const char *fmt, ...)
 
 static int reader_fail_read(csv_reader *reader)
 {
-    return reader_fail(reader, "cannot read: %s", strerror(errno ? errno : EIO));
+    return csv_reader_fail(reader, "cannot read: %s", strerror(errno ? errno : EIO));
 }
 
-/* Returns 1 with the next line in reader->line (its LF or CRLF removed), 0 at the end of the file, -1 on an error.
- * Reads byte by byte into a fixed buffer, so that an overlong line or a binary file is refused rather than loaded
- * into memory whole, and a NUL byte cannot hide the rest of a line from the parser. */
-static int reader_next_line(csv_reader *reader)
+/* Byte by byte into a fixed buffer, so that an overlong line or a binary file is refused rather than loaded into
+ * memory whole, and a NUL byte cannot hide the rest of a line from the parser. */
+int csv_reader_next_line(csv_reader *reader)
 {
     errno = 0;
     int c = getc_unlocked(reader->file);
@@ -55,9 +43,9 @@ static int reader_next_line(csv_reader *reader)
     size_t length = 0;
     for (; c != EOF && c != '\n'; c = getc_unlocked(reader->file)) {
         if (length == SERIES_CSV_MAX_LINE)
-            return reader_fail(reader, "line longer than %u bytes", SERIES_CSV_MAX_LINE);
+            return csv_reader_fail(reader, "line longer than %u bytes", SERIES_CSV_MAX_LINE);
         if (c == '\0')
-            return reader_fail(reader, "NUL byte in the line (not a text file?)");
+            return csv_reader_fail(reader, "NUL byte in the line (not a text file?)");
         reader->line[length++] = (char)c;
     }
     if (c == EOF && ferror(reader->file))
@@ -75,7 +63,7 @@ static bool is_blank_char(char c)
     return c == ' ' || c == '\t' || c == '\r';
 }
 
-static char *trim(char *text)
+char *csv_trim(char *text)
 {
     while (is_blank_char(*text))
         text++;
@@ -85,7 +73,7 @@ static char *trim(char *text)
     return text;
 }
 
-static bool is_blank_line(const char *line)
+bool csv_blank_line(const char *line)
 {
     while (is_blank_char(*line))
         line++;
@@ -93,7 +81,7 @@ static bool is_blank_line(const char *line)
 }
 
 /* A field as it may appear in a one-line error: at most 40 bytes, anything unprintable shown as '?'. */
-static const char *shown(const char *text, char *buffer, size_t size)
+const char *csv_shown(const char *text, char *buffer, size_t size)
 {
     size_t length = 0;
     for (; text[length] && length < 40 && length + 4 < size; length++) {
@@ -111,12 +99,12 @@ static int reader_split(csv_reader *reader, char **first, char **second)
 {
     char *comma = strchr(reader->line, ',');
     if (!comma)
-        return reader_fail(reader, "missing column: expected two, timestamp,value");
+        return csv_reader_fail(reader, "missing column: expected two, timestamp,value");
     if (strchr(comma + 1, ','))
-        return reader_fail(reader, "too many columns: expected two, timestamp,value");
+        return csv_reader_fail(reader, "too many columns: expected two, timestamp,value");
     *comma = '\0';
-    *first = trim(reader->line);
-    *second = trim(comma + 1);
+    *first = csv_trim(reader->line);
+    *second = csv_trim(comma + 1);
     return 0;
 }
 
@@ -249,6 +237,8 @@ static bool parse_calendar_time(const char *text, double *out)
     return true;
 }
 
+bool series_csv_parse_number(const char *text, double *out) { return parse_decimal(text, out); }
+
 bool series_csv_parse_time(const char *text, double *out)
 {
     return parse_calendar_time(text, out) || parse_decimal(text, out);
@@ -270,11 +260,11 @@ static int rows_append(csv_reader *reader, series_csv *series, size_t *capacity,
 {
     if (series->row_count == *capacity) {
         if (*capacity >= SERIES_CSV_MAX_POINTS)
-            return reader_fail(reader, "more than %u rows", SERIES_CSV_MAX_POINTS);
+            return csv_reader_fail(reader, "more than %u rows", SERIES_CSV_MAX_POINTS);
         size_t grown = *capacity ? *capacity * 2 : 1024;
         grown = grown < SERIES_CSV_MAX_POINTS ? grown : SERIES_CSV_MAX_POINTS;
         if (!grow_array(&series->row_times, grown) || !grow_array(&series->row_values, grown))
-            return reader_fail(reader, "out of memory for %zu rows", grown);
+            return csv_reader_fail(reader, "out of memory for %zu rows", grown);
         *capacity = grown;
     }
     series->row_times[series->row_count] = time;
@@ -289,40 +279,45 @@ static int read_row(csv_reader *reader, series_csv *series, size_t *capacity)
     if (reader_split(reader, &time_text, &value_text) != 0)
         return -1;
     if (!series_csv_parse_time(time_text, &time))
-        return reader_fail(reader, "bad timestamp \"%s\": expected YYYY-MM-DD HH:MM:SS (UTC), ISO 8601 or Unix seconds",
-                           shown(time_text, quoted, sizeof quoted));
+        return csv_reader_fail(reader, "bad timestamp \"%s\": expected YYYY-MM-DD HH:MM:SS (UTC), ISO 8601 or Unix seconds",
+                           csv_shown(time_text, quoted, sizeof quoted));
     if (*value_text == '\0')
-        return reader_fail(reader, "missing value after the timestamp");
+        return csv_reader_fail(reader, "missing value after the timestamp");
     if (!parse_decimal(value_text, &value))
-        return reader_fail(reader, "bad value \"%s\": expected a decimal number",
-                           shown(value_text, quoted, sizeof quoted));
+        return csv_reader_fail(reader, "bad value \"%s\": expected a decimal number",
+                           csv_shown(value_text, quoted, sizeof quoted));
     /* A repeated timestamp is allowed: NAB's own files have them, and its scoring counts every row. */
     if (series->row_count > 0 && time < series->row_times[series->row_count - 1])
-        return reader_fail(reader, "timestamp \"%s\" is earlier than the row before (line %lu): rows must be in "
-                           "time order", shown(time_text, quoted, sizeof quoted), reader->last_row_line);
+        return csv_reader_fail(reader, "timestamp \"%s\" is earlier than the row before (line %lu): rows must be in "
+                           "time order", csv_shown(time_text, quoted, sizeof quoted), reader->last_row_line);
     reader->last_row_line = reader->line_number;
     return rows_append(reader, series, capacity, time, value);
 }
 
 /* The first line that is not blank names the columns. Checked, because a file that starts with data would otherwise
  * lose its first row without a word. */
-static int read_header(csv_reader *reader)
+int csv_reader_header(csv_reader *reader, const char *example)
 {
     int status;
-    while ((status = reader_next_line(reader)) == 1 && is_blank_line(reader->line)) {
+    while ((status = csv_reader_next_line(reader)) == 1 && csv_blank_line(reader->line)) {
     }
-    if (status < 0)
-        return -1;
     if (status == 0) {
         reader->line_number = reader->line_number ? reader->line_number : 1;
-        return reader_fail(reader, "empty file: expected a header line such as timestamp,value, then rows");
+        return csv_reader_fail(reader, "empty file: expected a header line such as %s, then rows", example);
     }
+    return status < 0 ? -1 : 0;
+}
+
+static int read_header(csv_reader *reader)
+{
+    if (csv_reader_header(reader, "timestamp,value") != 0)
+        return -1;
     char *time_text, *value_text;
     double ignored;
     if (reader_split(reader, &time_text, &value_text) != 0)
         return -1;
     if (series_csv_parse_time(time_text, &ignored) && parse_decimal(value_text, &ignored))
-        return reader_fail(reader, "expected a header line such as timestamp,value, found a data row");
+        return csv_reader_fail(reader, "expected a header line such as timestamp,value, found a data row");
     return 0;
 }
 
@@ -330,14 +325,14 @@ static int read_rows(csv_reader *reader, series_csv *series)
 {
     size_t capacity = 0;
     int status;
-    while ((status = reader_next_line(reader)) == 1) {
-        if (!is_blank_line(reader->line) && read_row(reader, series, &capacity) != 0)
+    while ((status = csv_reader_next_line(reader)) == 1) {
+        if (!csv_blank_line(reader->line) && read_row(reader, series, &capacity) != 0)
             return -1;
     }
     if (status < 0)
         return -1;
     if (series->row_count == 0)
-        return reader_fail(reader, "no data rows after the header");
+        return csv_reader_fail(reader, "no data rows after the header");
     return 0;
 }
 
@@ -373,7 +368,7 @@ static int detect_step(csv_reader *reader, const series_csv *series, double *ste
 {
     double *differences = malloc(series->row_count * sizeof *differences);
     if (!differences)
-        return reader_fail(reader, "out of memory detecting the step of %zu rows", series->row_count);
+        return csv_reader_fail(reader, "out of memory detecting the step of %zu rows", series->row_count);
     size_t count = 0;
     for (size_t r = 1; r < series->row_count; r++) {
         double difference = series->row_times[r] - series->row_times[r - 1];
@@ -386,7 +381,7 @@ static int detect_step(csv_reader *reader, const series_csv *series, double *ste
     }
     free(differences);
     if (count == 0)
-        return reader_fail(reader, "cannot detect the step: no two rows have different timestamps (give the step)");
+        return csv_reader_fail(reader, "cannot detect the step: no two rows have different timestamps (give the step)");
     return 0;
 }
 
@@ -398,14 +393,14 @@ static int build_grid(csv_reader *reader, double step, series_csv *series)
     double span = series->row_times[series->row_count - 1] - series->row_times[0];
     double slots = round(span / step);
     if (!(slots < SERIES_CSV_MAX_POINTS))
-        return reader_fail(reader, "%.0f s from the first row to this one at a step of %g s is more than %u grid "
+        return csv_reader_fail(reader, "%.0f s from the first row to this one at a step of %g s is more than %u grid "
                            "points (give a larger step)", span, step, SERIES_CSV_MAX_POINTS);
     series->count = (size_t)slots + 1;
     series->start = series->row_times[0];
     series->step = step;
     series->values = malloc(series->count * sizeof *series->values);
     if (!series->values)
-        return reader_fail(reader, "out of memory for %zu grid points", series->count);
+        return csv_reader_fail(reader, "out of memory for %zu grid points", series->count);
     for (size_t i = 0; i < series->count; i++)
         series->values[i] = NAN;
     /* Values are never NAN (parse_decimal refuses them), so a filled slot is one an earlier row took. */

@@ -37,6 +37,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -974,6 +976,137 @@ static void store_test_alerts_are_listed_since_a_time_newest_first_per_tenant(vo
 
 /* ## The list a test binary runs ---------------------------------------------------------------------------------- */
 
+/* ## Export, backup and restore ----------------------------------------------------------------------------------- */
+
+/* What an export handed over: how many samples, whether each came after the one before in (service, metric, ts)
+ * order, the first few as text. */
+typedef struct export_seen {
+    size_t count;
+    bool ordered;
+    char last_service[64], last_metric[64];
+    double last_ts;
+    char first[8][96];
+    size_t stop_after; /* 0: never stop */
+} export_seen;
+
+static int export_collect(void *context, const hydra_sample *sample)
+{
+    export_seen *seen = context;
+    int by_service = strcmp(sample->service, seen->last_service), by_metric = strcmp(sample->metric, seen->last_metric);
+    if (seen->count > 0 && (by_service < 0 || (by_service == 0 && (by_metric < 0 || (by_metric == 0 &&
+                                                                                        sample->ts < seen->last_ts)))))
+        seen->ordered = false;
+    snprintf(seen->last_service, sizeof seen->last_service, "%s", sample->service);
+    snprintf(seen->last_metric, sizeof seen->last_metric, "%s", sample->metric);
+    seen->last_ts = sample->ts;
+    if (seen->count < 8)
+        snprintf(seen->first[seen->count], sizeof seen->first[0], "%s %s %.6f %g", sample->service, sample->metric,
+                 sample->ts - SUITE_T0, sample->value);
+    seen->count++;
+    return seen->stop_after && seen->count >= seen->stop_after;
+}
+
+static export_seen *export_all(store_fixture *f, const char *tenant, double since, size_t stop_after)
+{
+    static export_seen seen;
+    memset(&seen, 0, sizeof seen);
+    seen.ordered = true;
+    seen.stop_after = stop_after;
+    store_clear_error(f);
+    assert_ok(f, f->ops->export_samples(f->db, tenant, since, export_collect, &seen));
+    return &seen;
+}
+
+static void store_test_export_gives_a_tenants_samples_since_a_time_in_series_order(void **state)
+{
+    store_fixture *f = *state;
+    hydra_sample samples[] = {sample("web", "rps", 20, 5),      sample("api", "rps", 10, 1),
+                              sample("api", "latency", 30, 0.25), sample("api", "rps", 0, 7),
+                              sample("api", "rps", 40, 2.5),     sample("web", "rps", -100, 9)};
+    assert_ok(f, append(f, "acme", samples, 6, NULL, NULL, 0));
+    hydra_sample other = sample("api", "rps", 15, 99);
+    assert_ok(f, append(f, "globex", &other, 1, NULL, NULL, 0));
+    export_seen *seen = export_all(f, "acme", SUITE_T0, 0);
+    assert_int_equal(seen->count, 5); /* web at -100 is before since; globex's is not acme's */
+    assert_true(seen->ordered);
+    assert_string_equal(seen->first[0], "api latency 30.000000 0.25");
+    assert_string_equal(seen->first[1], "api rps 0.000000 7");
+    assert_string_equal(seen->first[2], "api rps 10.000000 1");
+    assert_string_equal(seen->first[3], "api rps 40.000000 2.5");
+    assert_string_equal(seen->first[4], "web rps 20.000000 5");
+    assert_int_equal(export_all(f, "acme", SUITE_T0, 2)->count, 2); /* a visitor may stop the walk */
+    assert_int_equal(export_all(f, "nobody", 0, 0)->count, 0);
+}
+
+/* More rows than a store may hand over in one piece: none lost, none twice, order kept across the pieces. */
+static void store_test_export_of_many_samples_loses_none(void **state)
+{
+    store_fixture *f = *state;
+    enum { MANY = 25000 };
+    hydra_sample *many = calloc(MANY, sizeof *many);
+    for (size_t i = 0; i < MANY; i++)
+        many[i] = sample(i % 2 ? "api" : "web", "rps", (double)(i / 2) * 0.5, (double)i);
+    assert_ok(f, append(f, "acme", many, MANY, NULL, NULL, 0));
+    free(many);
+    export_seen *seen = export_all(f, "acme", 0, 0);
+    assert_int_equal(seen->count, MANY);
+    assert_true(seen->ordered);
+}
+
+static void store_test_backup_then_restore_brings_back_that_moment(void **state)
+{
+    store_fixture *f = *state;
+    if (!f->ops->backup)
+        fail_msg("store %s has no backup op", f->name);
+    hydra_sample before[] = {sample("api", "rps", 0, 1), sample("api", "rps", 60, 2)};
+    assert_ok(f, append(f, "acme", before, 2, "batch-1", "{\"accepted\":2}", 16));
+    hydra_api_key_record key = api_key("acme", "alice", SUITE_HASH_A);
+    assert_ok(f, put_key(f, &key));
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/hydra-backup-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    store_clear_error(f);
+    assert_ok(f, f->ops->backup(f->db, path));
+    struct stat info;
+    assert_int_equal(stat(path, &info), 0);
+    assert_int_equal(info.st_mode & 077, 0); /* the owner's only: it holds everything */
+
+    hydra_sample after = sample("api", "rps", 120, 3);
+    assert_ok(f, append(f, "acme", &after, 1, NULL, NULL, 0));
+    assert_ok(f, f->ops->revoke_api_key(f->db, "acme", "alice", SUITE_T0 + 1));
+    store_clear_error(f);
+    assert_ok(f, f->ops->restore(f->db, path));
+    store_fixture_migrate(f);
+    export_seen *seen = export_all(f, "acme", 0, 0);
+    assert_int_equal(seen->count, 2);
+    assert_string_equal(seen->first[1], "api rps 60.000000 2");
+    keys_seen keys;
+    assert_int_equal(find_key(f, SUITE_HASH_A, &keys), 0); /* valid again, as it was then */
+    char replay[64] = "";
+    assert_int_equal(append(f, "acme", before, 2, "batch-1", replay, sizeof replay), 1); /* the key came back too */
+    /* and the store goes on working after it */
+    assert_ok(f, append(f, "acme", &after, 1, NULL, NULL, 0));
+    assert_int_equal(export_all(f, "acme", 0, 0)->count, 3);
+    unlink(path);
+}
+
+static void store_test_restore_refuses_a_file_that_is_not_a_backup_and_changes_nothing(void **state)
+{
+    store_fixture *f = *state;
+    hydra_sample kept = sample("api", "rps", 0, 1);
+    assert_ok(f, append(f, "acme", &kept, 1, NULL, NULL, 0));
+    const char *junk = support_write_temp("this is not a database backup\n");
+    store_clear_error(f);
+    assert_refused(f, f->ops->restore(f->db, junk));
+    assert_contains(store_error(f), junk);
+    store_clear_error(f);
+    assert_int_equal(f->ops->restore(f->db, "/nonexistent/hydra.backup"), -1);
+    assert_int_equal(export_all(f, "acme", 0, 0)->count, 1);
+    unlink(junk);
+}
+
 #define STORE_SUITE_TEST(name, setup, teardown) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 #define STORE_SUITE_TESTS(setup, teardown)                                                                         \
@@ -1008,6 +1141,10 @@ static void store_test_alerts_are_listed_since_a_time_newest_first_per_tenant(vo
     STORE_SUITE_TEST(store_test_api_keys_are_listed_per_tenant_revoked_ones_too, setup, teardown),                 \
     STORE_SUITE_TEST(store_test_a_key_hash_that_is_not_a_hex_sha256_is_refused, setup, teardown),                  \
     STORE_SUITE_TEST(store_test_audit_records_are_appended_and_need_an_actor_and_action, setup, teardown),         \
-    STORE_SUITE_TEST(store_test_alerts_are_listed_since_a_time_newest_first_per_tenant, setup, teardown)
+    STORE_SUITE_TEST(store_test_alerts_are_listed_since_a_time_newest_first_per_tenant, setup, teardown),         \
+    STORE_SUITE_TEST(store_test_export_gives_a_tenants_samples_since_a_time_in_series_order, setup, teardown),     \
+    STORE_SUITE_TEST(store_test_export_of_many_samples_loses_none, setup, teardown),                               \
+    STORE_SUITE_TEST(store_test_backup_then_restore_brings_back_that_moment, setup, teardown),                     \
+    STORE_SUITE_TEST(store_test_restore_refuses_a_file_that_is_not_a_backup_and_changes_nothing, setup, teardown)
 
 #endif

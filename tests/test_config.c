@@ -264,6 +264,36 @@ static void test_config_missing_file_is_an_error(void **state)
     assert_contains(error, "/tmp/hydra-no-such-config.cfg: cannot read");
 }
 
+/* api.rate_limit: absent is no limit; present, it is checked like every other setting, with file:line. */
+static void test_config_reads_and_checks_the_rate_limit(void **state)
+{
+    (void)state;
+    char error[2048] = "";
+    hydra_config config;
+    write_config("api = { rate_limit = { requests_per_second = 2.5; }; };");
+    assert_int_equal(config_load(&config, config_path, error, sizeof error), 0);
+    assert_true(config.rate_limit_per_second == 2.5);
+    assert_true(config.rate_limit_burst == 3); /* one second's worth, rounded up */
+    config_free(&config);
+    unlink(config_path);
+    write_config("");
+    assert_int_equal(config_load(&config, config_path, error, sizeof error), 0);
+    assert_true(config.rate_limit_per_second == 0);
+    config_free(&config);
+    unlink(config_path);
+
+    const char *found = expect_error("api = { rate_limit = { requests_per_second = 10; burst = 0; }; };");
+    assert_contains(found, ":6: api.rate_limit.burst: must be between 1 and 1e+06, found 0");
+    found = expect_error("api = { rate_limit = { requests_per_second = -1; }; };");
+    assert_contains(found, ":6: api.rate_limit.requests_per_second: must be between 0.001 and 1e+06");
+    assert_contains(expect_error("api = { rate_limit = { burst = 5; }; };"),
+                    "api.rate_limit: missing required setting 'requests_per_second'");
+    assert_contains(expect_error("api = { rate_limit = { requests_per_second = 1; brust = 5; }; };"),
+                    "api.rate_limit.brust: unknown setting (allowed here: requests_per_second, burst)");
+    assert_contains(expect_error("api = { rate_limit = { requests_per_second = \"fast\"; }; };"),
+                    "api.rate_limit.requests_per_second: must be a number");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_config_rejects_virtual_clock_without_start),
         cmocka_unit_test(test_config_reports_unknown_plugin_setting_at_open),
         cmocka_unit_test(test_config_missing_file_is_an_error),
+        cmocka_unit_test(test_config_reads_and_checks_the_rate_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

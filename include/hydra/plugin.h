@@ -125,6 +125,9 @@ typedef struct hydra_sample {
     double value;
 } hydra_sample;
 
+/* Receives samples one at a time (borrowed for the call); a non-zero return stops the walk. */
+typedef int (*hydra_sample_sink)(void *context, const hydra_sample *sample);
+
 /* ## Forecaster */
 
 #define HYDRA_FORECAST_MAX_COMPONENTS 8
@@ -336,11 +339,16 @@ typedef struct hydra_store_ops {
     int (*list_alerts)(void *state, const char *tenant, double since, hydra_alert_visitor visit, void *context);
     /* Mandatory. 0 when the database answers now. */
     int (*health)(void *state);
+    /* Mandatory. Every sample of a tenant with ts >= since, ordered by service, metric and time (hydra export). */
+    int (*export_samples)(void *state, const char *tenant, double since, hydra_sample_sink visit, void *context);
+    /* Optional, both or neither (hydra backup and restore). backup writes a consistent copy of the whole database
+     * to the file at path while the store stays in use; restore replaces the whole database with such a copy.
+     * The host runs migrate after a restore. */
+    int (*backup)(void *state, const char *path);
+    int (*restore)(void *state, const char *path);
 } hydra_store_ops;
 
 /* ## Source */
-
-typedef int (*hydra_sample_sink)(void *context, const hydra_sample *sample);
 
 typedef struct hydra_source_ops {
     uint32_t size; /* sizeof(hydra_source_ops) */

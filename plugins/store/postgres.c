@@ -1,7 +1,8 @@
 /* store postgres: everything the daemon keeps, in PostgreSQL, shared by several controller replicas.
  *
  * Settings: conninfo (libpq connection string or URI, required); retention_days (0..100000, default 30; 0 keeps
- * samples forever); partition ("day", the default, "week" or "month": the time range of one samples partition).
+ * samples forever); partition ("day", the default, "week" or "month": the time range of one samples partition);
+ * pg_bin (the folder of pg_dump and pg_restore for backup and restore; default: found on $PATH).
  *
  * Samples live in metric_samples, partitioned by time:
  *   - with the TimescaleDB extension available, a hypertable with a retention policy, compression after 7 days and
@@ -29,13 +30,21 @@
 
 #include <libpq-fe.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h> /* isfinite, isnan, INFINITY, NAN: macros, so no libm */
+#include <poll.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
+
+extern char **environ;
 
 #define RETENTION_DAYS_DEFAULT 30
 #define RETENTION_DAYS_MAX 100000
@@ -46,6 +55,8 @@
 #define COPY_BUFFER_SIZE (256 * 1024)
 #define PARTITION_CACHE_MAX 4096
 #define MAX_PARAMS 20
+#define EXPORT_CHUNK "10000"        /* rows per round trip of export_samples */
+#define TOOL_OUTPUT_MAX (64 * 1024) /* what is kept of pg_dump's or pg_restore's output */
 
 typedef enum partition_unit { UNIT_DAY, UNIT_WEEK, UNIT_MONTH } partition_unit;
 
@@ -69,6 +80,7 @@ typedef struct pg_store {
     pthread_cond_t queue_changed;
     struct append_waiter *queue;
     bool writing;
+    const char *pg_bin; /* folder of pg_dump and pg_restore; "" for $PATH */
 } pg_store;
 
 /* ## Parameters: every value goes to the server as a parameter; numbers are formatted here ---------------------- */
@@ -1268,6 +1280,46 @@ static int store_query_samples(void *state, const char *tenant, const char *serv
     return 0;
 }
 
+/* Keyset pages of EXPORT_CHUNK rows, each its own read: memory stays bounded however many rows the tenant has, and
+ * the visitor runs with the mutex released, as for every other read. */
+static int store_export_samples(void *state, const char *tenant, double since, hydra_sample_sink visit,
+                                void *context)
+{
+    pg_store *self = state;
+    if (require_tenant(self, "export_samples", tenant) != 0)
+        return -1;
+    if (!visit || isnan(since))
+        return invalid(self, "export_samples: a visitor and a start time are required");
+    char last[4][256] = {"", "", "", ""}; /* service, metric, ts (as the server prints it), seq of the last row */
+    for (bool more = true, stop = false; more && !stop;) {
+        params p = {.count = 0};
+        param_text(&p, tenant);
+        param_double(&p, since < -1 ? -1 : since > TS_MAX ? TS_MAX : since);
+        for (int i = 0; i < 4; i++)
+            param_text(&p, last[3][0] ? last[i] : NULL);
+        PGresult *result = read_locked(self, "export_samples",
+                                       "SELECT service, metric, extract(epoch FROM ts), value, ts::text, seq"
+                                       " FROM metric_samples WHERE tenant = $1 AND ts >= to_timestamp($2)"
+                                       "   AND ($6::bigint IS NULL OR"
+                                       "        (service, metric, ts, seq) > ($3, $4, $5::timestamptz, $6::bigint))"
+                                       " ORDER BY service, metric, ts, seq LIMIT " EXPORT_CHUNK,
+                                       &p);
+        if (!result)
+            return -1;
+        int rows = PQntuples(result);
+        for (int row = 0; row < rows && !stop; row++) {
+            hydra_sample sample = {field_text(result, row, 0), field_text(result, row, 1),
+                                   field_double(result, row, 2), field_double(result, row, 3)};
+            stop = visit(context, &sample) != 0;
+        }
+        for (int i = 0; rows > 0 && i < 4; i++)
+            snprintf(last[i], sizeof last[i], "%s", PQgetvalue(result, rows - 1, i < 2 ? i : i + 2));
+        more = rows == atoi(EXPORT_CHUNK);
+        PQclear(result);
+    }
+    return 0;
+}
+
 /* ## Recommendations ----------------------------------------------------------------------------------------- */
 
 #define RECOMMENDATION_COLUMNS                                                                                     \
@@ -1755,20 +1807,172 @@ static int store_list_alerts(void *state, const char *tenant, double since, hydr
     return 0;
 }
 
+/* ## Backup and restore: pg_dump and pg_restore ---------------------------------------------------------------- */
+
+/* The connection's own parameters as PG* variables for a child, in place of any the process has: the child reaches
+ * the same database, and a password never appears on a command line where ps would show it. */
+static char **tool_environment(pg_store *self)
+{
+    const char *names[] = {"PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD"};
+    const char *values[] = {PQhost(self->conn), PQport(self->conn), PQdb(self->conn), PQuser(self->conn),
+                            PQpass(self->conn)};
+    size_t count = 0;
+    while (environ[count])
+        count++;
+    char **env = calloc(count + 6, sizeof *env);
+    size_t used = 0;
+    for (size_t i = 0; env && i < count; i++)
+        if (strncmp(environ[i], "PG", 2) != 0)
+            env[used++] = strdup(environ[i]);
+    for (size_t i = 0; env && i < 5; i++) {
+        if (!values[i] || !values[i][0])
+            continue;
+        size_t length = strlen(names[i]) + strlen(values[i]) + 2;
+        if ((env[used] = malloc(length)))
+            snprintf(env[used++], length, "%s=%s", names[i], values[i]);
+    }
+    return env;
+}
+
+static void environment_free(char **env)
+{
+    for (size_t i = 0; env && env[i]; i++)
+        free(env[i]);
+    free(env);
+}
+
+/* Runs <pg_bin>/tool with args against this store's database; its stdout and stderr go into output (cut to
+ * output_size). Returns the exit status, or -1 when it could not be run. */
+static int tool_run(pg_store *self, const char *tool, char *const *args, char *output, size_t output_size)
+{
+    char program[4096];
+    snprintf(program, sizeof program, "%s%s%s", self->pg_bin, self->pg_bin[0] ? "/" : "", tool);
+    char *argv[16] = {program};
+    for (size_t i = 0; args[i] && i + 2 < 16; i++)
+        argv[i + 1] = args[i];
+    int pipe_fds[2];
+    output[0] = '\0';
+    if (pipe(pipe_fds) != 0)
+        return -1;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDERR_FILENO);
+    posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
+    char **env = tool_environment(self);
+    pid_t pid;
+    int spawned = env ? posix_spawnp(&pid, program, &actions, NULL, argv, env) : -1;
+    posix_spawn_file_actions_destroy(&actions);
+    environment_free(env);
+    close(pipe_fds[1]);
+    size_t length = 0;
+    char chunk[4096];
+    for (ssize_t got; spawned == 0 && (got = read(pipe_fds[0], chunk, sizeof chunk)) > 0;) {
+        size_t keep = (size_t)got < output_size - 1 - length ? (size_t)got : output_size - 1 - length;
+        memcpy(output + length, chunk, keep); /* read to the end even when full: the child must not block */
+        length += keep;
+    }
+    output[length] = '\0';
+    close(pipe_fds[0]);
+    int status = 0;
+    if (spawned != 0 || waitpid(pid, &status, 0) != pid)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* One line of a tool's output for an error message. */
+static const char *first_line(char *output)
+{
+    output[strcspn(output, "\n")] = '\0';
+    return output[0] ? output : "no message";
+}
+
+static int tool_failed(pg_store *self, const char *op, const char *tool, int status, char *output)
+{
+    if (status < 0)
+        return invalid(self, "%s: cannot run %s%s%s (install postgresql-client, or set pg_bin)", op, self->pg_bin,
+                       self->pg_bin[0] ? "/" : "", tool);
+    return invalid(self, "%s: %s failed (exit %d): %s", op, tool, status, first_line(output));
+}
+
+/* pg_dump's custom format, written to PATH.partial then renamed: a failed dump never leaves a file that looks
+ * whole. pg_dump reads in one snapshot, so the copy is consistent while the daemon keeps writing. */
+static int store_backup(void *state, const char *path)
+{
+    pg_store *self = state;
+    char partial[4096], *output = malloc(TOOL_OUTPUT_MAX);
+    if (!output)
+        return invalid(self, "backup: out of memory");
+    snprintf(partial, sizeof partial, "%s.partial", path);
+    int fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC, 0600); /* pg_dump keeps the mode of the file it is given */
+    if (fd < 0) {
+        free(output);
+        return invalid(self, "backup: cannot create %s: %s", partial, strerror(errno));
+    }
+    close(fd);
+    char *args[] = {"--format=custom", "--no-owner", "--file", partial, NULL};
+    pthread_mutex_lock(&self->lock);
+    int status = tool_run(self, "pg_dump", args, output, TOOL_OUTPUT_MAX);
+    pthread_mutex_unlock(&self->lock);
+    int result = status == 0 ? 0 : tool_failed(self, "backup", "pg_dump", status, output);
+    if (result == 0 && rename(partial, path) != 0)
+        result = invalid(self, "backup: cannot rename %s to %s", partial, path);
+    if (result != 0)
+        remove(partial);
+    free(output);
+    return result;
+}
+
+/* Checks the archive's table of contents before touching the database, then restores it in one transaction that
+ * drops and recreates every object it holds: on any error nothing of the live database has changed. */
+static int restore_locked(pg_store *self, const char *path, char *output)
+{
+    char *list_args[] = {"--list", (char *)path, NULL};
+    int status = tool_run(self, "pg_restore", list_args, output, TOOL_OUTPUT_MAX);
+    if (status != 0)
+        return status < 0 ? tool_failed(self, "restore", "pg_restore", status, output)
+                          : invalid(self, "restore: %s is not a pg_dump archive: %s", path, first_line(output));
+    if (!strstr(output, " schema_migrations "))
+        return invalid(self, "restore: %s is not a hydra backup (no schema_migrations table in it)", path);
+    char *args[] = {"--clean", "--if-exists", "--no-owner", "--single-transaction", "--exit-on-error",
+                    "--dbname", PQdb(self->conn), (char *)path, NULL};
+    status = tool_run(self, "pg_restore", args, output, TOOL_OUTPUT_MAX);
+    if (status != 0)
+        return tool_failed(self, "restore", "pg_restore", status, output);
+    self->partition_count = 0; /* what this instance knew of the database is gone with it */
+    self->layout = LAYOUT_UNKNOWN;
+    return 0;
+}
+
+static int store_restore(void *state, const char *path)
+{
+    pg_store *self = state;
+    char *output = malloc(TOOL_OUTPUT_MAX);
+    if (!output)
+        return invalid(self, "restore: out of memory");
+    pthread_mutex_lock(&self->lock);
+    int result = restore_locked(self, path, output);
+    pthread_mutex_unlock(&self->lock);
+    free(output);
+    return result;
+}
+
 /* ## Life cycle ---------------------------------------------------------------------------------------------- */
 
 typedef struct settings {
     const char *conninfo;
     long long retention_days;
     const char *partition;
+    const char *pg_bin;
 } settings;
 
 static int settings_read(const hydra_host *host, settings *out)
 {
-    *out = (settings){NULL, RETENTION_DAYS_DEFAULT, "day"};
+    *out = (settings){NULL, RETENTION_DAYS_DEFAULT, "day", ""};
     int found = host->setting_string(host, "conninfo", &out->conninfo);
     if (found < 0 || host->setting_int(host, "retention_days", &out->retention_days) < 0 ||
-        host->setting_string(host, "partition", &out->partition) < 0)
+        host->setting_string(host, "partition", &out->partition) < 0 ||
+        host->setting_path(host, "pg_bin", &out->pg_bin) < 0)
         return -1;
     if (found != 0 || !out->conninfo[0]) {
         host->set_error(host, "setting 'conninfo' is required: a libpq connection string, e.g. conninfo = "
@@ -1847,7 +2051,7 @@ static void *store_create(const hydra_host *host)
         return NULL;
     }
     *self = (pg_store){.host = host, .retention_days = s.retention_days, .unit = unit_parse(s.partition),
-                       .retention_ran_at = -INFINITY};
+                       .retention_ran_at = -INFINITY, .pg_bin = s.pg_bin};
     if (pthread_mutex_init(&self->lock, NULL) != 0 || pthread_mutex_init(&self->queue_lock, NULL) != 0 ||
         pthread_cond_init(&self->queue_changed, NULL) != 0) {
         host->set_error(host, "cannot create a mutex");
@@ -1880,6 +2084,9 @@ static const hydra_store_ops ops = {
     .put_alert = store_put_alert,
     .list_alerts = store_list_alerts,
     .health = store_health,
+    .export_samples = store_export_samples,
+    .backup = store_backup,
+    .restore = store_restore,
 };
 
 static const hydra_plugin_descriptor descriptor = {

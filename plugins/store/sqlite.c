@@ -19,12 +19,15 @@
 
 #include "../common/store_rules.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define BUSY_TIMEOUT_DEFAULT_MS 5000
 #define BUSY_TIMEOUT_MAX_MS 600000
@@ -614,6 +617,36 @@ static int store_query_samples(void *state, const char *tenant, const char *serv
     return result;
 }
 
+/* Everything of a tenant since a time, for hydra export; the index (tenant, service, metric, ts) gives the order. */
+static int store_export_samples(void *state, const char *tenant, double since, hydra_sample_sink visit,
+                                void *context)
+{
+    store_sqlite *self = state;
+    if (require_tenant(self, "export_samples", tenant) != 0)
+        return -1;
+    if (!visit || isnan(since))
+        return invalid(self, "export_samples: a visitor and a start time are required");
+    pthread_mutex_lock(&self->lock);
+    sqlite3_stmt *stmt = prepare(self,
+                                 "SELECT service, metric, ts, value FROM metric_samples WHERE tenant = ?1 AND "
+                                 "ts >= ?2 ORDER BY service, metric, ts, rowid",
+                                 "export_samples");
+    int result = stmt ? bind_failed(self, bind_text(stmt, 1, tenant) + bind_double(stmt, 2, since), "export_samples")
+                      : -1;
+    int rc = SQLITE_DONE;
+    while (result == 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        hydra_sample sample = {column_text(stmt, 0), column_text(stmt, 1), sqlite3_column_double(stmt, 2),
+                               sqlite3_column_double(stmt, 3)};
+        if (visit(context, &sample) != 0)
+            break;
+    }
+    if (result == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        result = fail_db(self, "export_samples");
+    sqlite3_finalize(stmt);
+    pthread_mutex_unlock(&self->lock);
+    return result;
+}
+
 /* ## Recommendations ----------------------------------------------------------------------------------------------- */
 
 #define RECOMMENDATION_COLUMNS                                                                                     \
@@ -1154,6 +1187,88 @@ static int store_health(void *state)
     return result;
 }
 
+/* ## Backup and restore: SQLite's online backup API ------------------------------------------------------------- */
+
+/* Copies every page of from into to in one step: the copy is one consistent snapshot of the source. */
+static int copy_database(store_sqlite *self, sqlite3 *to, sqlite3 *from, const char *what)
+{
+    sqlite3_backup *backup = sqlite3_backup_init(to, "main", from, "main");
+    if (!backup)
+        return invalid(self, "%s: %s", what, sqlite3_errmsg(to));
+    int rc = sqlite3_backup_step(backup, -1);
+    sqlite3_backup_finish(backup);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+        return invalid(self, "unavailable: %s: the database %s is locked by another process (stop the daemon "
+                             "before a restore)", what, self->path);
+    return invalid(self, "%s: %s", what, (rc & 0xff) == SQLITE_NOTADB ? "not a SQLite database" : sqlite3_errstr(rc));
+}
+
+/* Written to PATH.partial, then renamed: a backup that fails half way never leaves a file that looks whole. */
+static int store_backup(void *state, const char *path)
+{
+    store_sqlite *self = state;
+    char partial[4096];
+    if (snprintf(partial, sizeof partial, "%s.partial", path) >= (int)sizeof partial)
+        return invalid(self, "backup: path too long: %s", path);
+    int fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC, 0600); /* every sample and decision: the owner's only */
+    if (fd < 0)
+        return invalid(self, "backup: cannot create %s: %s", partial, strerror(errno));
+    close(fd);
+    sqlite3 *copy = NULL;
+    if (sqlite3_open_v2(partial, &copy, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+        int result = invalid(self, "backup: cannot create %s: %s", partial, copy ? sqlite3_errmsg(copy) : "no memory");
+        sqlite3_close(copy);
+        return result;
+    }
+    pthread_mutex_lock(&self->lock);
+    int result = copy_database(self, copy, self->db, "backup");
+    pthread_mutex_unlock(&self->lock);
+    if (sqlite3_close(copy) != SQLITE_OK && result == 0)
+        result = invalid(self, "backup: cannot close %s", partial);
+    if (result == 0 && rename(partial, path) != 0)
+        result = invalid(self, "backup: cannot rename %s to %s", partial, path);
+    if (result != 0)
+        remove(partial);
+    return result;
+}
+
+/* Refuses a file that is not a hydra database before anything of the live one is replaced. */
+static int backup_check(store_sqlite *self, sqlite3 *from, const char *path)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(from, "SELECT max(version) FROM schema_migrations", -1, &stmt, NULL);
+    int result = 0;
+    if (rc != SQLITE_OK || sqlite3_step(stmt) != SQLITE_ROW || sqlite3_column_type(stmt, 0) == SQLITE_NULL)
+        result = invalid(self, "restore: %s is not a hydra backup (%s)", path,
+                         rc == SQLITE_OK ? "no schema version in it" : sqlite3_errmsg(from));
+    else if (sqlite3_column_int(stmt, 0) > SCHEMA_VERSION)
+        result = invalid(self, "restore: %s has schema version %d, newer than version %d that this build knows: "
+                               "restore it with a newer hydra", path, sqlite3_column_int(stmt, 0), SCHEMA_VERSION);
+    sqlite3_finalize(stmt);
+    return result;
+}
+
+static int store_restore(void *state, const char *path)
+{
+    store_sqlite *self = state;
+    sqlite3 *from = NULL;
+    if (sqlite3_open_v2(path, &from, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        int result = invalid(self, "restore: cannot open %s: %s", path, from ? sqlite3_errmsg(from) : "no memory");
+        sqlite3_close(from);
+        return result;
+    }
+    int result = backup_check(self, from, path);
+    if (result == 0) {
+        pthread_mutex_lock(&self->lock);
+        result = copy_database(self, self->db, from, "restore");
+        pthread_mutex_unlock(&self->lock);
+    }
+    sqlite3_close(from);
+    return result;
+}
+
 /* ## Life cycle --------------------------------------------------------------------------------------------------- */
 
 typedef struct settings {
@@ -1286,6 +1401,9 @@ static const hydra_store_ops ops = {
     .put_alert = store_put_alert,
     .list_alerts = store_list_alerts,
     .health = store_health,
+    .export_samples = store_export_samples,
+    .backup = store_backup,
+    .restore = store_restore,
 };
 
 static const hydra_plugin_descriptor descriptor = {
