@@ -1,0 +1,42 @@
+/* What hydra serve holds while it runs, shared by daemon.c (set-up, the loop, ingest, recommendations, keys) and
+ * api.c (the data routes: live metrics, trends, alerts, forecasts, predict, detect_anomaly, pause and resume). */
+#ifndef HYDRA_DAEMON_APP_H
+#define HYDRA_DAEMON_APP_H
+
+#include "clock.h"
+#include "controller.h"
+#include "daemon.h"
+#include "http.h"
+#include "plugin_set.h"
+#include "policy.h"
+
+#include <pthread.h>
+
+typedef struct daemon_app {
+    store_handle store;
+    hydra_clock clock;
+    plugin_set plugins;
+    policy *policy;
+    controller *controller;
+    pthread_mutex_t lock; /* the controller and the plugins are single-threaded: HTTP threads and the loop take turns */
+    http_server *http;
+} daemon_app;
+
+/* The store's failure as an HTTP answer: 503 (with Retry-After) when the database cannot be reached, else 500. */
+void daemon_store_failed(daemon_app *app, http_response *response, const char *what);
+/* The configured targets belong to the config's tenant: a key of another tenant sees none of them. */
+bool daemon_serves_caller(const daemon_app *app, const http_request *request);
+
+void api_handle_live_metrics(void *app, const http_request *request, http_response *response);
+void api_handle_trends(void *app, const http_request *request, http_response *response);
+void api_handle_alerts(void *app, const http_request *request, http_response *response);
+void api_handle_forecast(void *app, const http_request *request, http_response *response);
+void api_handle_predict(void *app, const http_request *request, http_response *response);
+void api_handle_detect_anomaly(void *app, const http_request *request, http_response *response);
+void api_handle_pause(void *app, const http_request *request, http_response *response);
+void api_handle_resume(void *app, const http_request *request, http_response *response);
+
+/* Stores an alert for an anomaly episode the controller reports (the controller's alert listener). */
+void api_store_alert(void *app, const controller_alert *alert);
+
+#endif
