@@ -491,6 +491,14 @@ static reply post_expect(const char *path, const char *body, int status)
     return r;
 }
 
+/* One sample of service at ts, ingested with the admin key. */
+static void ingest_one(const char *service, double ts, double value)
+{
+    char *body = xasprintf("[{\"service\":\"%s\",\"ts\":%.0f,\"value\":%.17g}]", service, ts, value);
+    json_decref(post_expect("/api/v1/ingest/metrics", body, 200).json);
+    free(body);
+}
+
 static void get_expect_400(const char *path, const char *field)
 {
     reply r = call("GET", path, run.reader_key, NULL, NULL);
@@ -744,9 +752,7 @@ static void test_daemon_dry_run_recommends_but_never_executes(void **state)
 {
     (void)state;
     double now = (double)time(NULL);
-    char *body = xasprintf("[{\"service\":\"checkout\",\"ts\":%.0f,\"value\":450}]", now);
-    json_decref(post_expect("/api/v1/ingest/metrics", body, 200).json);
-    free(body);
+    ingest_one("checkout", now, 450);
     reply r = call("GET", "/api/v1/recommendations", run.reader_key, NULL, NULL);
     json_t *rec = newest_for(&r, "checkout");
     assert_non_null(rec);
@@ -762,9 +768,7 @@ static void test_daemon_dry_run_recommends_but_never_executes(void **state)
     assert_false(json_is_true(json_object_get(service_in(&r, "donations-api"), "dry_run")));
     json_decref(r.json);
 
-    body = xasprintf("[{\"service\":\"checkout\",\"ts\":%.0f,\"value\":5000}]", now + 60);
-    json_decref(post_expect("/api/v1/ingest/metrics", body, 200).json);
-    free(body);
+    ingest_one("checkout", now + 60, 5000);
     r = call("GET", "/api/v1/recommendations?status=pending", run.reader_key, NULL, NULL);
     rec = newest_for(&r, "checkout");
     assert_non_null(rec);
@@ -809,9 +813,7 @@ static void test_daemon_pause_holds_a_service_across_a_restart_until_resumed(voi
     json_decref(r.json);
 
     double now = (double)time(NULL);
-    char *body = xasprintf("[{\"service\":\"ledger\",\"ts\":%.0f,\"value\":5000}]", now);
-    json_decref(post_expect("/api/v1/ingest/metrics", body, 200).json);
-    free(body);
+    ingest_one("ledger", now, 5000);
     r = call("GET", "/api/v1/recommendations", run.reader_key, NULL, NULL);
     assert_null(newest_for(&r, "ledger"));
     json_decref(r.json);
@@ -824,9 +826,7 @@ static void test_daemon_pause_holds_a_service_across_a_restart_until_resumed(voi
     assert_true(json_is_true(json_object_get(ledger, "paused")));
     assert_false(json_is_true(json_object_get(service_in(&r, "search"), "paused")));
     json_decref(r.json);
-    body = xasprintf("[{\"service\":\"ledger\",\"ts\":%.0f,\"value\":5000}]", now + 60);
-    json_decref(post_expect("/api/v1/ingest/metrics", body, 200).json);
-    free(body);
+    ingest_one("ledger", now + 60, 5000);
     r = call("GET", "/api/v1/services", run.reader_key, NULL, NULL);
     ledger = service_in(&r, "ledger");
     assert_true(json_number_value(json_object_get(ledger, "load")) == 5000); /* still watched */
@@ -839,9 +839,7 @@ static void test_daemon_pause_holds_a_service_across_a_restart_until_resumed(voi
     r = post_expect("/api/v1/services/ledger/resume", NULL, 200);
     assert_false(json_is_true(json_object_get(r.json, "paused")));
     json_decref(r.json);
-    body = xasprintf("[{\"service\":\"ledger\",\"ts\":%.0f,\"value\":5000}]", now + 120);
-    json_decref(post_expect("/api/v1/ingest/metrics", body, 200).json);
-    free(body);
+    ingest_one("ledger", now + 120, 5000);
     r = call("GET", "/api/v1/recommendations?status=pending", run.reader_key, NULL, NULL);
     json_t *rec = newest_for(&r, "ledger");
     assert_non_null(rec);
