@@ -517,7 +517,8 @@ void api_handle_detect_anomaly(void *context, const http_request *request, http_
 
 /* ## Pause and resume ------------------------------------------------------------------------------------------- */
 
-/* Durable first: the store keeps the flag across restarts, then the controller obeys it. */
+/* Durable first: the store keeps the flag across restarts, then the controller obeys it; both under the lock, so
+ * that two people pausing and resuming at once leave the store and the controller agreeing. */
 static void set_paused(daemon_app *app, const http_request *request, http_response *response, bool paused)
 {
     const char *name = request->params[0];
@@ -526,13 +527,15 @@ static void set_paused(daemon_app *app, const http_request *request, http_respon
         return;
     double now = clock_now(&app->clock);
     hydra_service_record record = {request->caller->tenant, name, paused, now, request->caller->name};
-    if (app->store.ops->set_service_paused(app->store.state, &record) != 0) {
+    pthread_mutex_lock(&app->lock);
+    int stored = app->store.ops->set_service_paused(app->store.state, &record);
+    if (stored == 0)
+        controller_set_paused(app->controller, (size_t)index, paused);
+    pthread_mutex_unlock(&app->lock);
+    if (stored != 0) {
         daemon_store_failed(app, response, paused ? "cannot pause" : "cannot resume");
         return;
     }
-    pthread_mutex_lock(&app->lock);
-    controller_set_paused(app->controller, (size_t)index, paused);
-    pthread_mutex_unlock(&app->lock);
     hydra_audit_record audit = {request->caller->tenant, now, request->caller->name, paused ? "pause" : "resume",
                                 name, NULL, request->request_id};
     app->store.ops->append_audit(app->store.state, &audit);
