@@ -28,7 +28,7 @@ static const field top_fields[] = {
     {"approval", FIELD_GROUP},   {"lua", FIELD_GROUP},         {"policy", FIELD_STRING},
     {"plugins", FIELD_LIST},     {"notifiers", FIELD_ARRAY},   {"targets", FIELD_LIST},
     {"store", FIELD_GROUP},      {"listen", FIELD_STRING},     {"api", FIELD_GROUP},
-    {"tenant", FIELD_STRING},    {NULL, 0},
+    {"tenant", FIELD_STRING},    {"dry_run", FIELD_BOOL},      {NULL, 0},
 };
 static const field clock_fields[] = {{"mode", FIELD_STRING}, {"start", FIELD_STRING}, {NULL, 0}};
 static const field approval_fields[] = {{"timeout", FIELD_DURATION}, {"expected_latency", FIELD_DURATION}, {NULL, 0}};
@@ -47,7 +47,7 @@ static const field target_fields[] = {
     {"max_replicas", FIELD_INT},      {"max_step", FIELD_INT},           {"capacity_per_replica", FIELD_NUMBER},
     {"cold_start", FIELD_DURATION},   {"headroom", FIELD_NUMBER},        {"tolerance", FIELD_NUMBER},
     {"stabilization", FIELD_DURATION}, {"anomaly_threshold", FIELD_NUMBER}, {"anomaly_hold", FIELD_DURATION},
-    {"planner", FIELD_STRING}, {"size_for", FIELD_STRING}, {NULL, 0},
+    {"planner", FIELD_STRING}, {"size_for", FIELD_STRING}, {"dry_run", FIELD_BOOL}, {NULL, 0},
 };
 
 static const char *const type_names[] = {
@@ -176,6 +176,13 @@ static int get_int(checker *c, const config_setting_t *group, const char *name, 
         return fail(c, setting, "must be between %lld and %lld, found %lld", low, high, value);
     *out = (int)value;
     return 0;
+}
+
+/* The type was checked with the group's members: a present setting is a bool. */
+static bool get_bool(const config_setting_t *group, const char *name, bool fallback)
+{
+    const config_setting_t *setting = group ? config_setting_get_member(group, name) : NULL;
+    return setting ? config_setting_get_bool(setting) != 0 : fallback;
 }
 
 static double setting_number(const config_setting_t *setting)
@@ -309,8 +316,10 @@ static int check_reference(checker *c, const hydra_config *config, const config_
     return 0;
 }
 
-static int read_target_numbers(checker *c, const config_setting_t *entry, config_target *target)
+static int read_target_numbers(checker *c, const hydra_config *config, const config_setting_t *entry,
+                               config_target *target)
 {
+    target->dry_run = get_bool(entry, "dry_run", config->dry_run);
     if (get_int(c, entry, "min_replicas", 0, 100000, 1, &target->min_replicas) != 0 ||
         get_int(c, entry, "max_replicas", 1, 100000, 10, &target->max_replicas) != 0 ||
         get_int(c, entry, "max_step", 0, 100000, 0, &target->max_step) != 0 ||
@@ -366,7 +375,7 @@ static int read_target(checker *c, hydra_config *config, const config_setting_t 
         return -1;
     if (config_find_target(config, target->name) != target)
         return fail(c, config_setting_get_member(entry, "name"), "duplicate target name '%s'", target->name);
-    return read_target_numbers(c, entry, target);
+    return read_target_numbers(c, config, entry, target);
 }
 
 static int read_targets(checker *c, hydra_config *config, const config_setting_t *list)
@@ -415,6 +424,7 @@ static int read_top_level(checker *c, hydra_config *config, config_setting_t *ro
     free(format);
     if (!format_known)
         return fail(c, config_setting_get_member(root, "log_format"), "must be \"text\" or \"json\"");
+    config->dry_run = get_bool(root, "dry_run", false);
     const config_setting_t *plugin_dir = config_setting_get_member(root, "plugin_dir");
     config->plugin_dir = plugin_dir ? path_resolve(config->base_dir, config_setting_get_string(plugin_dir))
                                     : loader_default_plugin_dir();

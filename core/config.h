@@ -37,6 +37,7 @@ typedef struct config_target {
     bool predictive;             /* false: size for the load seen now only (a reactive autoscaler, for comparison) */
     double anomaly_threshold;    /* a score at or above it flags the sample as anomalous */
     double anomaly_hold_seconds; /* how long a flagged anomaly blocks scale-downs */
+    bool dry_run;                /* recommend, never execute (the config's dry_run unless the target sets its own) */
     int line;
 } config_target;
 
@@ -70,6 +71,7 @@ typedef struct hydra_config {
     double rate_limit_per_second; /* per API key; 0: no limit */
     double rate_limit_burst;      /* requests a key may make at once before the rate applies */
     char *tenant;                /* the tenant the configured targets belong to */
+    bool dry_run;                /* every target's default: recommend, never execute */
 } hydra_config;
 
 /* Reads and checks path. Returns 0, or -1 with "config FILE:LINE: ..." in error. */

@@ -56,6 +56,8 @@ typedef struct target_state {
     recommendation *open;
     double quiet_until;   /* after a rejection, no new recommendation before this */
     early_probe probe;
+    bool paused;          /* by a person: forecast, but nothing executed */
+    int dry_run_desired;  /* in a dry run, what the target would run had its recommendations been executed; 0: none */
 } target_state;
 
 struct controller {
@@ -70,6 +72,8 @@ struct controller {
     recommendation_book book;
     recommendation_listener listener;
     void *listener_context;
+    controller_alert_listener alert_listener;
+    void *alert_context;
 };
 
 /* ## Samples on the grid ------------------------------------------------------------------------------------- */
@@ -97,6 +101,19 @@ static hydra_series history_view(const target_state *t, double step, size_t last
     return (hydra_series){scratch, count, start, step};
 }
 
+/* A sample scored at or above the threshold holds scale-downs back until `until`; it starts an anomaly episode,
+ * and the one alert of that episode, unless the sample falls within the hold of an earlier one. */
+static void flag_anomaly(controller *c, target_state *t, double at, double until)
+{
+    bool new_episode = at >= t->anomalous_until;
+    t->anomalous_until = until;
+    if (new_episode && c->alert_listener) {
+        controller_alert alert = {t->config->name, t->config->metric, instance_name(t->anomaly), at,
+                                  t->last_score,   t->config->anomaly_threshold, t->last_load};
+        c->alert_listener(c->alert_context, &alert);
+    }
+}
+
 static void feed_models(controller *c, target_state *t, double value)
 {
     history_push(t, value);
@@ -108,7 +125,7 @@ static void feed_models(controller *c, target_state *t, double value)
         if (instance_model_score(t->anomaly, t->anomaly_model, value, &score) == 0 && !isnan(value)) {
             t->last_score = score;
             if (score >= t->config->anomaly_threshold)
-                t->anomalous_until = t->bucket_ts + c->step + t->config->anomaly_hold_seconds;
+                flag_anomaly(c, t, t->bucket_ts + c->step, t->bucket_ts + c->step + t->config->anomaly_hold_seconds);
         }
     }
 }
@@ -195,16 +212,32 @@ static void run_batch_anomaly(controller *c, target_state *t)
     if (instance_score(t->anomaly, &window, t->scores) == 0) {
         t->last_score = t->scores[window.count - 1];
         if (t->last_score >= t->config->anomaly_threshold)
-            t->anomalous_until = t->bucket_ts + t->config->anomaly_hold_seconds;
+            flag_anomaly(c, t, t->bucket_ts, t->bucket_ts + t->config->anomaly_hold_seconds);
     }
 }
 
 /* ## Acting ---------------------------------------------------------------------------------------------------- */
 
+/* A dry run records what would have been done, then plans as if it had been: otherwise the same change would be
+ * recommended again at every tick. */
+static void finish_dry_run(controller *c, target_state *t, recommendation *rec, double now)
+{
+    char result[REC_TEXT_MAX];
+    format_into(result, sizeof result, CONTROLLER_DRY_RUN_PREFIX "not executed, the scaler was not called; later "
+                "plans assume %d replicas", rec->to_replicas);
+    t->dry_run_desired = rec->to_replicas;
+    t->status.desired = t->status.ready = rec->to_replicas;
+    recommendation_transition(&c->book, rec, REC_EXECUTED, now, "dry-run", result);
+}
+
 /* Reconciles first: a scale-up the target has already reached (a smaller step went ahead while a person was still
  * deciding on this one, or a restart came between sending and hearing back) is done, not undone. */
 static void finish_execution(controller *c, target_state *t, recommendation *rec, double now)
 {
+    if (t->config->dry_run) {
+        finish_dry_run(c, t, rec, now);
+        return;
+    }
     bool scale_up = rec->to_replicas > rec->from_replicas;
     if ((scale_up && t->status.desired >= rec->to_replicas) || t->status.desired == rec->to_replicas) {
         char result[128];
@@ -226,7 +259,13 @@ static void finish_execution(controller *c, target_state *t, recommendation *rec
 
 static void execute(controller *c, target_state *t, recommendation *rec, double now)
 {
-    recommendation_transition(&c->book, rec, REC_EXECUTING, now, rec->decided_by, "sent to the scaler");
+    if (t->paused) {
+        t->open = rec; /* executed by the first tick after the target is resumed */
+        return;
+    }
+    recommendation_transition(&c->book, rec, REC_EXECUTING, now, rec->decided_by,
+                              t->config->dry_run ? CONTROLLER_DRY_RUN_PREFIX "kept from the scaler"
+                                                 : "sent to the scaler");
     if (t->open == rec)
         t->open = NULL;
     finish_execution(c, t, rec, now);
@@ -372,6 +411,8 @@ static void plan_target(controller *c, size_t index, double now)
         in.forecast = t->forecast.upper95;
     planner_plan(&in, &long_memory, &early);
     t->last_forecast = soon.peak;
+    if (t->paused)
+        return;
     recommendation *pending = t->open && t->open->state == REC_PENDING ? t->open : NULL;
     if (pending && !outgrown(t, pending, &soon, &early)) {
         step_while_pending(c, index, &soon, now);
@@ -409,6 +450,8 @@ static void tick_target(controller *c, size_t index, double now)
     run_batch_anomaly(c, t);
     if (instance_scale_status(t->scaler, t->config->name, &t->status) != 0)
         return;
+    if (t->dry_run_desired > 0)
+        t->status.desired = t->status.ready = t->dry_run_desired;
     expire_if_due(c, t, now);
     if (t->open && t->open->state == REC_APPROVED)
         execute(c, t, t->open, now);
@@ -597,5 +640,45 @@ void controller_view_target(const controller *c, size_t index, controller_view *
 {
     const target_state *t = &c->targets[index];
     *out = (controller_view){t->config->name, t->last_load, t->last_forecast, t->last_score, t->status.desired,
-                             t->status.ready, t->open};
+                             t->status.ready, t->open, t->paused, t->config->dry_run};
+}
+
+void controller_on_alert(controller *c, controller_alert_listener listener, void *context)
+{
+    c->alert_listener = listener;
+    c->alert_context = context;
+}
+
+int controller_set_paused(controller *c, size_t index, bool paused)
+{
+    if (index >= c->target_count)
+        return -1;
+    c->targets[index].paused = paused;
+    return 0;
+}
+
+/* ## Forecasts and history on request (the API) ---------------------------------------------------------------- */
+
+size_t controller_history(const controller *c, size_t index, double *values, size_t max, double *last_at)
+{
+    const target_state *t = &c->targets[index];
+    hydra_series window = history_view(t, c->step, max, values);
+    *last_at = t->bucket_ts;
+    return window.count;
+}
+
+/* Like run_forecast, into the caller's arrays and for its horizon; the model is only read. */
+int controller_forecast(controller *c, size_t index, hydra_forecast *out, double *first_at)
+{
+    if (index >= c->target_count)
+        return -1;
+    target_state *t = &c->targets[index];
+    *first_at = t->bucket_ts + c->step;
+    if (t->forecast_model)
+        return instance_model_forecast(t->forecaster, t->forecast_model, out);
+    double *window = xcalloc(t->capacity, sizeof *window);
+    hydra_series history = history_view(t, c->step, t->capacity, window);
+    int status = history.count ? instance_forecast(t->forecaster, &history, out) : -1;
+    free(window);
+    return status;
 }

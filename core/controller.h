@@ -13,6 +13,23 @@
 #include "policy.h"
 #include "recommendation.h"
 
+/* A target's detector flagged a sample: one per anomaly episode (a run of flagged samples, each within
+ * anomaly_hold of the one before), told when the episode starts. */
+typedef struct controller_alert {
+    const char *target;
+    const char *metric;
+    const char *detector; /* the anomaly instance's name */
+    double at;            /* the end of the interval the sample measured (its ingest time) */
+    double score;
+    double threshold;
+    double value;
+} controller_alert;
+
+typedef void (*controller_alert_listener)(void *context, const controller_alert *alert);
+
+/* The result of a recommendation a dry run kept from the scaler starts with this. */
+#define CONTROLLER_DRY_RUN_PREFIX "dry run: "
+
 typedef struct controller_setup {
     const hydra_config *config;
     plugin_set *plugins;
@@ -33,6 +50,8 @@ typedef struct controller_view {
     int desired;
     int ready;
     const recommendation *open; /* pending, approved or executing; NULL when none */
+    bool paused;            /* by a person (controller_set_paused): forecast, but nothing executed */
+    bool dry_run;           /* recommendations are recorded, never sent to the scaler */
 } controller_view;
 
 typedef struct controller controller;
@@ -40,6 +59,9 @@ typedef struct controller controller;
 /* NULL with the reason in error (a missing plugin, a model that cannot start). */
 controller *controller_create(const controller_setup *setup, char *error, size_t error_size);
 void controller_destroy(controller *controller);
+
+/* Who hears of each anomaly episode as it starts (the daemon's store); none until this is called. */
+void controller_on_alert(controller *controller, controller_alert_listener listener, void *context);
 
 size_t controller_target_count(const controller *controller);
 /* The index of a target by name, or -1. */
@@ -59,6 +81,18 @@ int controller_decide(controller *controller, const char *id, bool approve, cons
 /* Takes back an open recommendation saved before a restart: a pending one waits for its answer again, an approved
  * one is executed, an executing one is reconciled with the target and finished. -1 for an unknown target. */
 int controller_restore(controller *controller, const recommendation *saved, double now);
+
+/* Pauses or resumes a target: a paused target is still forecast each tick but gets no new recommendation, and an
+ * approved one waits, to be executed at the first tick after it is resumed. -1 for an unknown target. */
+int controller_set_paused(controller *controller, size_t target, bool paused);
+
+/* The target's forecast from its model now, for out->horizon steps (arrays the caller's); *first_at is the time the
+ * first step ends (ingest time convention). -1 when the model cannot forecast yet (the forecaster's error says
+ * why) or the target is unknown. */
+int controller_forecast(controller *controller, size_t target, hydra_forecast *out, double *first_at);
+/* Copies the target's last complete samples (at most max, oldest first, NAN for a missing one) into values and
+ * returns how many; *last_at is the time the newest one ends. */
+size_t controller_history(const controller *controller, size_t target, double *values, size_t max, double *last_at);
 
 recommendation_book *controller_recommendations(controller *controller);
 void controller_view_target(const controller *controller, size_t target, controller_view *out);

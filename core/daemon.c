@@ -1,18 +1,14 @@
 #include "daemon.h"
 
-#include "controller.h"
-#include "http.h"
+#include "daemon_app.h"
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
-#include "plugin_set.h"
-#include "policy.h"
 #include "record_json.h"
 #include "util.h"
 
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,28 +21,6 @@
 /* A request that writes waits for the store in its thread; the appends waiting together share one transaction, so
  * more threads make larger groups under load (at 4, 500 clients saw p95 of 230 ms; at 16, under 100). */
 #define HTTP_THREADS 16
-#define KEY_CACHE_SLOTS 64
-#define KEY_CACHE_SECONDS 2.0 /* how long a revoked key may still be taken */
-
-/* A key found in the store, kept briefly: under load every request's lookup waited for the store's connection. */
-typedef struct cached_key {
-    char hash[KEYS_HASH_HEX];
-    http_caller caller;
-    double until;
-} cached_key;
-
-typedef struct daemon_app {
-    store_handle store;
-    hydra_clock clock;
-    plugin_set plugins;
-    policy *policy;
-    controller *controller;
-    pthread_mutex_t lock; /* the controller is single-threaded: HTTP threads and the loop take turns */
-    http_server *http;
-    bool store_down;      /* the last look found the store unreachable; guarded by lock */
-    pthread_mutex_t key_cache_lock;
-    cached_key key_cache[KEY_CACHE_SLOTS];
-} daemon_app;
 
 static volatile sig_atomic_t stop_requested;
 
@@ -118,8 +92,7 @@ static bool store_unavailable(const daemon_app *app)
     return strncmp(instance_error(app->store.instance), "unavailable:", 12) == 0;
 }
 
-/* The store's failure as an HTTP answer: 503 when the database cannot be reached, else 500. */
-static void store_failed(daemon_app *app, http_response *response, const char *what)
+void daemon_store_failed(daemon_app *app, http_response *response, const char *what)
 {
     bool unavailable = store_unavailable(app);
     http_error(response, unavailable ? 503 : 500, NULL, "%s: %s", what, instance_error(app->store.instance));
@@ -139,6 +112,11 @@ static bool store_can_record(daemon_app *app)
         log_info("store %s reachable again: ticks resume", app->store.config.store.name);
     app->store_down = down;
     return !down;
+}
+
+bool daemon_serves_caller(const daemon_app *app, const http_request *request)
+{
+    return strcmp(request->caller->tenant, app->store.config.tenant) == 0;
 }
 
 /* ## Persisting recommendations -------------------------------------------------------------------------------- */
@@ -249,21 +227,33 @@ static hydra_sample *read_batch(const http_request *request, json_t **document, 
     return samples;
 }
 
-/* The controller sees a sample the moment it is durable; a sample's time is the end of the interval it measures. */
-static void feed_controller(daemon_app *app, const hydra_sample *samples, size_t count)
+/* A sample's time is the end of the interval it measures; the controller files it by the interval's start. */
+static bool observe_sample(daemon_app *app, const hydra_sample *sample, long *target)
 {
     const hydra_config *config = &app->store.config;
+    *target = controller_target_index(app->controller, sample->service);
+    return *target >= 0 && strcmp(config->targets[*target].metric, sample->metric) == 0 &&
+           controller_observe(app->controller, (size_t)*target, sample->ts - config->tick_seconds, sample->value) == 0;
+}
+
+/* The controller sees samples the moment they are durable, all of a batch first (a backfill in time order is taken
+ * whole), then each target they touched is evaluated once, at the newest time it was sent. */
+static void feed_controller(daemon_app *app, const hydra_sample *samples, size_t count)
+{
+    size_t targets = controller_target_count(app->controller);
+    double *newest = xcalloc(targets + 1, sizeof *newest);
     pthread_mutex_lock(&app->lock);
     double now = clock_now(&app->clock);
     for (size_t i = 0; i < count; i++) {
-        long target = controller_target_index(app->controller, samples[i].service);
-        if (target < 0 || strcmp(config->targets[target].metric, samples[i].metric) != 0)
-            continue;
-        if (controller_observe(app->controller, (size_t)target, samples[i].ts - config->tick_seconds,
-                               samples[i].value) == 0)
-            controller_tick_target(app->controller, (size_t)target, fmax(now, samples[i].ts));
+        long target;
+        if (observe_sample(app, &samples[i], &target))
+            newest[target] = fmax(newest[target], fmax(now, samples[i].ts));
     }
+    for (size_t i = 0; i < targets; i++)
+        if (newest[i] > 0)
+            controller_tick_target(app->controller, i, newest[i]);
     pthread_mutex_unlock(&app->lock);
+    free(newest);
 }
 
 static void handle_ingest(void *context, const http_request *request, http_response *response)
@@ -285,7 +275,7 @@ static void handle_ingest(void *context, const http_request *request, http_respo
         int stored = app->store.ops->append_samples(app->store.state, request->caller->tenant, samples, count, key,
                                                     first_response, sizeof first_response);
         if (stored < 0) {
-            store_failed(app, response, "samples not stored");
+            daemon_store_failed(app, response, "samples not stored");
         } else {
             json_error_t ignored;
             response->json = json_loads(first_response, 0, &ignored); /* a replay answers as the first call did */
@@ -293,7 +283,7 @@ static void handle_ingest(void *context, const http_request *request, http_respo
                 metrics_add(metrics_register("core", "samples_ingested_total", "samples stored by the ingest API",
                                              HYDRA_METRIC_COUNTER),
                             (double)count);
-            if (stored == 0 && strcmp(request->caller->tenant, app->store.config.tenant) == 0)
+            if (stored == 0 && daemon_serves_caller(app, request))
                 feed_controller(app, samples, count);
         }
         free(answer);
@@ -324,7 +314,7 @@ static void handle_list_recommendations(void *context, const http_request *reque
     if (app->store.ops->list_recommendations(app->store.state, request->caller->tenant, status, 500,
                                              append_recommendation, items) != 0) {
         json_decref(items);
-        store_failed(app, response, "cannot list recommendations");
+        daemon_store_failed(app, response, "cannot list recommendations");
         return;
     }
     response->json = json_pack("{s:o}", "recommendations", items);
@@ -354,7 +344,7 @@ static void handle_show_recommendation(void *context, const http_request *reques
     int status = app->store.ops->get_recommendation(app->store.state, request->caller->tenant, request->params[0],
                                                     keep_recommendation, append_event, &found);
     if (status < 0)
-        store_failed(app, response, "cannot read the recommendation");
+        daemon_store_failed(app, response, "cannot read the recommendation");
     else if (status > 0 || !found.record)
         http_error(response, 404, NULL, "no recommendation %s", request->params[0]);
     else {
@@ -380,12 +370,12 @@ static void decide(daemon_app *app, const http_request *request, http_response *
     pthread_mutex_lock(&app->lock);
     if (!store_can_record(app)) {
         pthread_mutex_unlock(&app->lock);
-        store_failed(app, response, "cannot record a decision now");
+        daemon_store_failed(app, response, "cannot record a decision now");
         json_decref(body);
         return;
     }
     const recommendation *rec = recommendation_find(controller_recommendations(app->controller), id);
-    bool mine = rec && strcmp(request->caller->tenant, app->store.config.tenant) == 0;
+    bool mine = rec && daemon_serves_caller(app, request);
     int status = mine ? controller_decide(app->controller, id, approve, request->caller->name, why,
                                           clock_now(&app->clock))
                       : -1;
@@ -420,17 +410,19 @@ static void handle_services(void *context, const http_request *request, http_res
     daemon_app *app = context;
     json_t *services = json_array();
     pthread_mutex_lock(&app->lock);
-    bool mine = strcmp(request->caller->tenant, app->store.config.tenant) == 0;
+    bool mine = daemon_serves_caller(app, request);
     for (size_t i = 0; mine && i < controller_target_count(app->controller); i++) {
         controller_view view;
         controller_view_target(app->controller, i, &view);
         const config_target *t = &app->store.config.targets[i];
-        json_array_append_new(services, json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:f, s:o, s:o}", "name", view.name,
-                                                  "metric", t->metric, "min_replicas", t->min_replicas,
-                                                  "max_replicas", t->max_replicas, "desired", view.desired, "ready",
-                                                  view.ready, "capacity_per_replica", t->capacity_per_replica, "load",
-                                                  isnan(view.load) ? json_null() : json_real(view.load), "forecast",
-                                                  isnan(view.forecast) ? json_null() : json_real(view.forecast)));
+        json_array_append_new(services,
+                              json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:f, s:o, s:o, s:b, s:b}", "name", view.name,
+                                        "metric", t->metric, "min_replicas", t->min_replicas, "max_replicas",
+                                        t->max_replicas, "desired", view.desired, "ready", view.ready,
+                                        "capacity_per_replica", t->capacity_per_replica, "load",
+                                        isnan(view.load) ? json_null() : json_real(view.load), "forecast",
+                                        isnan(view.forecast) ? json_null() : json_real(view.forecast), "paused",
+                                        view.paused, "dry_run", view.dry_run));
     }
     pthread_mutex_unlock(&app->lock);
     response->json = json_pack("{s:o}", "services", services);
@@ -556,6 +548,22 @@ static const http_route routes[] = {
      "approve a pending recommendation; 409 when it is no longer pending"},
     {"POST", "/api/v1/recommendations/{id}/reject", SCOPE_APPROVE, handle_reject,
      "reject a pending recommendation with an optional reason"},
+    {"GET", "/api/v1/metrics/live", SCOPE_READ, api_handle_live_metrics,
+     "samples of ?service= and ?metric= since ?since= (Unix seconds; the last 30 minutes by default)"},
+    {"GET", "/api/v1/trends", SCOPE_READ, api_handle_trends,
+     "?service= ?metric= ?bucket=hour|day ?since= ?until=: count, mean, min, max and p95 per bucket"},
+    {"GET", "/api/v1/alerts", SCOPE_READ, api_handle_alerts,
+     "anomaly alerts since ?since= (the last 24 hours by default), newest first"},
+    {"GET", "/api/v1/forecasts/{service}", SCOPE_READ, api_handle_forecast,
+     "the service's forecast now: mean, 80 % and 95 % bands per step over the horizon; 503 while it has none"},
+    {"POST", "/api/v1/predict", SCOPE_READ, api_handle_predict,
+     "forecast {service} from its history, or a posted {values, timestamps | step, horizon, forecaster}"},
+    {"POST", "/api/v1/detect_anomaly", SCOPE_READ, api_handle_detect_anomaly,
+     "score {service, value | values} against its history, or a posted {values, anomaly, threshold}"},
+    {"POST", "/api/v1/services/{name}/pause", SCOPE_APPROVE, api_handle_pause,
+     "keep forecasting the service but execute nothing for it, until resumed (kept across restarts)"},
+    {"POST", "/api/v1/services/{name}/resume", SCOPE_APPROVE, api_handle_resume,
+     "execute for the service again; an approved recommendation that waited goes ahead at the next tick"},
 };
 
 static void handle_openapi(void *context, const http_request *request, http_response *response)
@@ -614,6 +622,59 @@ static int resume_open_recommendations(daemon_app *app, char *error, size_t erro
     return 0;
 }
 
+/* ## Warming up after a restart ------------------------------------------------------------------------------- */
+
+static int apply_pause(void *context, const hydra_service_record *record)
+{
+    daemon_app *app = context;
+    long index = controller_target_index(app->controller, record->name);
+    if (index >= 0 && record->paused) {
+        controller_set_paused(app->controller, (size_t)index, true);
+        log_info("service %s is paused (by %s)", record->name, record->paused_by ? record->paused_by : "?");
+    }
+    return 0;
+}
+
+typedef struct warm_up {
+    daemon_app *app;
+    size_t target;
+    size_t taken;
+} warm_up;
+
+static int observe_stored(void *context, double ts, double value)
+{
+    warm_up *w = context;
+    double tick = w->app->store.config.tick_seconds;
+    w->taken += controller_observe(w->app->controller, w->target, ts - tick, value) == 0;
+    return 0;
+}
+
+/* Pauses people set, and each target's recent samples into its models, so that forecasts do not start from
+ * nothing. Alerts are listened to only afterwards: the history's anomalies were alerted on when they happened. */
+static int warm_up_from_store(daemon_app *app, char *error, size_t error_size)
+{
+    const hydra_config *config = &app->store.config;
+    const hydra_store_ops *ops = app->store.ops;
+    if (ops->list_services(app->store.state, config->tenant, apply_pause, app) != 0) {
+        format_into(error, error_size, "store: cannot read paused services: %s", instance_error(app->store.instance));
+        return -1;
+    }
+    double since = clock_now(&app->clock) - config->history_seconds;
+    for (size_t i = 0; i < config->target_count; i++) {
+        warm_up w = {app, i, 0};
+        if (ops->query_samples(app->store.state, config->tenant, config->targets[i].name, config->targets[i].metric,
+                               since, INFINITY, observe_stored, &w) != 0) {
+            format_into(error, error_size, "store: cannot read the history of %s: %s", config->targets[i].name,
+                        instance_error(app->store.instance));
+            return -1;
+        }
+        if (w.taken)
+            log_info("service %s: %zu samples of history loaded from the store", config->targets[i].name, w.taken);
+    }
+    controller_on_alert(app->controller, api_store_alert, app);
+    return 0;
+}
+
 /* ## Running --------------------------------------------------------------------------------------------------- */
 
 static int app_open(daemon_app *app, const daemon_options *options, char *error, size_t error_size)
@@ -643,7 +704,7 @@ static int app_open(daemon_app *app, const daemon_options *options, char *error,
                 (unsigned long long)started.tv_sec * 1000000ull + (unsigned long long)started.tv_nsec / 1000);
     controller_setup setup = {config, &app->plugins, app->policy, &app->clock, NULL, prefix, persist_event, app};
     if (!(app->controller = controller_create(&setup, error, error_size)) ||
-        resume_open_recommendations(app, error, error_size) != 0)
+        warm_up_from_store(app, error, error_size) != 0 || resume_open_recommendations(app, error, error_size) != 0)
         return -1;
     pthread_mutex_init(&app->lock, NULL);
     pthread_mutex_init(&app->key_cache_lock, NULL);

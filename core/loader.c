@@ -18,7 +18,7 @@ typedef struct op_field {
 typedef struct kind_info {
     const char *name;
     size_t ops_size;
-    op_field mandatory[16];
+    op_field mandatory[24];
     op_field all_or_none[4]; /* an optional group: a plugin gives every one of these or none */
 } kind_info;
 
@@ -42,7 +42,8 @@ static const kind_info kinds[] = {
                            OP(hydra_store_ops, list_api_keys), OP(hydra_store_ops, revoke_api_key),
                            OP(hydra_store_ops, append_audit), OP(hydra_store_ops, put_alert),
                            OP(hydra_store_ops, list_alerts), OP(hydra_store_ops, health),
-                           OP(hydra_store_ops, export_samples)},
+                           OP(hydra_store_ops, export_samples), OP(hydra_store_ops, aggregate_samples),
+                           OP(hydra_store_ops, set_service_paused), OP(hydra_store_ops, list_services)},
                           {OP(hydra_store_ops, backup), OP(hydra_store_ops, restore)}},
     [HYDRA_KIND_SOURCE] = {"source", sizeof(hydra_source_ops), {OP(hydra_source_ops, pull)}},
 };

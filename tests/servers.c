@@ -215,7 +215,7 @@ reply daemon_call(const daemon_run *d, const char *method, const char *path, con
     char *auth = key ? xasprintf("-H 'Authorization: Bearer %s'", key) : xstrdup("");
     char *data = body_file ? xasprintf("-H 'Content-Type: application/json' --data-binary @%s", body_file)
                            : xstrdup("");
-    char *line = xasprintf("curl -s -D %s -X %s %s %s %s -w '\\n%%{http_code}' http://127.0.0.1:%d%s", headers_file,
+    char *line = xasprintf("curl -s -D %s -X %s %s %s %s -w '\\n%%{http_code}' 'http://127.0.0.1:%d%s'", headers_file,
                            method, auth, data, extra ? extra : "", d->port, path);
     const char *output;
     reply r = {-1, NULL, ""};

@@ -974,6 +974,146 @@ static void store_test_alerts_are_listed_since_a_time_newest_first_per_tenant(vo
     assert_int_equal(seen.count, 3);
 }
 
+/* ## Aggregates ----------------------------------------------------------------------------------------------------- */
+
+typedef struct buckets_seen {
+    size_t count;
+    hydra_sample_bucket bucket[8];
+} buckets_seen;
+
+static int bucket_collect(void *context, const hydra_sample_bucket *bucket)
+{
+    buckets_seen *seen = context;
+    if (seen->count < 8)
+        seen->bucket[seen->count] = *bucket;
+    seen->count++;
+    return 0;
+}
+
+static buckets_seen *buckets_of(store_fixture *f, const char *tenant, double from, double to, double width)
+{
+    static buckets_seen seen;
+    memset(&seen, 0, sizeof seen);
+    store_clear_error(f);
+    assert_ok(f, f->ops->aggregate_samples(f->db, tenant, "web", "rps", from, to, width, bucket_collect, &seen));
+    return &seen;
+}
+
+static void assert_bucket(const hydra_sample_bucket *b, double start, long long count, double mean, double min,
+                          double max, double p95)
+{
+    if (b->start != start || b->count != count || fabs(b->mean - mean) > 1e-9 || b->min != min || b->max != max ||
+        b->p95 != p95)
+        fail_msg("bucket at %.0f: got count %lld mean %g min %g max %g p95 %g; expected start %.0f count %lld mean %g "
+                 "min %g max %g p95 %g",
+                 b->start, b->count, b->mean, b->min, b->max, b->p95, start, count, mean, min, max, p95);
+}
+
+/* Hour one holds 1..20 out of order, hour two 1..21, hour three one sample on its first second: the p95 is the
+ * nearest rank (19 of 20, 20 of 21), bucket edges belong to the later bucket, and `to` is exclusive. */
+static void store_test_aggregates_per_hour_and_day_are_computed_by_the_store(void **state)
+{
+    store_fixture *f = *state;
+    hydra_sample samples[44];
+    size_t n = 0;
+    for (int i = 0; i < 20; i++)
+        samples[n++] = sample("web", "rps", i * 60.0, (i * 7) % 20 + 1);
+    for (int i = 0; i < 21; i++)
+        samples[n++] = sample("web", "rps", 3600 + i * 60.0, 21 - i);
+    samples[n++] = sample("web", "rps", 7200, 5);
+    samples[n++] = sample("web", "rps", -1, 1000); /* the hour and the day before */
+    assert_ok(f, append(f, "acme", samples, n, NULL, NULL, 0));
+    hydra_sample theirs = sample("web", "rps", 60, 1e6);
+    assert_ok(f, append(f, "globex", &theirs, 1, NULL, NULL, 0));
+
+    buckets_seen *hours = buckets_of(f, "acme", SUITE_T0, SUITE_T0 + 10800, 3600);
+    assert_int_equal(hours->count, 3);
+    assert_bucket(&hours->bucket[0], SUITE_T0, 20, 10.5, 1, 20, 19);
+    assert_bucket(&hours->bucket[1], SUITE_T0 + 3600, 21, 11, 1, 21, 20);
+    assert_bucket(&hours->bucket[2], SUITE_T0 + 7200, 1, 5, 5, 5, 5);
+    assert_int_equal(buckets_of(f, "acme", SUITE_T0, SUITE_T0 + 7200, 3600)->count, 2);
+
+    buckets_seen *days = buckets_of(f, "acme", SUITE_T0 - 86400, SUITE_T0 + 86400, 86400);
+    assert_int_equal(days->count, 2);
+    assert_bucket(&days->bucket[0], SUITE_T0 - 86400, 1, 1000, 1000, 1000, 1000);
+    assert_bucket(&days->bucket[1], SUITE_T0, 42, (210.0 + 231 + 5) / 42, 1, 21, 20);
+
+    buckets_seen *other = buckets_of(f, "globex", SUITE_T0 - 86400, SUITE_T0 + 86400, 3600);
+    assert_int_equal(other->count, 1);
+    assert_true(other->bucket[0].max == 1e6);
+    assert_int_equal(buckets_of(f, "initech", SUITE_T0 - 86400, SUITE_T0 + 86400, 3600)->count, 0);
+    buckets_seen ignored = {0};
+    store_clear_error(f);
+    assert_refused(f, f->ops->aggregate_samples(f->db, "acme", "web", "rps", SUITE_T0, SUITE_T0 + 1, 0,
+                                                bucket_collect, &ignored));
+    store_clear_error(f);
+    assert_refused(f, f->ops->aggregate_samples(f->db, "", "web", "rps", SUITE_T0, SUITE_T0 + 1, 60, bucket_collect,
+                                                &ignored));
+}
+
+/* ## Services ------------------------------------------------------------------------------------------------------ */
+
+typedef struct services_seen {
+    size_t count;
+    char name[8][32], paused_by[8][32];
+    int paused[8];
+    double paused_at[8];
+} services_seen;
+
+static int service_collect(void *context, const hydra_service_record *r)
+{
+    services_seen *seen = context;
+    if (seen->count < 8) {
+        text_copy_into(seen->name[seen->count], sizeof seen->name[0], r->name);
+        text_copy_into(seen->paused_by[seen->count], sizeof seen->paused_by[0], r->paused_by);
+        seen->paused[seen->count] = r->paused;
+        seen->paused_at[seen->count] = r->paused_at;
+    }
+    seen->count++;
+    return 0;
+}
+
+static services_seen *services_of(store_fixture *f, const char *tenant)
+{
+    static services_seen seen;
+    memset(&seen, 0, sizeof seen);
+    assert_ok(f, f->ops->list_services(f->db, tenant, service_collect, &seen));
+    return &seen;
+}
+
+static void store_test_a_paused_service_stays_paused_until_resumed_and_across_reopening(void **state)
+{
+    store_fixture *f = *state;
+    hydra_sample s = sample("web", "rps", 0, 1);
+    assert_ok(f, append(f, "acme", &s, 1, NULL, NULL, 0));
+    hydra_service_record pause = {"acme", "api", 1, SUITE_T0 + 30, "alice"};
+    assert_ok(f, f->ops->set_service_paused(f->db, &pause));
+
+    store_fixture_reopen(f);
+    services_seen *seen = services_of(f, "acme");
+    assert_int_equal(seen->count, 2);
+    assert_string_equal(seen->name[0], "api"); /* by name */
+    assert_int_equal(seen->paused[0], 1);
+    assert_true(seen->paused_at[0] == SUITE_T0 + 30);
+    assert_string_equal(seen->paused_by[0], "alice");
+    assert_string_equal(seen->name[1], "web"); /* made by its first sample, running */
+    assert_int_equal(seen->paused[1], 0);
+    assert_string_equal(seen->paused_by[1], "(null)");
+    assert_int_equal(services_of(f, "globex")->count, 0);
+
+    hydra_service_record resume = {"acme", "api", 0, SUITE_T0 + 90, "bob"};
+    assert_ok(f, f->ops->set_service_paused(f->db, &resume));
+    seen = services_of(f, "acme");
+    assert_int_equal(seen->paused[0], 0);
+    assert_true(seen->paused_at[0] == 0);
+    assert_string_equal(seen->paused_by[0], "(null)");
+
+    hydra_service_record nameless = {"acme", "", 1, SUITE_T0, "alice"};
+    store_clear_error(f);
+    assert_refused(f, f->ops->set_service_paused(f->db, &nameless));
+    assert_int_equal(services_of(f, "acme")->count, 2);
+}
+
 /* ## The list a test binary runs ---------------------------------------------------------------------------------- */
 
 /* ## Export, backup and restore ----------------------------------------------------------------------------------- */
@@ -1145,6 +1285,8 @@ static void store_test_restore_refuses_a_file_that_is_not_a_backup_and_changes_n
     STORE_SUITE_TEST(store_test_export_gives_a_tenants_samples_since_a_time_in_series_order, setup, teardown),     \
     STORE_SUITE_TEST(store_test_export_of_many_samples_loses_none, setup, teardown),                               \
     STORE_SUITE_TEST(store_test_backup_then_restore_brings_back_that_moment, setup, teardown),                     \
-    STORE_SUITE_TEST(store_test_restore_refuses_a_file_that_is_not_a_backup_and_changes_nothing, setup, teardown)
+    STORE_SUITE_TEST(store_test_restore_refuses_a_file_that_is_not_a_backup_and_changes_nothing, setup, teardown),    \
+    STORE_SUITE_TEST(store_test_aggregates_per_hour_and_day_are_computed_by_the_store, setup, teardown),           \
+    STORE_SUITE_TEST(store_test_a_paused_service_stays_paused_until_resumed_and_across_reopening, setup, teardown)
 
 #endif

@@ -268,7 +268,7 @@ support_reply support_call(const support_daemon *daemon, const char *method, con
     char *auth = key ? xasprintf("-H 'Authorization: Bearer %s'", key) : xstrdup("");
     char *data = body_file ? xasprintf("-H 'Content-Type: application/json' --data-binary @%s", body_file)
                            : xstrdup("");
-    char *line = xasprintf("curl -s -D %s -X %s %s %s %s -w '\\n%%{http_code}' http://127.0.0.1:%d%s", headers_file,
+    char *line = xasprintf("curl -s -D %s -X %s %s %s %s -w '\\n%%{http_code}' 'http://127.0.0.1:%d%s'", headers_file,
                            method, auth, data, extra ? extra : "", daemon->port, path);
     const char *output;
     assert_int_equal(support_run(line, &output), 0);

@@ -123,6 +123,30 @@ static void test_config_reads_durations_and_virtual_clock(void **state)
     config_free(&config);
 }
 
+/* dry_run = true on its own line makes every target a dry run, unless the target says otherwise. */
+static void test_config_dry_run_is_global_with_a_per_target_override(void **state)
+{
+    (void)state;
+    write_config("dry_run = true;\n"
+                 "targets = ( { name = \"web\"; forecaster = \"seasonal_naive\"; scaler = \"log\";\n"
+                 "              capacity_per_replica = 50; },\n"
+                 "            { name = \"api\"; forecaster = \"seasonal_naive\"; scaler = \"log\";\n"
+                 "              capacity_per_replica = 50; dry_run = false; } );");
+    hydra_config config;
+    char error[2048];
+    assert_int_equal(config_load(&config, config_path, error, sizeof error), 0);
+    unlink(config_path);
+    assert_true(config.dry_run);
+    assert_true(config.targets[0].dry_run);
+    assert_false(config.targets[1].dry_run);
+    config_free(&config);
+    write_config("");
+    assert_int_equal(config_load(&config, config_path, error, sizeof error), 0);
+    unlink(config_path);
+    assert_false(config.dry_run);
+    config_free(&config);
+}
+
 /* ## Mistakes, each with file:line and the setting ----------------------------------------------------------- */
 
 static void test_config_reports_syntax_error_with_line(void **state)
@@ -151,6 +175,8 @@ static void test_config_rejects_wrong_types(void **state)
     (void)state;
     assert_contains(expect_target_error("cold_start = true;"), "targets[0].cold_start: must be a duration");
     assert_contains(expect_error("log_level = 3;"), "log_level: must be a string");
+    assert_contains(expect_error("dry_run = \"yes\";"), ":6: dry_run: must be true or false");
+    assert_contains(expect_target_error("dry_run = 1;"), "targets[0].dry_run: must be true or false");
     assert_contains(expect_error("notifiers = \"log\";"), "notifiers: must be an array");
     assert_contains(expect_error("plugins = 3;"), "duplicate setting name"); /* libconfig itself */
 }
@@ -299,6 +325,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_default_loads_and_opens_every_plugin),
         cmocka_unit_test(test_config_reads_durations_and_virtual_clock),
+        cmocka_unit_test(test_config_dry_run_is_global_with_a_per_target_override),
         cmocka_unit_test(test_config_reports_syntax_error_with_line),
         cmocka_unit_test(test_config_rejects_unknown_top_level_setting),
         cmocka_unit_test(test_config_rejects_unknown_target_setting),

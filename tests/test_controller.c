@@ -26,7 +26,8 @@ typedef struct fixture {
     controller *controller;
 } fixture;
 
-static void fixture_open(fixture *f, const char *policy_name)
+/* target_settings go into the target's group (e.g. "dry_run = true;"). */
+static void fixture_open_with(fixture *f, const char *policy_name, const char *target_settings)
 {
     memset(f, 0, sizeof *f);
     format_into(f->path, sizeof f->path, "/tmp/hydra-controller-XXXXXX");
@@ -40,13 +41,14 @@ static void fixture_open(fixture *f, const char *policy_name)
             "plugins = (\n"
             "  { kind = \"forecaster\"; name = \"seasonal_naive\"; settings = { season_length = 60; }; },\n"
             "  { kind = \"notifier\"; name = \"log\"; },\n"
+            "  { kind = \"anomaly\"; name = \"robust_z\"; },\n"
             "  { kind = \"scaler\"; name = \"log\"; settings = { initial_replicas = 2; }; }\n"
             ");\n"
             "notifiers = [ \"log\" ];\n"
             "targets = ( { name = \"web\"; forecaster = \"seasonal_naive\"; scaler = \"log\"; planner = \"reactive\";\n"
             "  capacity_per_replica = 100; min_replicas = 1; max_replicas = 60; headroom = 0.3;\n"
-            "  stabilization = \"5m\"; } );\n",
-            cwd, support_build_dir());
+            "  stabilization = \"5m\"; %s } );\n",
+            cwd, support_build_dir(), target_settings);
     fclose(file);
     char error[2048];
     clock_init_virtual(&f->clock, T0);
@@ -62,6 +64,8 @@ static void fixture_open(fixture *f, const char *policy_name)
     f->controller = controller_create(&setup, error, sizeof error);
     assert_non_null(f->controller);
 }
+
+static void fixture_open(fixture *f, const char *policy_name) { fixture_open_with(f, policy_name, ""); }
 
 static void fixture_close(fixture *f)
 {
@@ -234,6 +238,87 @@ static void test_controller_restore_finishes_what_a_restart_interrupted(void **s
     fixture_close(&f);
 }
 
+/* ## Pause, dry run, alerts ------------------------------------------------------------------------------------ */
+
+static void test_controller_pause_holds_execution_until_resumed(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_open(&f, "always_ask.lua");
+    support_log_start();
+    minute(&f, T0, 1000);
+    recommendation *rec = last_rec(&f);
+    assert_int_equal(controller_set_paused(f.controller, 0, true), 0);
+    assert_int_equal(controller_decide(f.controller, rec->id, true, "alice", "go", T0 + 70), 0);
+    assert_int_equal(rec->state, REC_APPROVED); /* approved, but it waits */
+    minute(&f, T0 + 60, 3000);                  /* more demand: still nothing new while paused */
+    assert_ptr_equal(last_rec(&f), rec);
+    controller_view view;
+    controller_view_target(f.controller, 0, &view);
+    assert_true(view.paused);
+    assert_true(view.load == 3000); /* still watched */
+    assert_null(strstr(support_log_text(), "would scale"));
+    assert_int_equal(controller_set_paused(f.controller, 0, false), 0);
+    minute(&f, T0 + 120, 1000);
+    assert_int_equal(rec->state, REC_EXECUTED);
+    assert_contains(support_log_text(), "would scale web from 2 to 13");
+    assert_int_equal(controller_set_paused(f.controller, 7, true), -1);
+    support_log_stop();
+    fixture_close(&f);
+}
+
+static void test_controller_dry_run_records_but_never_scales_and_does_not_repeat(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_open_with(&f, "auto.lua", "dry_run = true;");
+    support_log_start();
+    minute(&f, T0, 1000);
+    recommendation *rec = last_rec(&f);
+    assert_int_equal(rec->state, REC_EXECUTED);
+    assert_contains(rec->result, CONTROLLER_DRY_RUN_PREFIX "not executed");
+    for (int m = 1; m < 5; m++)
+        minute(&f, T0 + 60 * m, 1000);
+    assert_ptr_equal(last_rec(&f), rec); /* planned as if 13 were running: nothing to repeat */
+    assert_null(strstr(support_log_text(), "would scale"));
+    support_log_stop();
+    fixture_close(&f);
+}
+
+typedef struct alerts_heard {
+    int count;
+    double at[4];
+} alerts_heard;
+
+static void hear_alert(void *context, const controller_alert *alert)
+{
+    alerts_heard *heard = context;
+    if (heard->count < 4)
+        heard->at[heard->count] = alert->at;
+    heard->count++;
+    assert_string_equal(alert->detector, "robust_z");
+    assert_true(alert->score >= alert->threshold);
+}
+
+/* Three spikes in a row are one episode; one more after the thirty-minute hold is another. */
+static void test_controller_alerts_once_per_anomaly_episode(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_open_with(&f, "always_ask.lua", "anomaly = \"robust_z\";");
+    alerts_heard heard = {0};
+    controller_on_alert(f.controller, hear_alert, &heard);
+    for (int m = 0; m < 80; m++) {
+        bool spike = (m >= 20 && m < 23) || m == 60;
+        assert_int_equal(controller_observe(f.controller, 0, T0 + 60 * m, spike ? 50000 : 100 + m % 7), 0);
+    }
+    controller_tick(f.controller, T0 + 80 * 60);
+    assert_int_equal(heard.count, 2);
+    assert_true(heard.at[0] == T0 + 21 * 60); /* the end of minute 20 */
+    assert_true(heard.at[1] == T0 + 61 * 60);
+    fixture_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +328,9 @@ int main(void)
         cmocka_unit_test(test_controller_supersedes_a_request_demand_outgrew),
         cmocka_unit_test(test_controller_small_steps_go_ahead_while_a_person_decides),
         cmocka_unit_test(test_controller_restore_finishes_what_a_restart_interrupted),
+        cmocka_unit_test(test_controller_pause_holds_execution_until_resumed),
+        cmocka_unit_test(test_controller_dry_run_records_but_never_scales_and_does_not_repeat),
+        cmocka_unit_test(test_controller_alerts_once_per_anomaly_episode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include "util.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -23,11 +24,65 @@
 static daemon_run run;
 
 static void start_daemon(void) { assert_int_equal(daemon_start(&run), 0); }
+static char other_key[128]; /* read and approve, of another tenant */
+
+static void create_key(const char *tenant, const char *name, const char *scopes, char *secret, size_t size)
+{
+    char *line = xasprintf("(%s/hydra keys create --config %s --data %s --tenant %s --name %s --scopes %s "
+                           "2>/dev/null)",
+                           support_build_dir(), run.config, run.data, tenant, name, scopes);
+    const char *output;
+    int status = support_run(line, &output);
+    free(line);
+    if (status != 0)
+        fail_msg("keys create failed: %s", output);
+    format_into(secret, size, "%.*s", (int)strcspn(output, "\n"), output);
+    assert_int_equal(strncmp(secret, "hydra_", 6), 0);
+}
+
+/* The default config with more targets: search (an hourly season, so a forecast needs only an hour of samples),
+ * checkout (a dry run, no detector) and ledger (no detector). It sits in run.dir/configs beside a link to the
+ * scripts, so that its relative paths resolve as the default's do. */
+static void write_test_config(void)
+{
+    FILE *file = fopen("configs/hydra.cfg", "r");
+    assert_non_null(file);
+    static char text[16384];
+    text[fread(text, 1, sizeof text - 1, file)] = '\0';
+    fclose(file);
+    char *plugins = strstr(text, "plugins = (\n"), *targets = strstr(text, "targets = (\n");
+    char *targets_end = targets ? strstr(targets, "\n);") : NULL;
+    assert_true(plugins && targets_end && plugins < targets);
+    const char *hourly = "  { kind = \"forecaster\"; name = \"seasonal_naive\"; instance = \"hourly\";\n"
+                         "    settings = { season_length = 60; }; },\n";
+    const char *more = ",\n"
+                       "  { name = \"search\"; forecaster = \"hourly\"; anomaly = \"robust_z\"; scaler = \"log\";\n"
+                       "    min_replicas = 2; max_replicas = 60; max_step = 20; capacity_per_replica = 100.0; },\n"
+                       "  { name = \"checkout\"; forecaster = \"hourly\"; scaler = \"log\"; dry_run = true;\n"
+                       "    min_replicas = 2; max_replicas = 60; max_step = 20; capacity_per_replica = 100.0; },\n"
+                       "  { name = \"ledger\"; forecaster = \"hourly\"; scaler = \"log\";\n"
+                       "    min_replicas = 2; max_replicas = 60; max_step = 20; capacity_per_replica = 100.0; }";
+    size_t to_plugins = (size_t)(plugins - text) + strlen("plugins = (\n"), to_end = (size_t)(targets_end - text);
+    char *folder = xasprintf("mkdir -p %s/configs && ln -s \"$PWD/scripts\" %s/scripts", run.dir, run.dir);
+    assert_int_equal(support_run(folder, NULL), 0);
+    free(folder);
+    format_into(run.config, sizeof run.config, "%s/configs/hydra.cfg", run.dir);
+    file = fopen(run.config, "w");
+    assert_non_null(file);
+    fprintf(file, "%.*s%s%.*s%s%s", (int)to_plugins, text, hourly, (int)(to_end - to_plugins), text + to_plugins,
+            more, text + to_end);
+    fclose(file);
+}
+
 
 static int setup(void **state)
 {
     (void)state;
-    if (daemon_prepare(&run, NULL, NULL) != 0 || daemon_start(&run) != 0)
+    if (daemon_prepare(&run, NULL, NULL) != 0)
+        return -1;
+    write_test_config();
+    create_key("globex", "mallory", "ingest,read,approve", other_key, sizeof other_key);
+    if (daemon_start(&run) != 0)
         return -1;
     return 0;
 }
@@ -49,6 +104,25 @@ static reply call(const char *method, const char *path, const char *key, const c
 }
 
 static const char *error_of(const reply *r) { return json_string_value(json_object_get(r->json, "error")); }
+static const char *field_of(const reply *r) { return json_string_value(json_object_get(r->json, "field")); }
+
+/* The first item of r's list `list` whose `key` is value, or NULL. Recommendations come newest first. */
+static json_t *item_where(const reply *r, const char *list, const char *key, const char *value)
+{
+    size_t i;
+    json_t *item;
+    json_array_foreach(json_object_get(r->json, list), i, item)
+        if (strcmp(json_string_value(json_object_get(item, key)), value) == 0)
+            return item;
+    return NULL;
+}
+
+static json_t *newest_for(const reply *r, const char *target)
+{
+    return item_where(r, "recommendations", "target", target);
+}
+
+static json_t *service_in(const reply *r, const char *name) { return item_where(r, "services", "name", name); }
 
 static void test_daemon_health_and_request_ids(void **state)
 {
@@ -152,7 +226,7 @@ static void test_daemon_surge_becomes_pending_then_approved(void **state)
     json_decref(r.json);
     r = call("GET", "/api/v1/recommendations?status=pending", run.reader_key, NULL, NULL);
     assert_int_equal(r.status, 200);
-    json_t *pending = json_array_get(json_object_get(r.json, "recommendations"), 0);
+    json_t *pending = newest_for(&r, "donations-api");
     assert_non_null(pending);
     assert_string_equal(json_string_value(json_object_get(pending, "target")), "donations-api");
     assert_int_equal(json_integer_value(json_object_get(pending, "from_replicas")), 4);
@@ -188,7 +262,17 @@ static void test_daemon_surge_becomes_pending_then_approved(void **state)
 
 static void surge_to_pending(double load, double seconds_ahead, char *id, size_t size)
 {
-    assert_int_equal(daemon_surge_to_pending(&run, load, seconds_ahead, id, size), 0);
+    char *body = xasprintf("[{\"service\":\"donations-api\",\"ts\":%.0f,\"value\":%.0f}]",
+                           (double)time(NULL) + seconds_ahead, load);
+    reply r = call("POST", "/api/v1/ingest/metrics", run.admin_key, body, NULL);
+    free(body);
+    assert_int_equal(r.status, 200);
+    json_decref(r.json);
+    r = call("GET", "/api/v1/recommendations?status=pending", run.reader_key, NULL, NULL);
+    json_t *pending = newest_for(&r, "donations-api");
+    assert_non_null(pending);
+    format_into(id, size, "%s", json_string_value(json_object_get(pending, "id")));
+    json_decref(r.json);
 }
 
 /* A pending recommendation outlives a restart and can still be approved. */
@@ -405,12 +489,393 @@ static void test_daemon_kill_9_during_ingest_loses_no_acknowledged_sample(void *
     assert_true(holds);
 }
 
+/* ## The data routes ------------------------------------------------------------------------------------------- */
+
+/* What the daemon has logged so far (static). */
+static const char *daemon_log(void)
+{
+    static char text[1 << 20];
+    FILE *file = fopen(run.log, "r");
+    assert_non_null(file);
+    text[fread(text, 1, sizeof text - 1, file)] = '\0';
+    fclose(file);
+    return text;
+}
+
+/* POSTs body (JSON) with the admin key and expects status; returns the reply (its json is the caller's). */
+static reply post_expect(const char *path, const char *body, int status)
+{
+    reply r = call("POST", path, run.admin_key, body, NULL);
+    if (r.status != status)
+        fail_msg("POST %s %s: expected %d, got %d: %s", path, body, status, r.status, error_of(&r) ? error_of(&r) : "");
+    return r;
+}
+
+/* One sample of service at ts, ingested with the admin key. */
+static void ingest_one(const char *service, double ts, double value)
+{
+    char *body = xasprintf("[{\"service\":\"%s\",\"ts\":%.0f,\"value\":%.17g}]", service, ts, value);
+    json_decref(post_expect("/api/v1/ingest/metrics", body, 200).json);
+    free(body);
+}
+
+static void get_expect_400(const char *path, const char *field)
+{
+    reply r = call("GET", path, run.reader_key, NULL, NULL);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(field_of(&r), field);
+    json_decref(r.json);
+}
+
+/* Samples of a service that is not a target go to the store only; live reads and trends come from there, and a
+ * key of another tenant sees none of them. */
+static void test_daemon_live_metrics_and_trends_come_from_the_store_per_tenant(void **state)
+{
+    (void)state;
+    double now = (double)time(NULL), hour = floor(now / 3600) * 3600 - 7200;
+    char *body = xasprintf("[{\"service\":\"reports\",\"ts\":%.0f,\"value\":10},{\"service\":\"reports\",\"ts\":%.0f,"
+                           "\"value\":20},{\"service\":\"reports\",\"ts\":%.0f,\"value\":30}]",
+                           now - 120, now - 60, now);
+    json_decref(post_expect("/api/v1/ingest/metrics", body, 200).json);
+    free(body);
+    reply r = call("GET", "/api/v1/metrics/live?service=reports", run.reader_key, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    json_t *samples = json_object_get(r.json, "samples");
+    assert_int_equal(json_array_size(samples), 3);
+    assert_true(json_number_value(json_object_get(json_array_get(samples, 2), "value")) == 30);
+    assert_false(json_is_true(json_object_get(r.json, "truncated")));
+    json_decref(r.json);
+    char *path = xasprintf("/api/v1/metrics/live?service=reports&metric=requests_per_second&since=%.0f", now - 90);
+    r = call("GET", path, run.reader_key, NULL, NULL);
+    free(path);
+    assert_int_equal(json_array_size(json_object_get(r.json, "samples")), 2);
+    json_decref(r.json);
+    r = call("GET", "/api/v1/metrics/live?service=reports", other_key, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_array_size(json_object_get(r.json, "samples")), 0);
+    json_decref(r.json);
+    get_expect_400("/api/v1/metrics/live", "service");
+    get_expect_400("/api/v1/metrics/live?service=reports&since=yesterday", "since");
+
+    /* an hour of 1..20 out of order, then one sample in the next hour */
+    json_t *batch = json_array();
+    for (int i = 0; i < 20; i++)
+        json_array_append_new(batch, json_pack("{s:s, s:f, s:i}", "service", "reports", "ts", hour + i * 60.0,
+                                               "value", (i * 7) % 20 + 1));
+    json_array_append_new(batch, json_pack("{s:s, s:f, s:i}", "service", "reports", "ts", hour + 3600, "value", 5));
+    body = json_dumps(batch, JSON_COMPACT);
+    json_decref(batch);
+    json_decref(post_expect("/api/v1/ingest/metrics", body, 200).json);
+    free(body);
+    path = xasprintf("/api/v1/trends?service=reports&bucket=hour&since=%.0f&until=%.0f", hour, hour + 7200);
+    r = call("GET", path, run.reader_key, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    json_t *buckets = json_object_get(r.json, "buckets");
+    assert_int_equal(json_array_size(buckets), 2);
+    json_t *first = json_array_get(buckets, 0);
+    assert_true(json_number_value(json_object_get(first, "start")) == hour);
+    assert_int_equal(json_integer_value(json_object_get(first, "count")), 20);
+    assert_true(json_number_value(json_object_get(first, "mean")) == 10.5);
+    assert_true(json_number_value(json_object_get(first, "min")) == 1);
+    assert_true(json_number_value(json_object_get(first, "max")) == 20);
+    assert_true(json_number_value(json_object_get(first, "p95")) == 19);
+    json_decref(r.json);
+    r = call("GET", path, other_key, NULL, NULL);
+    free(path);
+    assert_int_equal(json_array_size(json_object_get(r.json, "buckets")), 0);
+    json_decref(r.json);
+    path = xasprintf("/api/v1/trends?service=reports&bucket=day&since=%.0f", hour - 86400);
+    r = call("GET", path, run.reader_key, NULL, NULL);
+    free(path);
+    long long total = 0;
+    size_t i;
+    json_t *bucket;
+    json_array_foreach(json_object_get(r.json, "buckets"), i, bucket) {
+        assert_true(fmod(json_number_value(json_object_get(bucket, "start")), 86400) == 0);
+        total += json_integer_value(json_object_get(bucket, "count"));
+    }
+    assert_int_equal(total, 24);
+    json_decref(r.json);
+    get_expect_400("/api/v1/trends?service=reports&bucket=week", "bucket");
+    get_expect_400("/api/v1/trends?bucket=hour", "service");
+}
+
+/* A target with no samples has no forecast (503 and why); one with an hour of them has one, and still has it right
+ * after a restart, read back from the store. */
+static void test_daemon_forecast_answers_right_after_a_restart_from_stored_history(void **state)
+{
+    (void)state;
+    reply r = call("GET", "/api/v1/forecasts/checkout", run.reader_key, NULL, NULL);
+    assert_int_equal(r.status, 503);
+    assert_contains(error_of(&r), "no forecast yet");
+    json_decref(r.json);
+    r = post_expect("/api/v1/predict", "{\"service\":\"checkout\"}", 503);
+    json_decref(r.json);
+    r = call("GET", "/api/v1/forecasts/nowhere", run.reader_key, NULL, NULL);
+    assert_int_equal(r.status, 404);
+    json_decref(r.json);
+    r = call("GET", "/api/v1/forecasts/search", other_key, NULL, NULL);
+    assert_int_equal(r.status, 404); /* another tenant's service does not exist for this key */
+    json_decref(r.json);
+
+    double now = (double)time(NULL);
+    json_t *batch = json_array();
+    for (int i = 0; i < 150; i++)
+        json_array_append_new(batch, json_pack("{s:s, s:f, s:f}", "service", "search", "ts", now - (149 - i) * 60.0,
+                                               "value", 200 + 50 * sin(2 * M_PI * i / 60)));
+    char *body = json_dumps(batch, JSON_COMPACT);
+    json_decref(batch);
+    json_decref(post_expect("/api/v1/ingest/metrics", body, 200).json);
+    free(body);
+    r = call("GET", "/api/v1/forecasts/search", run.reader_key, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    json_decref(r.json);
+
+    kill(run.pid, SIGTERM);
+    waitpid(run.pid, NULL, 0);
+    start_daemon();
+    r = call("GET", "/api/v1/forecasts/search", run.reader_key, NULL, NULL);
+    if (r.status != 200)
+        fail_msg("after a restart: %d %s", r.status, error_of(&r));
+    assert_string_equal(json_string_value(json_object_get(r.json, "forecaster")), "hourly");
+    json_t *points = json_object_get(r.json, "points");
+    assert_int_equal(json_array_size(points), 180); /* horizon 3h of 1m steps */
+    size_t i;
+    json_t *point;
+    json_array_foreach(points, i, point) {
+        double mean = json_number_value(json_object_get(point, "mean"));
+        assert_true(mean >= 145 && mean <= 255); /* the daily shape repeats: 200 +- 50 */
+        assert_true(json_number_value(json_object_get(point, "lower95")) <= mean);
+        assert_true(json_number_value(json_object_get(point, "upper95")) >= mean);
+    }
+    double first = json_number_value(json_object_get(json_array_get(points, 0), "ts"));
+    assert_true(first > now - 180 && first <= now + 120);
+    json_decref(r.json);
+    r = post_expect("/api/v1/predict", "{\"service\":\"search\",\"horizon\":5}", 200);
+    assert_int_equal(json_array_size(json_object_get(r.json, "points")), 5);
+    json_decref(r.json);
+    assert_contains(daemon_log(), "service search: 150 samples of history loaded from the store");
+}
+
+static void expect_400(const char *path, const char *body, const char *field)
+{
+    reply r = post_expect(path, body, 400);
+    if (field ? !field_of(&r) || strcmp(field_of(&r), field) != 0 : field_of(&r) != NULL)
+        fail_msg("POST %s %s: expected field %s, got %s (%s)", path, body, field, field_of(&r), error_of(&r));
+    json_decref(r.json);
+}
+
+static void test_daemon_predict_and_detect_anomaly_score_posted_series(void **state)
+{
+    (void)state;
+    json_t *values = json_array();
+    for (int i = 0; i < 120; i++)
+        json_array_append_new(values, json_real(100 + 10 * sin(2 * M_PI * i / 60)));
+    json_t *request = json_pack("{s:o, s:i, s:i, s:i, s:s}", "values", values, "step", 60, "start", 1000, "horizon",
+                                10, "forecaster", "hourly");
+    char *body = json_dumps(request, JSON_COMPACT);
+    reply r = post_expect("/api/v1/predict", body, 200);
+    free(body);
+    json_t *points = json_object_get(r.json, "points");
+    assert_int_equal(json_array_size(points), 10);
+    assert_true(json_number_value(json_object_get(json_array_get(points, 0), "ts")) == 1000 + 120 * 60);
+    assert_true(fabs(json_number_value(json_object_get(json_array_get(points, 0), "mean")) - 100) < 1e-6);
+    json_decref(r.json);
+    /* holt_winters needs two seasons of 1440: a clear 422 naming its reason */
+    json_object_set_new(request, "forecaster", json_string("holt_winters"));
+    body = json_dumps(request, JSON_COMPACT);
+    r = post_expect("/api/v1/predict", body, 422);
+    free(body);
+    assert_string_equal(field_of(&r), "values");
+    assert_contains(error_of(&r), "holt_winters");
+    json_decref(r.json);
+    json_decref(request);
+
+    expect_400("/api/v1/predict", "[1,2,3]", NULL);
+    expect_400("/api/v1/predict", "{\"values\":[1,2,3]}", "step");
+    expect_400("/api/v1/predict", "{\"values\":[1,\"two\",3],\"step\":60}", "values[1]");
+    expect_400("/api/v1/predict", "{\"values\":[1,2,3],\"timestamps\":[0,60,150]}", "timestamps[2]");
+    expect_400("/api/v1/predict", "{\"values\":[1,2,3],\"step\":60,\"horizon\":0}", "horizon");
+    expect_400("/api/v1/predict", "{\"values\":[1,2,3],\"step\":60,\"forecaster\":\"nope\"}", "forecaster");
+    expect_400("/api/v1/predict", "{\"service\":7}", "service");
+
+    /* fifty quiet samples, then one a hundred times larger: only that one is anomalous */
+    values = json_array();
+    for (int i = 0; i < 50; i++)
+        json_array_append_new(values, json_real(100 + (i % 5)));
+    json_array_append_new(values, json_real(10000));
+    request = json_pack("{s:o, s:s}", "values", values, "anomaly", "robust_z");
+    body = json_dumps(request, JSON_COMPACT);
+    json_decref(request);
+    r = post_expect("/api/v1/detect_anomaly", body, 200);
+    free(body);
+    json_t *flags = json_object_get(r.json, "anomalous");
+    assert_int_equal(json_array_size(flags), 51);
+    assert_false(json_is_true(json_array_get(flags, 49)));
+    assert_true(json_is_true(json_array_get(flags, 50)));
+    assert_true(json_number_value(json_array_get(json_object_get(r.json, "scores"), 50)) >= 0.9);
+    json_decref(r.json);
+    /* one value against the service's own history */
+    r = post_expect("/api/v1/detect_anomaly", "{\"service\":\"search\",\"value\":100000}", 200);
+    assert_true(json_integer_value(json_object_get(r.json, "history")) >= 100);
+    assert_true(json_is_true(json_array_get(json_object_get(r.json, "anomalous"), 0)));
+    json_decref(r.json);
+    r = post_expect("/api/v1/detect_anomaly", "{\"service\":\"search\",\"value\":200}", 200);
+    assert_false(json_is_true(json_array_get(json_object_get(r.json, "anomalous"), 0)));
+    json_decref(r.json);
+    r = post_expect("/api/v1/detect_anomaly", "{\"service\":\"checkout\",\"value\":1}", 503);
+    assert_contains(error_of(&r), "no anomaly detector");
+    json_decref(r.json);
+    expect_400("/api/v1/detect_anomaly", "{\"service\":\"search\",\"value\":\"high\"}", "value");
+    expect_400("/api/v1/detect_anomaly", "{\"values\":[1,2],\"threshold\":2}", "threshold");
+    expect_400("/api/v1/detect_anomaly", "{\"values\":[1,2],\"anomaly\":\"nope\"}", "anomaly");
+}
+
+/* Two spikes forty minutes apart (the hold is thirty) are two episodes: two alerts, not one per flagged sample. */
+static void test_daemon_alerts_once_per_anomaly_episode(void **state)
+{
+    (void)state;
+    double start = (double)time(NULL) + 60;
+    json_t *batch = json_array();
+    for (int i = 0; i < 75; i++) {
+        bool spike = i < 3 || i == 43;
+        json_array_append_new(batch, json_pack("{s:s, s:f, s:f}", "service", "search", "ts", start + i * 60.0,
+                                               "value", spike ? 30000.0 : 200 + 50 * sin(2 * M_PI * i / 60)));
+    }
+    char *body = json_dumps(batch, JSON_COMPACT);
+    json_decref(batch);
+    json_decref(post_expect("/api/v1/ingest/metrics", body, 200).json);
+    free(body);
+    char *path = xasprintf("/api/v1/alerts?since=%.0f", start - 120);
+    reply r = call("GET", path, run.reader_key, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    json_t *alerts = json_object_get(r.json, "alerts");
+    assert_int_equal(json_array_size(alerts), 2);
+    json_t *newest = json_array_get(alerts, 0), *oldest = json_array_get(alerts, 1);
+    /* an alert's time is the end of the minute its sample fell in */
+    assert_true(json_number_value(json_object_get(newest, "at")) == floor((start + 43 * 60) / 60) * 60);
+    assert_true(json_number_value(json_object_get(oldest, "at")) == floor(start / 60) * 60);
+    assert_string_equal(json_string_value(json_object_get(oldest, "service")), "search");
+    assert_true(json_number_value(json_object_get(oldest, "score")) >= 0.9);
+    assert_contains(json_string_value(json_object_get(oldest, "message")), "robust_z");
+    json_decref(r.json);
+    r = call("GET", path, other_key, NULL, NULL);
+    assert_int_equal(json_array_size(json_object_get(r.json, "alerts")), 0);
+    json_decref(r.json);
+    free(path);
+    get_expect_400("/api/v1/alerts?since=soon", "since");
+}
+
+/* checkout is a dry run: a small scale-up the policy lets through and a large one a person approves are both
+ * recorded as not executed, and the scaler never hears of them. */
+static void test_daemon_dry_run_recommends_but_never_executes(void **state)
+{
+    (void)state;
+    double now = (double)time(NULL);
+    ingest_one("checkout", now, 450);
+    reply r = call("GET", "/api/v1/recommendations", run.reader_key, NULL, NULL);
+    json_t *rec = newest_for(&r, "checkout");
+    assert_non_null(rec);
+    assert_string_equal(json_string_value(json_object_get(rec, "state")), "executed");
+    assert_true(json_is_true(json_object_get(rec, "dry_run")));
+    assert_contains(json_string_value(json_object_get(rec, "result")), "dry run: not executed");
+    assert_int_equal(json_integer_value(json_object_get(rec, "to_replicas")), 6);
+    json_decref(r.json);
+    r = call("GET", "/api/v1/services", run.reader_key, NULL, NULL);
+    json_t *checkout = service_in(&r, "checkout");
+    assert_true(json_is_true(json_object_get(checkout, "dry_run")));
+    assert_int_equal(json_integer_value(json_object_get(checkout, "desired")), 6); /* planned as if it happened */
+    assert_false(json_is_true(json_object_get(service_in(&r, "donations-api"), "dry_run")));
+    json_decref(r.json);
+
+    ingest_one("checkout", now + 60, 5000);
+    r = call("GET", "/api/v1/recommendations?status=pending", run.reader_key, NULL, NULL);
+    rec = newest_for(&r, "checkout");
+    assert_non_null(rec);
+    char *path = xasprintf("/api/v1/recommendations/%s/approve", json_string_value(json_object_get(rec, "id")));
+    json_decref(r.json);
+    r = post_expect(path, NULL, 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "state")), "executed");
+    json_decref(r.json);
+    *strrchr(path, '/') = '\0';
+    r = call("GET", path, run.reader_key, NULL, NULL);
+    free(path);
+    assert_true(json_is_true(json_object_get(r.json, "dry_run")));
+    json_t *events = json_object_get(r.json, "events");
+    size_t i;
+    json_t *event, *executing = NULL;
+    json_array_foreach(events, i, event)
+        if (strcmp(json_string_value(json_object_get(event, "to")), "executing") == 0)
+            executing = event;
+    assert_non_null(executing);
+    assert_string_equal(json_string_value(json_object_get(executing, "why")), "dry run: kept from the scaler");
+    json_decref(r.json);
+    const char *log = daemon_log();
+    assert_contains(log, "would scale donations-api"); /* the scaler logs what it is asked to do... */
+    assert_null(strstr(log, "would scale checkout"));   /* ...and was never asked about checkout */
+}
+
+/* A paused service is still forecast but gets no recommendation; the pause outlives a restart; after resume, a
+ * surge is recommended again. */
+static void test_daemon_pause_holds_a_service_across_a_restart_until_resumed(void **state)
+{
+    (void)state;
+    reply r = call("POST", "/api/v1/services/ledger/pause", run.reader_key, NULL, NULL);
+    assert_int_equal(r.status, 403);
+    json_decref(r.json);
+    r = call("POST", "/api/v1/services/ledger/pause", other_key, NULL, NULL);
+    assert_int_equal(r.status, 404); /* another tenant's key */
+    json_decref(r.json);
+    json_decref(post_expect("/api/v1/services/nowhere/pause", NULL, 404).json);
+    r = post_expect("/api/v1/services/ledger/pause", NULL, 200);
+    assert_true(json_is_true(json_object_get(r.json, "paused")));
+    assert_string_equal(json_string_value(json_object_get(r.json, "by")), "alice");
+    json_decref(r.json);
+
+    double now = (double)time(NULL);
+    ingest_one("ledger", now, 5000);
+    r = call("GET", "/api/v1/recommendations", run.reader_key, NULL, NULL);
+    assert_null(newest_for(&r, "ledger"));
+    json_decref(r.json);
+
+    kill(run.pid, SIGTERM);
+    waitpid(run.pid, NULL, 0);
+    start_daemon();
+    r = call("GET", "/api/v1/services", run.reader_key, NULL, NULL);
+    json_t *ledger = service_in(&r, "ledger");
+    assert_true(json_is_true(json_object_get(ledger, "paused")));
+    assert_false(json_is_true(json_object_get(service_in(&r, "search"), "paused")));
+    json_decref(r.json);
+    ingest_one("ledger", now + 60, 5000);
+    r = call("GET", "/api/v1/services", run.reader_key, NULL, NULL);
+    ledger = service_in(&r, "ledger");
+    assert_true(json_number_value(json_object_get(ledger, "load")) == 5000); /* still watched */
+    assert_true(json_number_value(json_object_get(ledger, "forecast")) >= 5000);
+    json_decref(r.json);
+    r = call("GET", "/api/v1/recommendations", run.reader_key, NULL, NULL);
+    assert_null(newest_for(&r, "ledger"));
+    json_decref(r.json);
+
+    r = post_expect("/api/v1/services/ledger/resume", NULL, 200);
+    assert_false(json_is_true(json_object_get(r.json, "paused")));
+    json_decref(r.json);
+    ingest_one("ledger", now + 120, 5000);
+    r = call("GET", "/api/v1/recommendations?status=pending", run.reader_key, NULL, NULL);
+    json_t *rec = newest_for(&r, "ledger");
+    assert_non_null(rec);
+    assert_int_equal(json_integer_value(json_object_get(rec, "to_replicas")), 24);
+    json_decref(r.json);
+}
+
 static void test_daemon_stops_cleanly_on_sigterm(void **state)
 {
     (void)state;
     int status = daemon_stop(&run, SIGTERM);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
+    /* every daemon of this run logged here, the restarted ones too: none may have tripped a sanitizer */
+    assert_null(strstr(daemon_log(), "Sanitizer"));
+    assert_null(strstr(daemon_log(), "runtime error"));
     const char *output;
     assert_int_equal(client(run.admin_key, "list", &output), 1);
     assert_contains(output, "cannot reach the daemon");
@@ -431,6 +896,12 @@ int main(void)
         cmocka_unit_test(test_daemon_revoked_key_is_refused_within_two_seconds),
         cmocka_unit_test(test_daemon_refused_requests_write_nothing),
         cmocka_unit_test(test_daemon_kill_9_during_ingest_loses_no_acknowledged_sample),
+        cmocka_unit_test(test_daemon_live_metrics_and_trends_come_from_the_store_per_tenant),
+        cmocka_unit_test(test_daemon_forecast_answers_right_after_a_restart_from_stored_history),
+        cmocka_unit_test(test_daemon_predict_and_detect_anomaly_score_posted_series),
+        cmocka_unit_test(test_daemon_alerts_once_per_anomaly_episode),
+        cmocka_unit_test(test_daemon_dry_run_recommends_but_never_executes),
+        cmocka_unit_test(test_daemon_pause_holds_a_service_across_a_restart_until_resumed),
         cmocka_unit_test(test_daemon_stops_cleanly_on_sigterm),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

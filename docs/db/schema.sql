@@ -45,11 +45,16 @@ CREATE UNIQUE INDEX api_keys_valid_name ON api_keys (tenant, name) WHERE revoked
 -- Serves list_api_keys (WHERE tenant = ? ORDER BY name, created_at). find_api_key uses the primary key.
 CREATE INDEX api_keys_by_tenant ON api_keys (tenant, name, created_at);
 
--- The services a tenant sends metrics for; appears with the first sample or alert naming it.
+-- The services a tenant sends metrics for; appears with the first sample, alert or pause naming it. A paused
+-- service (POST /services/{name}/pause) is still forecast but has nothing executed; paused_at and paused_by say who
+-- paused it and when (NULL while it runs). Migration 2 added the three paused columns.
 CREATE TABLE services (
     tenant TEXT NOT NULL REFERENCES tenants (id),
     name TEXT NOT NULL CHECK (name <> ''),
     created_at REAL NOT NULL,
+    paused INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1)),
+    paused_at REAL,
+    paused_by TEXT,
     PRIMARY KEY (tenant, name)
 ) STRICT, WITHOUT ROWID;
 

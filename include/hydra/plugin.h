@@ -298,10 +298,29 @@ typedef struct hydra_alert_record {
     const char *message;
 } hydra_alert_record;
 
+/* One time bucket of one series, as aggregate_samples hands it out. */
+typedef struct hydra_sample_bucket {
+    double start;  /* Unix seconds; buckets are aligned to the epoch: start = floor(ts / width) * width */
+    long long count;
+    double mean, min, max;
+    double p95;    /* nearest rank: the value at rank ceil(0.95 x count) in ascending order */
+} hydra_sample_bucket;
+
+/* A service of a tenant and whether a person paused it (the controller then executes nothing for it). */
+typedef struct hydra_service_record {
+    const char *tenant;
+    const char *name;
+    int paused;           /* 1 while paused */
+    double paused_at;     /* 0 while not paused */
+    const char *paused_by;
+} hydra_service_record;
+
 typedef int (*hydra_recommendation_visitor)(void *context, const hydra_recommendation_record *record);
 typedef int (*hydra_event_visitor)(void *context, const hydra_recommendation_event *event);
 typedef int (*hydra_api_key_visitor)(void *context, const hydra_api_key_record *record);
 typedef int (*hydra_alert_visitor)(void *context, const hydra_alert_record *record);
+typedef int (*hydra_bucket_visitor)(void *context, const hydra_sample_bucket *bucket);
+typedef int (*hydra_service_visitor)(void *context, const hydra_service_record *record);
 
 typedef struct hydra_store_ops {
     uint32_t size; /* sizeof(hydra_store_ops) */
@@ -339,6 +358,10 @@ typedef struct hydra_store_ops {
     int (*list_alerts)(void *state, const char *tenant, double since, hydra_alert_visitor visit, void *context);
     /* Mandatory. 0 when the database answers now. */
     int (*health)(void *state);
+
+    /* Ops added after the first release go here, at the end: the loader compares the table's size with the host's,
+     * so a store built against the shorter table is refused with a message to rebuild it, never misread. */
+
     /* Mandatory. Every sample of a tenant with ts >= since, ordered by service, metric and time (hydra export). */
     int (*export_samples)(void *state, const char *tenant, double since, hydra_sample_sink visit, void *context);
     /* Optional, both or neither (hydra backup and restore). backup writes a consistent copy of the whole database
@@ -346,6 +369,14 @@ typedef struct hydra_store_ops {
      * The host runs migrate after a restore. */
     int (*backup)(void *state, const char *path);
     int (*restore)(void *state, const char *path);
+    /* Mandatory. Aggregates of one service and metric over from <= ts < to, one per bucket of bucket_seconds
+     * (aligned to the epoch; buckets without samples are skipped), oldest first. Computed by the database. */
+    int (*aggregate_samples)(void *state, const char *tenant, const char *service, const char *metric, double from,
+                             double to, double bucket_seconds, hydra_bucket_visitor visit, void *context);
+    /* Mandatory. Pauses (record->paused 1, with paused_at and paused_by) or resumes (0) a service, creating it when
+     * it is new; list_services walks a tenant's services by name. */
+    int (*set_service_paused)(void *state, const hydra_service_record *record);
+    int (*list_services)(void *state, const char *tenant, hydra_service_visitor visit, void *context);
 } hydra_store_ops;
 
 /* ## Source */

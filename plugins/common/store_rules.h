@@ -3,6 +3,9 @@
 #ifndef HYDRA_STORE_RULES_H
 #define HYDRA_STORE_RULES_H
 
+#include <hydra/plugin.h>
+
+#include <math.h> /* isfinite, isnan: macros, no libm */
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
@@ -27,6 +30,33 @@ static inline bool state_known(const char *state)
 static inline bool hash_is_sha256_hex(const char *hash)
 {
     return hash && strlen(hash) == SHA256_HEX_LENGTH && strspn(hash, "0123456789abcdef") == SHA256_HEX_LENGTH;
+}
+
+/* What is wrong with a set_service_paused request, or NULL: both stores refuse the same requests in the same words. */
+static inline const char *service_pause_problem(const hydra_service_record *r)
+{
+    if (!r)
+        return "set_service_paused: a record is required";
+    if (!text_present(r->tenant))
+        return "set_service_paused: tenant must be a non-empty name";
+    if (!text_present(r->name) || !isfinite(r->paused_at))
+        return "set_service_paused: name must be non-empty and paused_at finite";
+    return NULL;
+}
+
+#define AGGREGATE_BUCKET_MAX (366 * 86400.0)
+
+/* The same for aggregate_samples (the bucket width is checked by the caller, which names its value). */
+static inline const char *aggregate_problem(const char *tenant, const char *service, const char *metric,
+                                            bool visitor_given, double from, double to, double bucket_seconds)
+{
+    if (!text_present(tenant))
+        return "aggregate_samples: tenant must be a non-empty name";
+    if (!service || !metric || !visitor_given || isnan(from) || isnan(to))
+        return "aggregate_samples: service, metric, visitor and a from/to range are required";
+    if (!(bucket_seconds >= 1 && bucket_seconds <= AGGREGATE_BUCKET_MAX))
+        return "aggregate_samples: bucket_seconds must be between 1 and 31622400 (366 days)";
+    return NULL;
 }
 
 #endif

@@ -526,7 +526,14 @@ static const char *const schema_samples_timescale[] = {
     NULL,
 };
 
-enum { SCHEMA_VERSION = 2 };
+/* 3: a person can pause a service; the daemon reads it back at start. */
+static const char *const schema_services_paused[] = {
+    "ALTER TABLE services ADD COLUMN paused integer NOT NULL DEFAULT 0 CHECK (paused IN (0, 1)),"
+    "  ADD COLUMN paused_at double precision, ADD COLUMN paused_by text",
+    NULL,
+};
+
+enum { SCHEMA_VERSION = 3 };
 
 static const char *unit_name(partition_unit unit)
 {
@@ -628,7 +635,9 @@ static int migration_step(pg_store *self, void *args)
     if (*version == SCHEMA_VERSION)
         return 1;
     int next = *version + 1;
-    if ((next == 1 ? apply_core(self) : apply_samples(self)) < 0 || migration_record(self, next) < 0) {
+    int applied = next == 1 ? apply_core(self) : next == 2 ? apply_samples(self)
+                                                            : run_statements(self, schema_services_paused);
+    if (applied < 0 || migration_record(self, next) < 0) {
         self->host->log(self->host, HYDRA_LOG_ERROR, "migration %d of database %s failed", next, PQdb(self->conn));
         return -1;
     }
@@ -1317,6 +1326,100 @@ static int store_export_samples(void *state, const char *tenant, double since, h
         more = rows == atoi(EXPORT_CHUNK);
         PQclear(result);
     }
+    return 0;
+}
+
+/* Epoch-aligned buckets; percentile_disc(0.95) is the nearest rank, the value at rank ceil(0.95 n), as in SQLite. */
+static int store_aggregate_samples(void *state, const char *tenant, const char *service, const char *metric,
+                                   double from, double to, double bucket_seconds, hydra_bucket_visitor visit,
+                                   void *context)
+{
+    pg_store *self = state;
+    const char *problem = aggregate_problem(tenant, service, metric, visit != NULL, from, to, bucket_seconds);
+    if (problem)
+        return invalid(self, "%s", problem);
+    params p = {.count = 0};
+    param_text(&p, tenant);
+    param_text(&p, service);
+    param_text(&p, metric);
+    param_double(&p, from < -1 ? -1 : from > TS_MAX ? TS_MAX : from);
+    param_double(&p, to < -1 ? -1 : to > TS_MAX ? TS_MAX : to);
+    param_double(&p, bucket_seconds);
+    PGresult *result = read_locked(self, "aggregate_samples",
+                                   "SELECT floor(extract(epoch FROM ts)::float8 / $6::float8) * $6::float8 AS start,"
+                                   "       count(*), avg(value), min(value), max(value),"
+                                   "       percentile_disc(0.95) WITHIN GROUP (ORDER BY value)"
+                                   "  FROM metric_samples"
+                                   " WHERE tenant = $1 AND service = $2 AND metric = $3"
+                                   "   AND ts >= to_timestamp($4) AND ts < to_timestamp($5)"
+                                   " GROUP BY 1 ORDER BY 1",
+                                   &p);
+    if (!result)
+        return -1;
+    for (int row = 0, rows = PQntuples(result); row < rows; row++) {
+        hydra_sample_bucket bucket = {field_double(result, row, 0), strtoll(PQgetvalue(result, row, 1), NULL, 10),
+                                      field_double(result, row, 2), field_double(result, row, 3),
+                                      field_double(result, row, 4), field_double(result, row, 5)};
+        if (visit(context, &bucket) != 0)
+            break;
+    }
+    PQclear(result);
+    return 0;
+}
+
+/* ## Services ------------------------------------------------------------------------------------------------ */
+
+static int paused_body(pg_store *self, void *args)
+{
+    const hydra_service_record *r = args;
+    if (ensure_tenant(self, "set_service_paused", r->tenant) != 0 ||
+        ensure_service(self, "set_service_paused", r->tenant, r->name) != 0)
+        return -1;
+    bool paused = r->paused != 0;
+    params p = {.count = 0};
+    param_text(&p, r->tenant);
+    param_text(&p, r->name);
+    param_int(&p, paused);
+    param_time(&p, paused ? r->paused_at : 0);
+    param_text(&p, paused ? r->paused_by : NULL);
+    return run_command(self, "set_service_paused",
+                       "UPDATE services SET paused = $3, paused_at = $4, paused_by = $5"
+                       " WHERE tenant = $1 AND name = $2",
+                       &p);
+}
+
+static int store_set_service_paused(void *state, const hydra_service_record *record)
+{
+    pg_store *self = state;
+    const char *problem = service_pause_problem(record);
+    if (problem)
+        return invalid(self, "%s", problem);
+    return write_transaction(self, "set_service_paused", paused_body, (void *)record);
+}
+
+static int store_list_services(void *state, const char *tenant, hydra_service_visitor visit, void *context)
+{
+    pg_store *self = state;
+    if (require_tenant(self, "list_services", tenant) != 0)
+        return -1;
+    if (!visit)
+        return invalid(self, "list_services: a visitor is required");
+    params p = {.count = 0};
+    param_text(&p, tenant);
+    PGresult *result = read_locked(self, "list_services",
+                                   "SELECT tenant, name, paused, paused_at, paused_by FROM services"
+                                   " WHERE tenant = $1 ORDER BY name",
+                                   &p);
+    if (!result)
+        return -1;
+    for (int row = 0, rows = PQntuples(result); row < rows; row++) {
+        hydra_service_record record = {field_text(result, row, 0), field_text(result, row, 1),
+                                       field_int(result, row, 2), field_double(result, row, 3),
+                                       field_text(result, row, 4)};
+        if (visit(context, &record) != 0)
+            break;
+    }
+    PQclear(result);
     return 0;
 }
 
@@ -2087,6 +2190,9 @@ static const hydra_store_ops ops = {
     .export_samples = store_export_samples,
     .backup = store_backup,
     .restore = store_restore,
+    .aggregate_samples = store_aggregate_samples,
+    .set_service_paused = store_set_service_paused,
+    .list_services = store_list_services,
 };
 
 static const hydra_plugin_descriptor descriptor = {

@@ -167,6 +167,11 @@ static const char *const migrations[] = {
     "  request_id TEXT"
     ") STRICT;"
     "CREATE INDEX audit_log_by_time ON audit_log (tenant, at);",
+
+    /* 2: a person can pause a service; the daemon reads it back at start */
+    "ALTER TABLE services ADD COLUMN paused INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1));"
+    "ALTER TABLE services ADD COLUMN paused_at REAL;"
+    "ALTER TABLE services ADD COLUMN paused_by TEXT;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -642,6 +647,110 @@ static int store_export_samples(void *state, const char *tenant, double since, h
     }
     if (result == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
         result = fail_db(self, "export_samples");
+    sqlite3_finalize(stmt);
+    pthread_mutex_unlock(&self->lock);
+    return result;
+}
+
+/* Epoch-aligned buckets: CAST truncates toward zero, so one is taken off below zero to make it a floor. The p95 is
+ * the nearest rank, ceil(0.95 n) = (95 n + 99) / 100 in integers, found by numbering each bucket's values in order. */
+static const char aggregate_sql[] =
+    "WITH bucketed AS (SELECT (CAST(ts / ?6 AS INTEGER) - (ts < CAST(ts / ?6 AS INTEGER) * ?6)) * ?6 AS start, value"
+    "  FROM metric_samples WHERE tenant = ?1 AND service = ?2 AND metric = ?3 AND ts >= ?4 AND ts < ?5),"
+    " ranked AS (SELECT start, value, row_number() OVER (PARTITION BY start ORDER BY value) AS rank,"
+    "  count(*) OVER (PARTITION BY start) AS n FROM bucketed)"
+    "SELECT start, count(*), avg(value), min(value), max(value),"
+    "  max(CASE WHEN rank = (95 * n + 99) / 100 THEN value END) FROM ranked GROUP BY start ORDER BY start";
+
+static int store_aggregate_samples(void *state, const char *tenant, const char *service, const char *metric,
+                                   double from, double to, double bucket_seconds, hydra_bucket_visitor visit,
+                                   void *context)
+{
+    store_sqlite *self = state;
+    const char *problem = aggregate_problem(tenant, service, metric, visit != NULL, from, to, bucket_seconds);
+    if (problem)
+        return invalid(self, "%s", problem);
+    pthread_mutex_lock(&self->lock);
+    sqlite3_stmt *stmt = prepare(self, aggregate_sql, "aggregate_samples");
+    int result = stmt ? 0 : -1, rc = SQLITE_DONE;
+    if (result == 0)
+        result = bind_failed(self,
+                             bind_text(stmt, 1, tenant) + bind_text(stmt, 2, service) + bind_text(stmt, 3, metric) +
+                                 bind_double(stmt, 4, from) + bind_double(stmt, 5, to) +
+                                 bind_double(stmt, 6, bucket_seconds),
+                             "aggregate_samples");
+    while (result == 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        hydra_sample_bucket bucket = {sqlite3_column_double(stmt, 0), sqlite3_column_int64(stmt, 1),
+                                      sqlite3_column_double(stmt, 2), sqlite3_column_double(stmt, 3),
+                                      sqlite3_column_double(stmt, 4), sqlite3_column_double(stmt, 5)};
+        if (visit(context, &bucket) != 0)
+            break;
+    }
+    if (result == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        result = fail_db(self, "aggregate_samples %s %s", service, metric);
+    sqlite3_finalize(stmt);
+    pthread_mutex_unlock(&self->lock);
+    return result;
+}
+
+/* ## Services ------------------------------------------------------------------------------------------------------ */
+
+static int paused_body(store_sqlite *self, void *args)
+{
+    const hydra_service_record *r = args;
+    sqlite3_stmt *service = prepare_service_insert(self);
+    int result = service ? ensure_tenant(self, r->tenant) : -1;
+    if (result == 0)
+        result = ensure_service(self, service, r->tenant, r->name);
+    sqlite3_finalize(service);
+    sqlite3_stmt *stmt = result == 0 ? prepare(self,
+                                               "UPDATE services SET paused = ?3, paused_at = ?4, paused_by = ?5 "
+                                               "WHERE tenant = ?1 AND name = ?2",
+                                               "set_service_paused")
+                                     : NULL;
+    if (!stmt)
+        return -1;
+    bool paused = r->paused != 0;
+    int failures = bind_text(stmt, 1, r->tenant) + bind_text(stmt, 2, r->name) +
+                   (sqlite3_bind_int(stmt, 3, paused) != SQLITE_OK) + bind_time(stmt, 4, paused ? r->paused_at : 0) +
+                   bind_text(stmt, 5, paused ? r->paused_by : NULL);
+    result = bind_failed(self, failures, "set_service_paused");
+    if (result == 0)
+        result = step_done(self, stmt, "set_service_paused");
+    sqlite3_finalize(stmt);
+    return result;
+}
+
+static int store_set_service_paused(void *state, const hydra_service_record *record)
+{
+    store_sqlite *self = state;
+    const char *problem = service_pause_problem(record);
+    if (problem)
+        return invalid(self, "%s", problem);
+    return write_transaction(self, "set_service_paused", paused_body, (void *)record);
+}
+
+static int store_list_services(void *state, const char *tenant, hydra_service_visitor visit, void *context)
+{
+    store_sqlite *self = state;
+    if (require_tenant(self, "list_services", tenant) != 0)
+        return -1;
+    if (!visit)
+        return invalid(self, "list_services: a visitor is required");
+    pthread_mutex_lock(&self->lock);
+    sqlite3_stmt *stmt = prepare(self,
+                                 "SELECT tenant, name, paused, paused_at, paused_by FROM services WHERE tenant = ?1 "
+                                 "ORDER BY name",
+                                 "list_services");
+    int result = stmt ? bind_failed(self, bind_text(stmt, 1, tenant), "list_services") : -1, rc = SQLITE_DONE;
+    while (result == 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        hydra_service_record record = {column_text(stmt, 0), column_text(stmt, 1), sqlite3_column_int(stmt, 2),
+                                       sqlite3_column_double(stmt, 3), column_text(stmt, 4)};
+        if (visit(context, &record) != 0)
+            break;
+    }
+    if (result == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        result = fail_db(self, "list_services");
     sqlite3_finalize(stmt);
     pthread_mutex_unlock(&self->lock);
     return result;
@@ -1404,6 +1513,9 @@ static const hydra_store_ops ops = {
     .export_samples = store_export_samples,
     .backup = store_backup,
     .restore = store_restore,
+    .aggregate_samples = store_aggregate_samples,
+    .set_service_paused = store_set_service_paused,
+    .list_services = store_list_services,
 };
 
 static const hydra_plugin_descriptor descriptor = {

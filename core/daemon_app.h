@@ -1,0 +1,56 @@
+/* What hydra serve holds while it runs, shared by daemon.c (set-up, the loop, ingest, recommendations, keys) and
+ * api.c (the data routes: live metrics, trends, alerts, forecasts, predict, detect_anomaly, pause and resume). */
+#ifndef HYDRA_DAEMON_APP_H
+#define HYDRA_DAEMON_APP_H
+
+#include "clock.h"
+#include "controller.h"
+#include "daemon.h"
+#include "http.h"
+#include "keys.h"
+#include "plugin_set.h"
+#include "policy.h"
+
+#include <pthread.h>
+
+#define KEY_CACHE_SLOTS 64
+#define KEY_CACHE_SECONDS 2.0 /* how long a revoked key may still be taken */
+
+/* A key found in the store, kept briefly: under load every request's lookup waited for the store's connection. */
+typedef struct cached_key {
+    char hash[KEYS_HASH_HEX];
+    http_caller caller;
+    double until;
+} cached_key;
+
+typedef struct daemon_app {
+    store_handle store;
+    hydra_clock clock;
+    plugin_set plugins;
+    policy *policy;
+    controller *controller;
+    pthread_mutex_t lock; /* the controller and the plugins are single-threaded: HTTP threads and the loop take turns */
+    http_server *http;
+    bool store_down; /* the last look found the store unreachable; guarded by lock */
+    pthread_mutex_t key_cache_lock;
+    cached_key key_cache[KEY_CACHE_SLOTS];
+} daemon_app;
+
+/* The store's failure as an HTTP answer: 503 (with Retry-After) when the database cannot be reached, else 500. */
+void daemon_store_failed(daemon_app *app, http_response *response, const char *what);
+/* The configured targets belong to the config's tenant: a key of another tenant sees none of them. */
+bool daemon_serves_caller(const daemon_app *app, const http_request *request);
+
+void api_handle_live_metrics(void *app, const http_request *request, http_response *response);
+void api_handle_trends(void *app, const http_request *request, http_response *response);
+void api_handle_alerts(void *app, const http_request *request, http_response *response);
+void api_handle_forecast(void *app, const http_request *request, http_response *response);
+void api_handle_predict(void *app, const http_request *request, http_response *response);
+void api_handle_detect_anomaly(void *app, const http_request *request, http_response *response);
+void api_handle_pause(void *app, const http_request *request, http_response *response);
+void api_handle_resume(void *app, const http_request *request, http_response *response);
+
+/* Stores an alert for an anomaly episode the controller reports (the controller's alert listener). */
+void api_store_alert(void *app, const controller_alert *alert);
+
+#endif
