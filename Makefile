@@ -74,6 +74,7 @@ $(O)/plugins/%.so: plugins/%.c
 ## Tests: one cmocka binary per core module, fixture plugins, then the whole suite under sanitizers --------------
 
 TEST_SRCS     := $(wildcard tests/test_*.c)
+BENCH_BINS := $(patsubst tests/%.c,$(O)/tests/%,$(wildcard tests/bench_*.c))
 TEST_BINS     := $(TEST_SRCS:tests/%.c=$(O)/tests/%)
 FIXTURE_SRCS  := $(wildcard tests/fixtures/*.c)
 FIXTURE_SOS   := $(FIXTURE_SRCS:tests/fixtures/%.c=$(O)/tests/fixtures/%.so)
@@ -92,7 +93,8 @@ $(O)/tests/fixtures/not_a_plugin.so: tests/fixtures/not_a_plugin.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fPIC $(LDFLAGS) -shared -o $@ $<
 
-tests-build: all $(TEST_BINS) $(FIXTURE_SOS)
+# The benchmarks are built here too, so a change that breaks them fails the tests rather than `make bench` later.
+tests-build: all $(TEST_BINS) $(FIXTURE_SOS) $(BENCH_BINS)
 
 # Runs every test binary; prints one closing line "N passed, N failed" over all of them.
 check: tests-build
@@ -124,10 +126,9 @@ demo: deps
 	$(O)/hydra simulate scripts/scenarios/ramadan.lua --report $(O)/ramadan-report.png --json $(O)/ramadan.json
 	@echo "the report is $(O)/ramadan-report.png; the README says what to look at in it"
 
-BENCH_BINS := $(patsubst tests/%.c,$(O)/tests/%,$(wildcard tests/bench_*.c))
 
 $(O)/tests/bench_%: $(O)/tests/bench_%.o $(TEST_SUPPORT_OBJS) $(CORE_OBJS)
-	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(CORE_LIBS)
+	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(CORE_LIBS) -lcmocka
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
