@@ -9,6 +9,8 @@
 
 /* Detectors without streaming ops see this many recent samples at each tick. */
 #define BATCH_ANOMALY_WINDOW 512
+/* How many intervals in a row without samples before the load counts as unknown. */
+#define LOAD_STALE_INTERVALS 5
 
 typedef struct forecast_buffers {
     size_t steps;
@@ -47,6 +49,7 @@ typedef struct target_state {
     double *window;
     double *scores;
     double last_load;
+    double last_load_at;  /* start of the interval last_load was seen in */
     double last_forecast;
     double last_score;
     double anomalous_until;
@@ -117,7 +120,14 @@ static void flag_anomaly(controller *c, target_state *t, double at, double until
 static void feed_models(controller *c, target_state *t, double value)
 {
     history_push(t, value);
-    t->last_load = value;
+    /* An interval without samples (a batch sent late, a scrape missed) leaves the load as last seen, for as long as
+     * LOAD_STALE_INTERVALS: sizing for nothing on one gap would be worse than sizing for a minute-old load. */
+    if (!isnan(value)) {
+        t->last_load = value;
+        t->last_load_at = t->bucket_ts;
+    } else if (isnan(t->last_load_at) || t->bucket_ts - t->last_load_at >= LOAD_STALE_INTERVALS * c->step) {
+        t->last_load = NAN;
+    }
     if (t->forecast_model)
         instance_model_observe(t->forecaster, t->forecast_model, value);
     if (t->anomaly_model) {
@@ -553,7 +563,7 @@ static int target_init(controller *c, const controller_setup *setup, size_t inde
     t->capacity = (size_t)ceil(setup->config->history_seconds / c->step);
     t->history = xcalloc(t->capacity, sizeof *t->history);
     t->bucket_ts = NAN;
-    t->last_load = t->last_forecast = NAN;
+    t->last_load = t->last_forecast = t->last_load_at = NAN;
     planner_memory_init(&t->memory);
     t->probe.asked_at = NAN;
     double lead = config->cold_start_seconds + setup->config->approval_latency_seconds + c->step;

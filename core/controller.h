@@ -44,7 +44,7 @@ typedef struct controller_setup {
 /* What the controller saw and decided for one target at the last tick: for reports and the API. */
 typedef struct controller_view {
     const char *name;
-    double load;            /* the last complete sample */
+    double load;            /* the last interval with samples, kept over short gaps; NAN when unknown */
     double forecast;        /* the forecast peak within the lead time the planner used */
     double anomaly_score;
     int desired;

@@ -5,6 +5,7 @@
 #include "controller.h"
 #include "util.h"
 
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -319,6 +320,24 @@ static void test_controller_alerts_once_per_anomaly_episode(void **state)
     fixture_close(&f);
 }
 
+/* A backfill that ends a minute or two ago still gives the planner a load; a long silence does not. */
+static void test_controller_keeps_the_last_load_over_short_gaps_only(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_open(&f, "always_ask.lua");
+    assert_int_equal(controller_observe(f.controller, 0, T0, 1000), 0);
+    controller_tick(f.controller, T0 + 180); /* T0's interval, then two empty ones */
+    controller_view view;
+    controller_view_target(f.controller, 0, &view);
+    assert_true(view.load == 1000);
+    assert_non_null(last_rec(&f)); /* the safety net asked for 1000 req/s on 2 replicas */
+    controller_tick(f.controller, T0 + 60 * 7);
+    controller_view_target(f.controller, 0, &view);
+    assert_true(isnan(view.load));
+    fixture_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -331,6 +350,7 @@ int main(void)
         cmocka_unit_test(test_controller_pause_holds_execution_until_resumed),
         cmocka_unit_test(test_controller_dry_run_records_but_never_scales_and_does_not_repeat),
         cmocka_unit_test(test_controller_alerts_once_per_anomaly_episode),
+        cmocka_unit_test(test_controller_keeps_the_last_load_over_short_gaps_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
