@@ -64,6 +64,8 @@ CFLAGS_anomaly/lua             := $(shell pkg-config --cflags lua5.4)
 LIBS_store/sqlite              := $(shell pkg-config --libs sqlite3)
 LIBS_store/postgres            := $(shell pkg-config --libs libpq)
 CFLAGS_store/postgres          := $(shell pkg-config --cflags libpq)
+LIBS_notifier/webhook          := $(shell pkg-config --libs libcurl jansson libcrypto) -pthread
+LIBS_notifier/slack            := $(shell pkg-config --libs libcurl jansson) -pthread
 
 plugins: $(PLUGIN_SOS)
 
@@ -103,7 +105,7 @@ check: tests-build
 # Debian packages the build and the tests need; `make deps` installs the missing ones (as root, or with sudo).
 DEBIAN_PACKAGES := gcc make pkg-config liblua5.4-dev libconfig-dev libcmocka-dev libmicrohttpd-dev libjansson-dev \
                    libsqlite3-dev sqlite3 curl libssl-dev libitl-dev itools postgresql libcurl4-openssl-dev libpq-dev zlib1g \
-                   gnuplot-nox wrk
+                   gnuplot-nox wrk python3
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 deps:
