@@ -66,6 +66,7 @@ LIBS_store/postgres            := $(shell pkg-config --libs libpq)
 CFLAGS_store/postgres          := $(shell pkg-config --cflags libpq)
 LIBS_notifier/webhook          := $(shell pkg-config --libs libcurl jansson libcrypto) -pthread
 LIBS_notifier/slack            := $(shell pkg-config --libs libcurl jansson) -pthread
+LIBS_notifier/email            := $(shell pkg-config --libs libcurl) -lm -pthread
 
 plugins: $(PLUGIN_SOS)
 
@@ -105,7 +106,7 @@ check: tests-build
 # Debian packages the build and the tests need; `make deps` installs the missing ones (as root, or with sudo).
 DEBIAN_PACKAGES := gcc make pkg-config liblua5.4-dev libconfig-dev libcmocka-dev libmicrohttpd-dev libjansson-dev \
                    libsqlite3-dev sqlite3 curl libssl-dev libitl-dev itools postgresql libcurl4-openssl-dev libpq-dev zlib1g \
-                   gnuplot-nox wrk python3
+                   gnuplot-nox wrk python3 python3-aiosmtpd
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 deps:

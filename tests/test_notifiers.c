@@ -1,5 +1,6 @@
-/* The HTTP notifiers against a real receiver (tests/receiver.py, Python's http.server): webhook's signed JSON,
- * retries with backoff, giving up with a log line, never blocking on a slow or absent receiver; slack's message. */
+/* The notifiers against real receivers: tests/receiver.py (Python's http.server) for webhook's signed JSON,
+ * retries with backoff, giving up with a log line, never blocking on a slow or absent receiver, and slack's message;
+ * tests/smtp_sink.py (aiosmtpd) for email's two-part mail. */
 #include "support.h"
 
 #include "instance.h"
@@ -26,15 +27,22 @@ typedef struct receiver {
     pid_t pid;
     int stdin_fd;
     int port;
-    char log[64];
+    char log[64]; /* the file the HTTP receiver appends to, or the folder the SMTP sink saves into */
+    bool folder;
 } receiver;
 
-static void receiver_start(receiver *r, const char *options)
+/* Starts script (a receiver, printing its port first) on a new temporary file, or folder, and options. */
+static void server_start(receiver *r, const char *script, bool folder, const char *options)
 {
     format_into(r->log, sizeof r->log, "/tmp/hydra-receiver-XXXXXX");
-    int fd = mkstemp(r->log);
-    assert_true(fd >= 0);
-    close(fd);
+    r->folder = folder;
+    if (folder) {
+        assert_non_null(mkdtemp(r->log));
+    } else {
+        int fd = mkstemp(r->log);
+        assert_true(fd >= 0);
+        close(fd);
+    }
     int to_child[2], from_child[2];
     assert_int_equal(pipe(to_child), 0);
     assert_int_equal(pipe(from_child), 0);
@@ -44,7 +52,7 @@ static void receiver_start(receiver *r, const char *options)
         dup2(from_child[1], STDOUT_FILENO);
         close(to_child[1]);
         close(from_child[0]);
-        char *line = xasprintf("exec /usr/bin/python3 tests/receiver.py %s %s", r->log, options ? options : "");
+        char *line = xasprintf("exec /usr/bin/python3 %s %s %s", script, r->log, options ? options : "");
         execl("/bin/sh", "sh", "-c", line, (char *)NULL);
         _exit(127);
     }
@@ -59,11 +67,19 @@ static void receiver_start(receiver *r, const char *options)
     assert_true(r->port > 0);
 }
 
+static void receiver_start(receiver *r, const char *options) { server_start(r, "tests/receiver.py", false, options); }
+
 static void receiver_stop(receiver *r)
 {
     close(r->stdin_fd);
     waitpid(r->pid, NULL, 0);
-    unlink(r->log);
+    if (r->folder) {
+        char *line = xasprintf("rm -rf %s", r->log);
+        support_run(line, NULL);
+        free(line);
+    } else {
+        unlink(r->log);
+    }
 }
 
 /* The requests the receiver logged, as a JSON array. */
@@ -270,6 +286,79 @@ static void test_slack_message_has_the_facts_and_the_links(void **state)
     receiver_stop(&r);
 }
 
+static const char *read_text(const char *path)
+{
+    static char text[65536];
+    FILE *file = fopen(path, "r");
+    assert_non_null(file);
+    text[fread(text, 1, sizeof text - 1, file)] = '\0';
+    fclose(file);
+    return text;
+}
+
+static void test_email_sends_a_mail_with_text_and_html_parts(void **state)
+{
+    (void)state;
+    receiver sink;
+    server_start(&sink, "tests/smtp_sink.py", true, NULL);
+    support_plugin plugin;
+    char *settings = xasprintf("url = \"smtp://127.0.0.1:%d\"; from = \"hydra@example.org\";\n"
+                               "to = \"oncall@example.org, lead@example.org\";", sink.port);
+    plugin_instance *mail = support_plugin_open(&plugin, "notifier", "email", settings);
+    free(settings);
+    if (!mail)
+        fail_msg("%s", plugin.error);
+    hydra_notification n = pending_notification();
+    n.target = "donations-api\nBcc: someone@evil.example"; /* a line break must not start a header */
+    assert_int_equal(instance_notify(mail, &n), 0);
+    support_plugin_close(&plugin);
+    char *path = xasprintf("%s/1.envelope", sink.log);
+    const char *envelope = read_text(path);
+    free(path);
+    assert_string_equal(envelope, "hydra@example.org\noncall@example.org\nlead@example.org\n");
+    path = xasprintf("%s/1.eml", sink.log);
+    const char *message = read_text(path);
+    free(path);
+    assert_contains(message, "Subject: [hydra] Approval needed: donations-api Bcc: someone@evil.example 12 -> 40");
+    const char *body_start = strstr(message, "\r\n\r\n");
+    assert_non_null(body_start);
+    char *headers = xasprintf("%.*s", (int)(body_start - message), message);
+    assert_null(strstr(headers, "\nBcc:"));
+    free(headers);
+    assert_contains(message, "multipart/alternative");
+    assert_contains(message, "Content-Type: text/plain; charset=utf-8");
+    assert_contains(message, "Approve: http://hydra.example/api/v1/recommendations/rec-7/approve");
+    assert_contains(message, "Content-Type: text/html; charset=utf-8");
+    assert_contains(message, "<a href=\"http://hydra.example/api/v1/recommendations/rec-7/approve\">Approve</a>");
+    assert_contains(message, "Predicted Suhoor surge &lt;before 02:40&gt;");
+    receiver_stop(&sink);
+}
+
+static void test_email_refuses_bad_settings_and_reports_an_absent_server(void **state)
+{
+    (void)state;
+    support_plugin plugin;
+    assert_null(support_plugin_open(&plugin, "notifier", "email", "url = \"http://x\"; from = \"a@b\"; to = \"c@d\";"));
+    assert_contains(plugin.error, "smtp:// or smtps://");
+    support_plugin_close(&plugin);
+    assert_null(support_plugin_open(&plugin, "notifier", "email", "url = \"smtp://127.0.0.1:1\"; to = \"c@d\";"));
+    assert_contains(plugin.error, "setting 'from' is required");
+    support_plugin_close(&plugin);
+    assert_null(support_plugin_open(&plugin, "notifier", "email",
+                                    "url = \"smtp://127.0.0.1:1\"; from = \"a@b\"; to = \"c@d, nobody\";"));
+    assert_contains(plugin.error, "setting 'to': every recipient needs an @");
+    support_plugin_close(&plugin);
+    plugin_instance *mail = support_plugin_open(&plugin, "notifier", "email",
+                                                "url = \"smtp://127.0.0.1:1\"; from = \"a@b\"; to = \"c@d\"; retries = 0;");
+    assert_non_null(mail);
+    hydra_notification n = pending_notification();
+    support_log_start();
+    assert_int_equal(instance_notify(mail, &n), 0);
+    support_plugin_close(&plugin);
+    assert_contains(support_log_text(), "notifier email: notification rec-7 failed after 1 attempt: ");
+    support_log_stop();
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -280,6 +369,8 @@ int main(void)
         cmocka_unit_test(test_webhook_never_waits_for_a_slow_receiver),
         cmocka_unit_test(test_http_notifiers_refuse_bad_settings),
         cmocka_unit_test(test_slack_message_has_the_facts_and_the_links),
+        cmocka_unit_test(test_email_sends_a_mail_with_text_and_html_parts),
+        cmocka_unit_test(test_email_refuses_bad_settings_and_reports_an_absent_server),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,8 +3,8 @@
  *
  * Settings: url (required: the incoming webhook's address), timeout (5 s), retries (5), backoff (1 s, doubled each
  * retry), queue_limit (1000), drain (10 s: at shutdown, how long retries may go on). Delivery happens on a thread
- * of its own (common/http_delivery.h). */
-#include "../common/http_delivery.h"
+ * of its own (common/delivery.h). */
+#include "../common/delivery.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -89,6 +89,12 @@ static char *message_of(const hydra_notification *n, const char *title)
     return dumped;
 }
 
+static int post(void *context, const delivery_item *item, bool *permanent, char *why, size_t why_size)
+{
+    slack *self = context;
+    return delivery_http_post(self->queue.url, self->queue.timeout_ms, NULL, item, permanent, why, why_size);
+}
+
 static int slack_notify(void *state, const hydra_notification *n)
 {
     slack *self = state;
@@ -97,13 +103,13 @@ static int slack_notify(void *state, const hydra_notification *n)
         self->host->set_error(self->host, "notify: %s", n ? "unknown event" : "no notification");
         return -1;
     }
-    return delivery_enqueue(&self->queue, n->id, message_of(n, title));
+    return delivery_enqueue(&self->queue, n->id, NULL, message_of(n, title), NULL);
 }
 
 static void *slack_create(const hydra_host *host)
 {
     delivery_settings settings;
-    if (delivery_read_settings(host, &settings) != 0)
+    if (delivery_read_settings(host, true, &settings) != 0)
         return NULL;
     slack *self = calloc(1, sizeof *self);
     if (!self) {
@@ -111,7 +117,7 @@ static void *slack_create(const hydra_host *host)
         return NULL;
     }
     self->host = host;
-    if (delivery_start(&self->queue, host, "slack", &settings, NULL, NULL) != 0) {
+    if (delivery_start(&self->queue, host, "slack", &settings, post, self) != 0) {
         free(self);
         return NULL;
     }

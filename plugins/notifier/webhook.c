@@ -6,8 +6,8 @@
  *
  * Settings: url (required), secret (required, at least 16 characters), timeout (5 s), retries (5), backoff (1 s,
  * doubled each retry), queue_limit (1000), drain (10 s: at shutdown, how long retries may go on). Delivery happens
- * on a thread of its own (common/http_delivery.h). */
-#include "../common/http_delivery.h"
+ * on a thread of its own (common/delivery.h). */
+#include "../common/delivery.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -63,32 +63,38 @@ static char *body_of(const hydra_notification *n, const char *event)
 }
 
 /* The timestamp is the attempt's, not the event's: a receiver refusing old timestamps still takes a late retry. */
-static int sign(void *context, const char *body, struct curl_slist **headers)
+static int post_signed(void *context, const delivery_item *item, bool *permanent, char *why, size_t why_size)
 {
     webhook *self = context;
+    const char *body = item->body;
+    *permanent = false;
     char timestamp[32];
     snprintf(timestamp, sizeof timestamp, "%lld", (long long)time(NULL));
     size_t signed_length = strlen(timestamp) + 1 + strlen(body);
     char *signed_text = malloc(signed_length + 1);
-    if (!signed_text)
+    if (!signed_text) {
+        snprintf(why, why_size, "out of memory");
         return -1;
+    }
     snprintf(signed_text, signed_length + 1, "%s.%s", timestamp, body);
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int mac_length = 0;
     unsigned char *ok = HMAC(EVP_sha256(), self->secret, (int)strlen(self->secret), (unsigned char *)signed_text,
                              signed_length, mac, &mac_length);
     free(signed_text);
-    if (!ok)
+    if (!ok) {
+        snprintf(why, why_size, "could not sign the body");
         return -1;
+    }
     char header[128] = "X-Hydra-Signature: sha256=";
     size_t used = strlen(header);
     for (unsigned int i = 0; i < mac_length; i++, used += 2)
         snprintf(header + used, sizeof header - used, "%02x", mac[i]);
     char stamp_header[64];
     snprintf(stamp_header, sizeof stamp_header, "X-Hydra-Timestamp: %s", timestamp);
-    *headers = curl_slist_append(*headers, stamp_header);
-    *headers = curl_slist_append(*headers, header);
-    return 0;
+    struct curl_slist *headers = curl_slist_append(NULL, stamp_header);
+    headers = curl_slist_append(headers, header);
+    return delivery_http_post(self->queue.url, self->queue.timeout_ms, headers, item, permanent, why, why_size);
 }
 
 static int webhook_notify(void *state, const hydra_notification *n)
@@ -99,14 +105,14 @@ static int webhook_notify(void *state, const hydra_notification *n)
         self->host->set_error(self->host, "notify: %s", n ? "unknown event" : "no notification");
         return -1;
     }
-    return delivery_enqueue(&self->queue, n->id, body_of(n, event));
+    return delivery_enqueue(&self->queue, n->id, NULL, body_of(n, event), NULL);
 }
 
 static void *webhook_create(const hydra_host *host)
 {
     delivery_settings settings;
     const char *secret = NULL;
-    if (delivery_read_settings(host, &settings) != 0)
+    if (delivery_read_settings(host, true, &settings) != 0)
         return NULL;
     int found = host->setting_string(host, "secret", &secret);
     if (found < 0)
@@ -123,7 +129,7 @@ static void *webhook_create(const hydra_host *host)
         return NULL;
     }
     self->host = host;
-    if (delivery_start(&self->queue, host, "webhook", &settings, sign, self) != 0) {
+    if (delivery_start(&self->queue, host, "webhook", &settings, post_signed, self) != 0) {
         free(self->secret);
         free(self);
         return NULL;

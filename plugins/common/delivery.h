@@ -1,11 +1,12 @@
-/* Delivery of notifications over HTTP for notifier plugins (webhook, slack): notify() only queues a copy of the
- * body; a worker thread of the plugin posts it with libcurl, retrying with exponential backoff. A receiver that is
+/* Delivery of notifications for notifier plugins (webhook, slack, email): notify() only queues a copy of what to
+ * send; a worker thread of the plugin sends it with libcurl (the plugin's send function), retrying with exponential
+ * backoff. A receiver that is
  * down or slow therefore never holds up the controller, and a notification that cannot be delivered is logged as
  * failed (and counted), never dropped without a word.
  *
  * Header-only and static: each plugin gets its own copy and uses only the host API. */
-#ifndef HYDRA_HTTP_DELIVERY_H
-#define HYDRA_HTTP_DELIVERY_H
+#ifndef HYDRA_DELIVERY_H
+#define HYDRA_DELIVERY_H
 
 #include <hydra/plugin.h>
 
@@ -20,14 +21,17 @@
 
 #define DELIVERY_BACKOFF_CAP_SECONDS 60.0
 
-/* Extra headers for one attempt (a signature over a fresh timestamp, say); appended to *headers. */
-typedef int (*delivery_headers_fn)(void *context, const char *body, struct curl_slist **headers);
-
 typedef struct delivery_item {
     struct delivery_item *next;
-    char *id;   /* what the log names: the recommendation or alert id */
-    char *body;
+    char *id;      /* what the log names: the recommendation or alert id */
+    char *subject; /* NULL for HTTP */
+    char *body;    /* JSON for HTTP; the plain-text part of a mail */
+    char *html;    /* the HTML part of a mail; NULL for HTTP */
 } delivery_item;
+
+/* One attempt: 0 when the receiver took it; else -1 with why, and *permanent when retrying cannot help. */
+typedef int (*delivery_send_fn)(void *context, const delivery_item *item, bool *permanent, char *why,
+                                size_t why_size);
 
 typedef struct delivery_settings {
     const char *url;
@@ -48,8 +52,8 @@ typedef struct delivery_queue {
     double drain_seconds;
     double drain_until; /* set when stopping: no retry waits past it */
     size_t limit;
-    delivery_headers_fn headers_for;
-    void *headers_context;
+    delivery_send_fn send;
+    void *send_context;
 
     pthread_mutex_t lock;
     pthread_cond_t changed;
@@ -62,16 +66,19 @@ typedef struct delivery_queue {
     int sent_metric, failed_metric;
 } delivery_queue;
 
-/* Reads url (required), timeout (5 s), retries (5), backoff (1 s), queue_limit (1000) and drain (10 s). -1 with the
+/* Reads url (required; http_only: http:// or https:// only), timeout (5 s), retries (5), backoff (1 s), queue_limit (1000) and drain (10 s). -1 with the
  * host's error set on a missing or bad setting. */
-static int delivery_read_settings(const hydra_host *host, delivery_settings *out)
+static int delivery_read_settings(const hydra_host *host, bool http_only, delivery_settings *out)
 {
     *out = (delivery_settings){NULL, 5.0, 5, 1.0, 1000, 10.0};
     int found = host->setting_string(host, "url", &out->url);
     if (found < 0)
         return -1;
-    if (found > 0 || !out->url[0] || (strncmp(out->url, "http://", 7) != 0 && strncmp(out->url, "https://", 8) != 0)) {
-        host->set_error(host, "setting 'url' is required: the receiver's http:// or https:// address");
+    bool http = found == 0 && (strncmp(out->url, "http://", 7) == 0 || strncmp(out->url, "https://", 8) == 0);
+    bool smtp = found == 0 && (strncmp(out->url, "smtp://", 7) == 0 || strncmp(out->url, "smtps://", 8) == 0);
+    if (http_only ? !http : !smtp) {
+        host->set_error(host, "setting 'url' is required: the receiver's %s address",
+                        http_only ? "http:// or https://" : "smtp:// or smtps://");
         return -1;
     }
     if (host->setting_double(host, "timeout", &out->timeout_seconds) < 0 ||
@@ -104,33 +111,32 @@ static int delivery_read_settings(const hydra_host *host, delivery_settings *out
     return 0;
 }
 
-static size_t delivery_discard(char *data, size_t size, size_t count, void *context)
+static inline size_t delivery_discard(char *data, size_t size, size_t count, void *context)
 {
     (void)data;
     (void)context;
     return size * count;
 }
 
-/* One POST; 0 on a 2xx answer. *permanent when retrying cannot help (a 4xx other than 408 and 429). */
-static int delivery_post(delivery_queue *q, const delivery_item *item, bool *permanent, char *why, size_t why_size)
+/* One POST of item's JSON body to url with headers (taken); 0 on a 2xx answer. *permanent when retrying cannot help
+ * (a 4xx other than 408 and 429). */
+static inline int delivery_http_post(const char *url, long timeout_ms, struct curl_slist *headers,
+                                     const delivery_item *item,
+                                     bool *permanent, char *why, size_t why_size)
 {
     *permanent = false;
     CURL *curl = curl_easy_init();
-    if (!curl) {
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    if (!curl || !headers) {
         snprintf(why, why_size, "libcurl could not start");
-        return -1;
-    }
-    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
-    if (q->headers_for && q->headers_for(q->headers_context, item->body, &headers) != 0) {
-        snprintf(why, why_size, "could not sign the body");
         curl_slist_free_all(headers);
         curl_easy_cleanup(curl);
         return -1;
     }
-    curl_easy_setopt(curl, CURLOPT_URL, q->url);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, item->body);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, q->timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, delivery_discard);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "hydra-notifier");
@@ -178,7 +184,7 @@ static void delivery_send(delivery_queue *q, delivery_item *item)
     long long attempt = 0;
     for (;; attempt++) {
         bool permanent = false;
-        if (delivery_post(q, item, &permanent, why, sizeof why) == 0) {
+        if (q->send(q->send_context, item, &permanent, why, sizeof why) == 0) {
             if (q->sent_metric >= 0)
                 q->host->metric_add(q->host, q->sent_metric, 1);
             return;
@@ -203,7 +209,9 @@ static void delivery_send(delivery_queue *q, delivery_item *item)
 static void delivery_free_item(delivery_item *item)
 {
     free(item->id);
+    free(item->subject);
     free(item->body);
+    free(item->html);
     free(item);
 }
 
@@ -231,12 +239,12 @@ static void *delivery_worker(void *context)
 }
 
 static int delivery_start(delivery_queue *q, const hydra_host *host, const char *name, const delivery_settings *s,
-                          delivery_headers_fn headers_for, void *headers_context)
+                          delivery_send_fn send, void *send_context)
 {
     *q = (delivery_queue){.host = host, .name = name, .timeout_ms = (long)(s->timeout_seconds * 1000),
                           .retries = s->retries, .backoff_seconds = s->backoff_seconds, .drain_seconds = s->drain_seconds,
                           .limit = (size_t)s->queue_limit,
-                          .headers_for = headers_for, .headers_context = headers_context};
+                          .send = send, .send_context = send_context};
     q->url = strdup(s->url);
     q->sent_metric = host->metric_register(host, "notifications_sent_total", "Notifications the receiver took",
                                            HYDRA_METRIC_COUNTER);
@@ -252,18 +260,23 @@ static int delivery_start(delivery_queue *q, const hydra_host *host, const char 
     return 0;
 }
 
-/* Takes body (malloc'ed) whatever happens. -1 with the host's error set when the queue is full. */
-static int delivery_enqueue(delivery_queue *q, const char *id, char *body)
+/* Takes subject, body and html (malloc'ed; subject and html may be NULL) whatever happens. -1 with the host's error
+ * set when the queue is full. */
+static int delivery_enqueue(delivery_queue *q, const char *id, char *subject, char *body, char *html)
 {
     delivery_item *item = calloc(1, sizeof *item);
     if (!item || !body) {
         free(item);
+        free(subject);
         free(body);
+        free(html);
         q->host->set_error(q->host, "out of memory for a notification");
         return -1;
     }
     item->id = strdup(id ? id : "-");
+    item->subject = subject;
     item->body = body;
+    item->html = html;
     pthread_mutex_lock(&q->lock);
     bool full = q->queued >= q->limit;
     if (!full) {
