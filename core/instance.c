@@ -358,6 +358,14 @@ int instance_notify(plugin_instance *instance, const hydra_notification *notific
     return call_done(instance, "notify", ops ? ops->notify(instance->state, notification) : -1);
 }
 
+int instance_pull(plugin_instance *instance, const char *service, const char *metric, double from, double to,
+                  double step, hydra_sample_sink emit, void *context)
+{
+    const hydra_source_ops *ops = ops_of(instance, HYDRA_KIND_SOURCE);
+    return call_done(instance, "pull", ops ? ops->pull(instance->state, service, metric, from, to, step, emit, context)
+                                           : -1);
+}
+
 int instance_scale_status(plugin_instance *instance, const char *target, hydra_scale_status *out)
 {
     const hydra_scaler_ops *ops = ops_of(instance, HYDRA_KIND_SCALER);

@@ -41,6 +41,8 @@ void instance_clear_error(plugin_instance *instance);
 int instance_forecast(plugin_instance *instance, const hydra_series *history, hydra_forecast *out);
 int instance_score(plugin_instance *instance, const hydra_series *series, double *scores);
 int instance_notify(plugin_instance *instance, const hydra_notification *notification);
+int instance_pull(plugin_instance *instance, const char *service, const char *metric, double from, double to,
+                  double step, hydra_sample_sink emit, void *context);
 int instance_scale_status(plugin_instance *instance, const char *target, hydra_scale_status *out);
 int instance_scale(plugin_instance *instance, const hydra_scale_request *request, hydra_scale_status *out);
 

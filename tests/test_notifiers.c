@@ -1,6 +1,7 @@
 /* The notifiers against real receivers: tests/receiver.py (Python's http.server) for webhook's signed JSON,
  * retries with backoff, giving up with a log line, never blocking on a slow or absent receiver, and slack's message;
  * tests/smtp_sink.py (aiosmtpd) for email's two-part mail. */
+#include "peers.h"
 #include "support.h"
 
 #include "instance.h"
@@ -23,70 +24,21 @@
 
 #define SECRET "a-shared-secret-of-some-length"
 
-typedef struct receiver {
-    pid_t pid;
-    int stdin_fd;
-    int port;
-    char log[64]; /* the file the HTTP receiver appends to, or the folder the SMTP sink saves into */
-    bool folder;
-} receiver;
+typedef peer receiver;
 
-/* Starts script (a receiver, printing its port first) on a new temporary file, or folder, and options. */
 static void server_start(receiver *r, const char *script, bool folder, const char *options)
 {
-    format_into(r->log, sizeof r->log, "/tmp/hydra-receiver-XXXXXX");
-    r->folder = folder;
-    if (folder) {
-        assert_non_null(mkdtemp(r->log));
-    } else {
-        int fd = mkstemp(r->log);
-        assert_true(fd >= 0);
-        close(fd);
-    }
-    int to_child[2], from_child[2];
-    assert_int_equal(pipe(to_child), 0);
-    assert_int_equal(pipe(from_child), 0);
-    r->pid = fork();
-    if (r->pid == 0) {
-        dup2(to_child[0], STDIN_FILENO);
-        dup2(from_child[1], STDOUT_FILENO);
-        close(to_child[1]);
-        close(from_child[0]);
-        char *line = xasprintf("exec /usr/bin/python3 %s %s %s", script, r->log, options ? options : "");
-        execl("/bin/sh", "sh", "-c", line, (char *)NULL);
-        _exit(127);
-    }
-    close(to_child[0]);
-    close(from_child[1]);
-    r->stdin_fd = to_child[1];
-    FILE *out = fdopen(from_child[0], "r");
-    char line[32] = "";
-    assert_non_null(fgets(line, sizeof line, out));
-    fclose(out);
-    r->port = atoi(line);
-    assert_true(r->port > 0);
+    assert_int_equal(peer_start(r, script, folder, options), 0);
 }
 
 static void receiver_start(receiver *r, const char *options) { server_start(r, "tests/receiver.py", false, options); }
-
-static void receiver_stop(receiver *r)
-{
-    close(r->stdin_fd);
-    waitpid(r->pid, NULL, 0);
-    if (r->folder) {
-        char *line = xasprintf("rm -rf %s", r->log);
-        support_run(line, NULL);
-        free(line);
-    } else {
-        unlink(r->log);
-    }
-}
+static void receiver_stop(receiver *r) { peer_stop(r); }
 
 /* The requests the receiver logged, as a JSON array. */
 static json_t *received(const receiver *r)
 {
     json_t *all = json_array();
-    FILE *file = fopen(r->log, "r");
+    FILE *file = fopen(r->path, "r");
     char line[65536];
     while (file && fgets(line, sizeof line, file)) {
         json_error_t error;
@@ -312,11 +264,11 @@ static void test_email_sends_a_mail_with_text_and_html_parts(void **state)
     n.target = "donations-api\nBcc: someone@evil.example"; /* a line break must not start a header */
     assert_int_equal(instance_notify(mail, &n), 0);
     support_plugin_close(&plugin);
-    char *path = xasprintf("%s/1.envelope", sink.log);
+    char *path = xasprintf("%s/1.envelope", sink.path);
     const char *envelope = read_text(path);
     free(path);
     assert_string_equal(envelope, "hydra@example.org\noncall@example.org\nlead@example.org\n");
-    path = xasprintf("%s/1.eml", sink.log);
+    path = xasprintf("%s/1.eml", sink.path);
     const char *message = read_text(path);
     free(path);
     assert_contains(message, "Subject: [hydra] Approval needed: donations-api Bcc: someone@evil.example 12 -> 40");
