@@ -47,7 +47,8 @@ static const field target_fields[] = {
     {"max_replicas", FIELD_INT},      {"max_step", FIELD_INT},           {"capacity_per_replica", FIELD_NUMBER},
     {"cold_start", FIELD_DURATION},   {"headroom", FIELD_NUMBER},        {"tolerance", FIELD_NUMBER},
     {"stabilization", FIELD_DURATION}, {"anomaly_threshold", FIELD_NUMBER}, {"anomaly_hold", FIELD_DURATION},
-    {"planner", FIELD_STRING}, {"size_for", FIELD_STRING}, {"dry_run", FIELD_BOOL}, {NULL, 0},
+    {"planner", FIELD_STRING}, {"size_for", FIELD_STRING}, {"dry_run", FIELD_BOOL}, {"source", FIELD_STRING},
+    {NULL, 0},
 };
 
 static const char *const type_names[] = {
@@ -369,9 +370,12 @@ static int read_target(checker *c, hydra_config *config, const config_setting_t 
         return -1;
     if (config_setting_get_member(entry, "anomaly") && get_string(c, entry, "anomaly", NULL, &target->anomaly) != 0)
         return -1;
+    if (config_setting_get_member(entry, "source") && get_string(c, entry, "source", NULL, &target->source) != 0)
+        return -1;
     if (check_reference(c, config, config_setting_get_member(entry, "forecaster"), target->forecaster, HYDRA_KIND_FORECASTER) != 0 ||
         check_reference(c, config, config_setting_get_member(entry, "anomaly"), target->anomaly, HYDRA_KIND_ANOMALY) != 0 ||
-        check_reference(c, config, config_setting_get_member(entry, "scaler"), target->scaler, HYDRA_KIND_SCALER) != 0)
+        check_reference(c, config, config_setting_get_member(entry, "scaler"), target->scaler, HYDRA_KIND_SCALER) != 0 ||
+        check_reference(c, config, config_setting_get_member(entry, "source"), target->source, HYDRA_KIND_SOURCE) != 0)
         return -1;
     if (config_find_target(config, target->name) != target)
         return fail(c, config_setting_get_member(entry, "name"), "duplicate target name '%s'", target->name);
@@ -580,6 +584,7 @@ void config_target_copy(config_target *to, const config_target *from)
     to->forecaster = copy_or_null(from->forecaster);
     to->anomaly = copy_or_null(from->anomaly);
     to->scaler = copy_or_null(from->scaler);
+    to->source = copy_or_null(from->source);
 }
 
 void config_target_release(config_target *target)
@@ -589,6 +594,7 @@ void config_target_release(config_target *target)
     free(target->forecaster);
     free(target->anomaly);
     free(target->scaler);
+    free(target->source);
 }
 
 /* ## Look-ups ---------------------------------------------------------------------------------------------------- */

@@ -25,6 +25,7 @@ typedef struct config_target {
     char *forecaster; /* instance names */
     char *anomaly;    /* NULL: no anomaly detection */
     char *scaler;
+    char *source;     /* NULL: samples are pushed to the API; else the daemon pulls them from this source */
     int min_replicas;
     int max_replicas;
     int max_step;                /* largest change in one action; 0 = no limit */

@@ -238,7 +238,7 @@ static bool observe_sample(daemon_app *app, const hydra_sample *sample, long *ta
 
 /* The controller sees samples the moment they are durable, all of a batch first (a backfill in time order is taken
  * whole), then each target they touched is evaluated once, at the newest time it was sent. */
-static void feed_controller(daemon_app *app, const hydra_sample *samples, size_t count)
+void daemon_feed_controller(daemon_app *app, const hydra_sample *samples, size_t count)
 {
     size_t targets = controller_target_count(app->controller);
     double *newest = xcalloc(targets + 1, sizeof *newest);
@@ -284,7 +284,7 @@ static void handle_ingest(void *context, const http_request *request, http_respo
                                              HYDRA_METRIC_COUNTER),
                             (double)count);
             if (stored == 0 && daemon_serves_caller(app, request))
-                feed_controller(app, samples, count);
+                daemon_feed_controller(app, samples, count);
         }
         free(answer);
         free(samples);
@@ -646,6 +646,8 @@ static int observe_stored(void *context, double ts, double value)
     warm_up *w = context;
     double tick = w->app->store.config.tick_seconds;
     w->taken += controller_observe(w->app->controller, w->target, ts - tick, value) == 0;
+    if (ts > w->app->pulled_until[w->target])
+        w->app->pulled_until[w->target] = ts; /* a source is asked only for what came after */
     return 0;
 }
 
@@ -660,7 +662,10 @@ static int warm_up_from_store(daemon_app *app, char *error, size_t error_size)
         return -1;
     }
     double since = clock_now(&app->clock) - config->history_seconds;
+    app->pulled_until = xcalloc(config->target_count + 1, sizeof *app->pulled_until);
+    app->pull_failing = xcalloc(config->target_count + 1, sizeof *app->pull_failing);
     for (size_t i = 0; i < config->target_count; i++) {
+        app->pulled_until[i] = since;
         warm_up w = {app, i, 0};
         if (ops->query_samples(app->store.state, config->tenant, config->targets[i].name, config->targets[i].metric,
                                since, INFINITY, observe_stored, &w) != 0) {
@@ -722,6 +727,8 @@ static void app_close(daemon_app *app)
     policy_close(app->policy);
     plugin_set_close(&app->plugins);
     store_handle_close(&app->store);
+    free(app->pulled_until);
+    free(app->pull_failing);
 }
 
 /* Ticks on the wall clock until asked to stop; a stop lets the tick under way finish. */
@@ -731,6 +738,7 @@ static void run_loop(daemon_app *app)
     while (!stop_requested) {
         double now = clock_now(&app->clock);
         if (now >= next) {
+            daemon_pull_sources(app, now);
             pthread_mutex_lock(&app->lock);
             bool ticked = store_can_record(app);
             if (ticked)

@@ -34,6 +34,8 @@ typedef struct daemon_app {
     bool store_down; /* the last look found the store unreachable; guarded by lock */
     pthread_mutex_t key_cache_lock;
     cached_key key_cache[KEY_CACHE_SLOTS];
+    double *pulled_until; /* per target with a source: the newest sample it gave (or the store held) */
+    bool *pull_failing;   /* per target: logged once when pulling starts failing, once when it recovers */
 } daemon_app;
 
 /* The store's failure as an HTTP answer: 503 (with Retry-After) when the database cannot be reached, else 500. */
@@ -49,6 +51,12 @@ void api_handle_predict(void *app, const http_request *request, http_response *r
 void api_handle_detect_anomaly(void *app, const http_request *request, http_response *response);
 void api_handle_pause(void *app, const http_request *request, http_response *response);
 void api_handle_resume(void *app, const http_request *request, http_response *response);
+
+/* The samples of a batch into the controller (taking the lock), then each target they touched evaluated once. */
+void daemon_feed_controller(daemon_app *app, const hydra_sample *samples, size_t count);
+/* For each target with a source: asks it for what came since the last pull, stores that, and feeds the controller,
+ * as if it had been pushed to the ingest route. Called by the loop before each tick, without the lock. */
+void daemon_pull_sources(daemon_app *app, double now);
 
 /* Stores an alert for an anomaly episode the controller reports (the controller's alert listener). */
 void api_store_alert(void *app, const controller_alert *alert);

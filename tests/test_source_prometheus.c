@@ -2,9 +2,11 @@
  * every second: range queries, NaN as gaps, a query of several series refused, Prometheus' own errors passed on. */
 #include "instance.h"
 #include "peers.h"
+#include "servers.h"
 #include "support.h"
 #include "util.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -187,6 +189,50 @@ static void test_prometheus_errors_say_what_went_wrong(void **state)
     assert_contains(error, "setting 'url' is required");
 }
 
+/* hydra serve with a target whose source is Prometheus: each tick pulls what came since the last, stores it and
+ * feeds the controller, as pushed samples would. */
+static void test_daemon_pulls_a_target_from_prometheus(void **state)
+{
+    (void)state;
+    daemon_run run;
+    assert_int_equal(daemon_prepare(&run, NULL, NULL), 0);
+    char cwd[1024];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    format_into(run.config, sizeof run.config, "%s/pulling.cfg", run.dir);
+    FILE *config = fopen(run.config, "w");
+    assert_non_null(config);
+    fprintf(config,
+            "tick = \"1s\"; history = \"1h\"; horizon = \"10m\"; store = { name = \"sqlite\"; };\n"
+            "policy = \"%s/scripts/policies/default.lua\";\n"
+            "plugins = (\n"
+            "  { kind = \"forecaster\"; name = \"seasonal_naive\"; settings = { season_length = 60; }; },\n"
+            "  { kind = \"scaler\"; name = \"log\"; },\n"
+            "  { kind = \"notifier\"; name = \"log\"; },\n"
+            "  { kind = \"source\"; name = \"prometheus\"; settings = { url = \"http://127.0.0.1:%d\"; }; }\n"
+            ");\n"
+            "notifiers = [ \"log\" ];\n"
+            "targets = ( { name = \"web\"; forecaster = \"seasonal_naive\"; scaler = \"log\"; source = \"prometheus\";\n"
+            "  capacity_per_replica = 100.0; min_replicas = 1; max_replicas = 10; } );\n",
+            cwd, prometheus_port);
+    fclose(config);
+    assert_int_equal(daemon_start(&run), 0);
+    size_t stored = 0;
+    for (int tries = 0; tries < 80 && stored < 3; tries++) {
+        usleep(250000);
+        reply r = daemon_call(&run, "GET", "/api/v1/metrics/live?service=web", run.reader_key, NULL, NULL);
+        stored = json_array_size(json_object_get(r.json, "samples"));
+        json_decref(r.json);
+    }
+    assert_true(stored >= 3);
+    reply r = daemon_call(&run, "GET", "/api/v1/services", run.reader_key, NULL, NULL);
+    json_t *web = json_array_get(json_object_get(r.json, "services"), 0);
+    assert_string_equal(json_string_value(json_object_get(web, "name")), "web");
+    double load = json_number_value(json_object_get(web, "load"));
+    assert_true(load >= 10 && fmod(load, 10) == 0); /* the exporter's value, not a made-up one */
+    json_decref(r.json);
+    daemon_cleanup(&run);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -195,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_prometheus_nan_values_are_gaps_not_samples),
         cmocka_unit_test(test_prometheus_query_template_and_several_series),
         cmocka_unit_test(test_prometheus_errors_say_what_went_wrong),
+        cmocka_unit_test(test_daemon_pulls_a_target_from_prometheus),
     };
     return cmocka_run_group_tests(tests, start_servers, stop_servers);
 }
