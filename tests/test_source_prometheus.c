@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 static peer exporter;
+static daemon_run hydra_daemon;
 static pid_t prometheus_pid;
 static int prometheus_port;
 static char prometheus_dir[64];
@@ -63,10 +64,42 @@ static char *server_settings(const char *more)
     return xasprintf("url = \"http://127.0.0.1:%d/\"; %s", prometheus_port, more ? more : "");
 }
 
+/* hydra serve with one target, web, pulled from the Prometheus about to start (it retries until that answers). */
+static int start_daemon(void)
+{
+    if (daemon_prepare(&hydra_daemon, NULL, NULL) != 0)
+        return -1;
+    char cwd[1024];
+    if (!getcwd(cwd, sizeof cwd))
+        return -1;
+    format_into(hydra_daemon.config, sizeof hydra_daemon.config, "%s/pulling.cfg", hydra_daemon.dir);
+    FILE *config = fopen(hydra_daemon.config, "w");
+    if (!config)
+        return -1;
+    fprintf(config,
+            "tick = \"1s\"; history = \"1h\"; horizon = \"10m\"; store = { name = \"sqlite\"; };\n"
+            "policy = \"%s/scripts/policies/default.lua\";\n"
+            "plugins = (\n"
+            "  { kind = \"forecaster\"; name = \"seasonal_naive\"; settings = { season_length = 60; }; },\n"
+            "  { kind = \"scaler\"; name = \"log\"; },\n"
+            "  { kind = \"notifier\"; name = \"log\"; },\n"
+            "  { kind = \"source\"; name = \"prometheus\"; settings = { url = \"http://127.0.0.1:%d\"; }; }\n"
+            ");\n"
+            "notifiers = [ \"log\" ];\n"
+            "targets = ( { name = \"web\"; forecaster = \"seasonal_naive\"; scaler = \"log\"; source = \"prometheus\";\n"
+            "  capacity_per_replica = 100.0; min_replicas = 1; max_replicas = 10; } );\n",
+            cwd, prometheus_port);
+    fclose(config);
+    return daemon_start(&hydra_daemon);
+}
+
 static int start_servers(void **state)
 {
     (void)state;
     if (peer_start(&exporter, "tests/exporter.py", false, NULL) != 0)
+        return -1;
+    prometheus_port = peer_free_port();
+    if (start_daemon() != 0)
         return -1;
     format_into(prometheus_dir, sizeof prometheus_dir, "/tmp/hydra-prometheus-XXXXXX");
     if (!mkdtemp(prometheus_dir))
@@ -79,10 +112,13 @@ static int start_servers(void **state)
             "global: { scrape_interval: 1s, evaluation_interval: 1s }\n"
             "scrape_configs:\n"
             "  - job_name: fixture\n"
+            "    static_configs: [ { targets: ['127.0.0.1:%d'] } ]\n"
+            "  - job_name: hydra\n"
+            "    metrics_path: /metrics\n"
+            "    authorization: { type: Bearer, credentials: '%s' }\n"
             "    static_configs: [ { targets: ['127.0.0.1:%d'] } ]\n",
-            exporter.port);
+            exporter.port, hydra_daemon.reader_key, hydra_daemon.port);
     fclose(config);
-    prometheus_port = peer_free_port();
     prometheus_pid = fork();
     if (prometheus_pid == 0) {
         char *log = xasprintf("%s/prometheus.log", prometheus_dir);
@@ -118,6 +154,7 @@ static int stop_servers(void **state)
         kill(prometheus_pid, SIGTERM);
         waitpid(prometheus_pid, NULL, 0);
     }
+    daemon_cleanup(&hydra_daemon);
     peer_stop(&exporter);
     char *line = xasprintf("rm -rf %s", prometheus_dir);
     support_run(line, NULL);
@@ -194,43 +231,38 @@ static void test_prometheus_errors_say_what_went_wrong(void **state)
 static void test_daemon_pulls_a_target_from_prometheus(void **state)
 {
     (void)state;
-    daemon_run run;
-    assert_int_equal(daemon_prepare(&run, NULL, NULL), 0);
-    char cwd[1024];
-    assert_non_null(getcwd(cwd, sizeof cwd));
-    format_into(run.config, sizeof run.config, "%s/pulling.cfg", run.dir);
-    FILE *config = fopen(run.config, "w");
-    assert_non_null(config);
-    fprintf(config,
-            "tick = \"1s\"; history = \"1h\"; horizon = \"10m\"; store = { name = \"sqlite\"; };\n"
-            "policy = \"%s/scripts/policies/default.lua\";\n"
-            "plugins = (\n"
-            "  { kind = \"forecaster\"; name = \"seasonal_naive\"; settings = { season_length = 60; }; },\n"
-            "  { kind = \"scaler\"; name = \"log\"; },\n"
-            "  { kind = \"notifier\"; name = \"log\"; },\n"
-            "  { kind = \"source\"; name = \"prometheus\"; settings = { url = \"http://127.0.0.1:%d\"; }; }\n"
-            ");\n"
-            "notifiers = [ \"log\" ];\n"
-            "targets = ( { name = \"web\"; forecaster = \"seasonal_naive\"; scaler = \"log\"; source = \"prometheus\";\n"
-            "  capacity_per_replica = 100.0; min_replicas = 1; max_replicas = 10; } );\n",
-            cwd, prometheus_port);
-    fclose(config);
-    assert_int_equal(daemon_start(&run), 0);
     size_t stored = 0;
     for (int tries = 0; tries < 80 && stored < 3; tries++) {
         usleep(250000);
-        reply r = daemon_call(&run, "GET", "/api/v1/metrics/live?service=web", run.reader_key, NULL, NULL);
+        reply r = daemon_call(&hydra_daemon, "GET", "/api/v1/metrics/live?service=web", hydra_daemon.reader_key, NULL, NULL);
         stored = json_array_size(json_object_get(r.json, "samples"));
         json_decref(r.json);
     }
     assert_true(stored >= 3);
-    reply r = daemon_call(&run, "GET", "/api/v1/services", run.reader_key, NULL, NULL);
+    reply r = daemon_call(&hydra_daemon, "GET", "/api/v1/services", hydra_daemon.reader_key, NULL, NULL);
     json_t *web = json_array_get(json_object_get(r.json, "services"), 0);
     assert_string_equal(json_string_value(json_object_get(web, "name")), "web");
     double load = json_number_value(json_object_get(web, "load"));
     assert_true(load >= 10 && fmod(load, 10) == 0); /* the exporter's value, not a made-up one */
     json_decref(r.json);
-    daemon_cleanup(&run);
+}
+
+/* The same Prometheus scrapes the daemon's own /metrics, with a read key as its bearer token. */
+static void test_prometheus_scrapes_hydras_own_metrics(void **state)
+{
+    (void)state;
+    pulled samples;
+    char error[1024];
+    char *settings = server_settings("query = \"max(hydra_ticks_total{job=\\\"hydra\\\"})\";");
+    for (int tries = 0; tries < 40; tries++) {
+        if (pull(settings, "any", &samples, error, sizeof error) == 0 && samples.count > 0 &&
+            samples.value[samples.count - 1] > 0)
+            break;
+        usleep(250000);
+    }
+    free(settings);
+    assert_true(samples.count > 0);
+    assert_true(samples.value[samples.count - 1] > 0);
 }
 
 int main(void)
@@ -242,6 +274,7 @@ int main(void)
         cmocka_unit_test(test_prometheus_query_template_and_several_series),
         cmocka_unit_test(test_prometheus_errors_say_what_went_wrong),
         cmocka_unit_test(test_daemon_pulls_a_target_from_prometheus),
+        cmocka_unit_test(test_prometheus_scrapes_hydras_own_metrics),
     };
     return cmocka_run_group_tests(tests, start_servers, stop_servers);
 }
