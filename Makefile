@@ -151,6 +151,8 @@ install: all
 	    hydra.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/hydra.pc
 	install -m 644 configs/*.cfg $(DESTDIR)$(PREFIX)/share/hydra/configs/
 	cd scripts && find . -name '*.lua' -exec install -D -m 644 {} $(DESTDIR)$(PREFIX)/share/hydra/scripts/{} \;
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed -e 's|@PREFIX@|$(PREFIX)|g' deploy/systemd/hydra.service.in > $(DESTDIR)$(PREFIX)/lib/systemd/system/hydra.service
 
 clean:
 	rm -rf build build-asan

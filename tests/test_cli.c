@@ -175,6 +175,22 @@ static void test_out_of_tree_plugin_builds_against_installed_header(void **state
     char *header = xasprintf("%s/usr/local/include/hydra/plugin.h", stage);
     assert_true(path_is_file(header));
     free(header);
+    /* The service unit runs the installed binary on the installed config, and that config is valid as installed. */
+    char *unit = xasprintf("%s/usr/local/lib/systemd/system/hydra.service", stage);
+    FILE *unit_file = fopen(unit, "r");
+    assert_non_null(unit_file);
+    char unit_text[4096];
+    unit_text[fread(unit_text, 1, sizeof unit_text - 1, unit_file)] = '\0';
+    fclose(unit_file);
+    free(unit);
+    assert_contains(unit_text, "ExecStart=/usr/local/bin/hydra serve --config /usr/local/share/hydra/configs/hydra.cfg");
+    char *check = xasprintf("HYDRA_PLUGIN_DIR=%s/usr/local/lib/hydra/plugins %s/usr/local/bin/hydra check-config "
+                            "%s/usr/local/share/hydra/configs/hydra.cfg 2>&1",
+                            stage, stage, stage);
+    status = support_run(check, &output);
+    free(check);
+    if (status != 0)
+        fail_msg("the installed config does not check: %s", output);
 
     char *build = xasprintf("cp examples/plugin/last_value.c examples/plugin/Makefile %s/ && "
                             "PKG_CONFIG_PATH=%s/usr/local/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=%s "
