@@ -341,16 +341,14 @@ static void test_daemon_exposes_prometheus_metrics(void **state)
     assert_int_equal(r.status, 200);
     assert_contains(r.headers, "text/plain; version=0.0.4");
     json_decref(r.json);
-    char *line = xasprintf("curl -s -H 'Authorization: Bearer %s' http://127.0.0.1:%d/metrics", run.reader_key,
-                           run.port);
-    const char *output;
-    assert_int_equal(support_run(line, &output), 0);
-    free(line);
+    char *output = daemon_text(&run, "/metrics", run.reader_key);
+    assert_non_null(output);
     assert_contains(output, "# TYPE hydra_samples_ingested_total counter");
     assert_contains(output, "hydra_samples_ingested_total{instance=\"core\"} ");
     assert_null(strstr(strstr(output, "# TYPE hydra_samples_scored") ? strstr(output, "# TYPE hydra_samples_scored") + 1
                                                                         : output,
                        "# TYPE hydra_samples_scored"));
+    free(output);
 }
 
 /* hydra recommendations, the CLI client, against the running daemon. */
