@@ -5,8 +5,8 @@
  *   2. metric -> pending recommendation: from the ingest call that starts a surge to the recommendation being
  *      readable from the API, several runs (target <= 100 ms);
  *   3. GET /api/v1/health per second against a bare libmicrohttpd server with the same threads (target >= 0.5x);
- *   4. wrk on /api/v1/ingest/metrics (tests/bench_ingest.lua) and on /api/v1/predict (tests/bench_predict.lua: the
- *      target's forecast, and a posted series of two days) at 50, 200 and 500 connections: p50/p95/p99 and errors
+ *   4. wrk (tests/bench_api.lua) on /api/v1/ingest/metrics and on /api/v1/predict (the target's forecast from two
+ *      days of history, and a posted series of two days) at 50, 200 and 500 connections: p50/p95/p99 and errors
  *      (target p95 < 200 ms, no errors).
  * The client, the daemon and PostgreSQL share the machine's cores: the ratios are what count. Nothing is asserted;
  * a missed target is printed as such. */
@@ -229,11 +229,12 @@ static void bench_health(const daemon_run *d)
 
 /* ## 4. wrk load on /ingest/metrics and /predict ------------------------------------------------------------------ */
 
-/* wrk with script and its arguments at connections for 5 s: prints what for, the rate, the percentiles, the errors. */
-static void bench_wrk(const daemon_run *d, const char *what, const char *script, const char *args, int connections)
+/* wrk with tests/bench_api.lua and its arguments at connections for 5 s: prints what for, the rate, the
+ * percentiles, the errors. */
+static void bench_wrk(const daemon_run *d, const char *what, const char *args, int connections)
 {
-    char *line = xasprintf("wrk -t2 -c%d -d5s --timeout 5s -s %s 'http://127.0.0.1:%d' -- %s", connections, script,
-                           d->port, args);
+    char *line = xasprintf("wrk -t2 -c%d -d5s --timeout 5s -s tests/bench_api.lua 'http://127.0.0.1:%d' -- %s",
+                           connections, d->port, args);
     const char *output;
     int status = support_run(line, &output);
     free(line);
@@ -292,16 +293,15 @@ static int seed_history(daemon_run *d)
 static void bench_wrk_all(daemon_run *d)
 {
     static const int connections[] = {50, 200, 500};
-    char *ingest = xasprintf("%s 10 %.0f", d->admin_key, (double)time(NULL) - 7200);
-    char *service = xasprintf("%s service", d->reader_key), *series = xasprintf("%s series", d->reader_key);
+    char *ingest = xasprintf("ingest %s 10 %.0f", d->admin_key, (double)time(NULL) - 7200);
+    char *service = xasprintf("service %s", d->reader_key), *series = xasprintf("series %s", d->reader_key);
     for (size_t i = 0; i < ARRAY_LEN(connections); i++)
-        bench_wrk(d, "POST /ingest/metrics (10 samples a request)", "tests/bench_ingest.lua", ingest, connections[i]);
+        bench_wrk(d, "POST /ingest/metrics (10 samples a request)", ingest, connections[i]);
     bool seeded = seed_history(d) == 0;
     for (size_t i = 0; seeded && i < ARRAY_LEN(connections); i++)
-        bench_wrk(d, "POST /predict (donations-api, 60 steps)", "tests/bench_predict.lua", service, connections[i]);
+        bench_wrk(d, "POST /predict (donations-api, 60 steps)", service, connections[i]);
     for (size_t i = 0; i < ARRAY_LEN(connections); i++)
-        bench_wrk(d, "POST /predict (2880 posted values, holt_winters, 60 steps)", "tests/bench_predict.lua", series,
-                  connections[i]);
+        bench_wrk(d, "POST /predict (2880 posted values, holt_winters, 60 steps)", series, connections[i]);
     free(ingest);
     free(service);
     free(series);
