@@ -106,13 +106,14 @@ static int daemon_config_write(daemon_run *d, const char *store_setting, const c
     return fclose(out) == 0 ? 0 : -1;
 }
 
-int daemon_create_key(const daemon_run *d, const char *name, const char *scopes, char *secret, size_t size)
+int daemon_create_key(const daemon_run *d, const char *tenant, const char *name, const char *scopes, char *secret,
+                      size_t size)
 {
     char *data = d->data[0] ? xasprintf("--data %s", d->data) : xstrdup("");
     /* its words go beside the daemon's log, not into it: that log holds what the daemon wrote, nothing else */
-    char *line = xasprintf("(%s/hydra keys create --config %s %s --tenant default --name %s --scopes %s "
+    char *line = xasprintf("(%s/hydra keys create --config %s %s --tenant %s --name %s --scopes %s "
                            "2>>%s/keys.log)",
-                           support_build_dir(), d->config, data, name, scopes, d->dir);
+                           support_build_dir(), d->config, data, tenant, name, scopes, d->dir);
     const char *output;
     int status = support_run(line, &output);
     free(line);
@@ -140,8 +141,8 @@ static int daemon_folder(daemon_run *d)
 
 static int daemon_keys(daemon_run *d)
 {
-    if (daemon_create_key(d, "alice", "ingest,read,approve", d->admin_key, sizeof d->admin_key) != 0 ||
-        daemon_create_key(d, "viewer", "read", d->reader_key, sizeof d->reader_key) != 0)
+    if (daemon_create_key(d, "default", "alice", "ingest,read,approve", d->admin_key, sizeof d->admin_key) != 0 ||
+        daemon_create_key(d, "default", "viewer", "read", d->reader_key, sizeof d->reader_key) != 0)
         return -1;
     return 0;
 }

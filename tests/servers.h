@@ -44,8 +44,9 @@ int daemon_prepare(daemon_run *d, const char *store_setting, const char *const *
 /* A folder for a daemon that runs a config of its own: config_text is written to dir/hydra.cfg (relative paths in it
  * are relative to that folder; a SQLite store's file goes there). Then the keys, as daemon_prepare makes them. */
 int daemon_prepare_config(daemon_run *d, const char *config_text);
-/* hydra keys create for the tenant "default"; the secret it prints once in secret. */
-int daemon_create_key(const daemon_run *d, const char *name, const char *scopes, char *secret, size_t size);
+/* hydra keys create for tenant; the secret it prints once in secret. */
+int daemon_create_key(const daemon_run *d, const char *tenant, const char *name, const char *scopes, char *secret,
+                      size_t size);
 /* Starts the daemon and reads its port from its first line of output. */
 int daemon_start(daemon_run *d);
 /* Sends signal and waits for the daemon; its wait status, or -1 when none was running. */

@@ -43,7 +43,7 @@ static int teardown(void **state)
 /* A key of its own per test, so each starts with a full bucket. */
 static void new_key(const char *name, const char *scopes, char *secret, size_t size)
 {
-    assert_int_equal(daemon_create_key(&run, name, scopes, secret, size), 0);
+    assert_int_equal(daemon_create_key(&run, "default", name, scopes, secret, size), 0);
 }
 
 static void test_rate_limit_answers_429_with_retry_after_per_key(void **state)
