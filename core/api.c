@@ -294,6 +294,21 @@ void api_handle_alerts(void *context, const http_request *request, http_response
     response->json = json_pack("{s:f, s:o}", "since", since, "alerts", alerts);
 }
 
+/* People hear of an alert as of a recommendation: through every configured notifier (each logs its own failure). */
+static void notify_alert(daemon_app *app, const char *id, const controller_alert *alert, const char *message)
+{
+    char summary[256];
+    format_into(summary, sizeof summary, "anomaly in %s %s", alert->target, alert->metric);
+    hydra_notification n = {HYDRA_EVENT_ALERT, alert->at, id, alert->target, 0, 0, NAN, summary, message,
+                            alert->detector, NULL, NULL};
+    const hydra_config *config = &app->store.config;
+    for (size_t i = 0; i < config->notifier_count; i++) {
+        plugin_instance *notifier = plugin_set_find(&app->plugins, HYDRA_KIND_NOTIFIER, config->notifiers[i]);
+        if (notifier)
+            instance_notify(notifier, &n);
+    }
+}
+
 void api_store_alert(void *context, const controller_alert *alert)
 {
     daemon_app *app = context;
@@ -308,6 +323,7 @@ void api_store_alert(void *context, const controller_alert *alert)
         log_error("store: alert %s not saved: %s", id, instance_error(app->store.instance));
     else
         log_warn("alert %s: %s", id, message);
+    notify_alert(app, id, alert, message);
 }
 
 /* ## Model routes: forecasts, predictions, anomaly scores ------------------------------------------------------- */

@@ -5,8 +5,9 @@
  *   2. metric -> pending recommendation: from the ingest call that starts a surge to the recommendation being
  *      readable from the API, several runs (target <= 100 ms);
  *   3. GET /api/v1/health per second against a bare libmicrohttpd server with the same threads (target >= 0.5x);
- *   4. wrk on /api/v1/ingest/metrics (tests/bench_ingest.lua) at 50, 200 and 500 connections: p50/p95/p99 and
- *      errors (target p95 < 200 ms, no errors).
+ *   4. wrk (tests/bench_api.lua) on /api/v1/ingest/metrics and on /api/v1/predict (the target's forecast from two
+ *      days of history, and a posted series of two days) at 50, 200 and 500 connections: p50/p95/p99 and errors
+ *      (target p95 < 200 ms, no errors).
  * The client, the daemon and PostgreSQL share the machine's cores: the ratios are what count. Nothing is asserted;
  * a missed target is printed as such. */
 #include "servers.h"
@@ -15,6 +16,7 @@
 #include "util.h"
 
 #include <arpa/inet.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -225,12 +227,14 @@ static void bench_health(const daemon_run *d)
            hydra_rate, HTTP_THREADS, bare_rate, ratio, verdict(ratio >= 0.5));
 }
 
-/* ## 4. wrk load on /ingest/metrics -------------------------------------------------------------------------------- */
+/* ## 4. wrk load on /ingest/metrics and /predict ------------------------------------------------------------------ */
 
-static void bench_wrk_ingest(const daemon_run *d, int connections)
+/* wrk with tests/bench_api.lua and its arguments at connections for 5 s: prints what for, the rate, the
+ * percentiles, the errors. */
+static void bench_wrk(const daemon_run *d, const char *what, const char *args, int connections)
 {
-    char *line = xasprintf("wrk -t2 -c%d -d5s --timeout 5s -s tests/bench_ingest.lua http://127.0.0.1:%d -- %s 10 %.0f",
-                           connections, d->port, d->admin_key, (double)time(NULL) - 7200);
+    char *line = xasprintf("wrk -t2 -c%d -d5s --timeout 5s -s tests/bench_api.lua 'http://127.0.0.1:%d' -- %s",
+                           connections, d->port, args);
     const char *output;
     int status = support_run(line, &output);
     free(line);
@@ -243,9 +247,64 @@ static void bench_wrk_ingest(const daemon_run *d, int connections)
         fprintf(stderr, "bench: wrk failed: %s\n", output);
         return;
     }
-    printf("wrk POST /ingest/metrics (10 samples a request), %d connections, 5 s: %.0f requests/s; p50 %.1f ms, "
-           "p95 %.1f ms, p99 %.1f ms; %ld errors (target p95 < 200 ms, no errors: %s)\n",
-           connections, requests / 5.0, p50, p95, p99, errors, verdict(p95 < 200 && errors == 0));
+    printf("wrk %s, %d connections, 5 s: %.0f requests/s; p50 %.1f ms, p95 %.1f ms, p99 %.1f ms; %ld errors "
+           "(target p95 < 200 ms, no errors: %s)\n",
+           what, connections, requests / 5.0, p50, p95, p99, errors, verdict(p95 < 200 && errors == 0));
+}
+
+/* Two days and an hour of minutes of donations-api up to now, so that its forecaster (holt_winters, two seasons of
+ * 1440) has a forecast to give; the restart loads them into the controller as history. */
+#define SEED_MINUTES (2 * 1440 + 60)
+#define SEED_BATCH 1000
+
+static char *seed_batch(double first, int from)
+{
+    char *body = xstrdup("[");
+    for (int i = from; i < from + SEED_BATCH && i < SEED_MINUTES; i++) {
+        char *more = xasprintf("%s%s{\"service\":\"donations-api\",\"ts\":%.0f,\"value\":%.1f}", body,
+                               i > from ? "," : "", first + 60.0 * i, 1000 + 500 * sin(2 * M_PI * i / 1440));
+        free(body);
+        body = more;
+    }
+    char *closed = xasprintf("%s]", body);
+    free(body);
+    return closed;
+}
+
+static int seed_history(daemon_run *d)
+{
+    api_client *client = api_client_open(d->port, d->admin_key);
+    double first = (double)time(NULL) - 60.0 * SEED_MINUTES;
+    int status = 200;
+    for (int from = 0; from < SEED_MINUTES && status == 200; from += SEED_BATCH) {
+        char *body = seed_batch(first, from);
+        status = api_client_post(client, "/api/v1/ingest/metrics", body, NULL);
+        free(body);
+    }
+    api_client_close(client);
+    if (status != 200) {
+        fprintf(stderr, "bench: seeding donations-api answered %d\n", status);
+        return -1;
+    }
+    daemon_stop(d, SIGTERM);
+    return daemon_start(d);
+}
+
+static void bench_wrk_all(daemon_run *d)
+{
+    static const int connections[] = {50, 200, 500};
+    char *ingest = xasprintf("ingest %s 10 %.0f", d->admin_key, (double)time(NULL) - 7200);
+    char *service = xasprintf("service %s", d->reader_key), *series = xasprintf("series %s", d->reader_key);
+    for (size_t i = 0; i < ARRAY_LEN(connections); i++)
+        bench_wrk(d, "POST /ingest/metrics (10 samples a request)", ingest, connections[i]);
+    bool seeded = seed_history(d) == 0;
+    for (size_t i = 0; seeded && i < ARRAY_LEN(connections); i++)
+        bench_wrk(d, "POST /predict (donations-api, 60 steps)", service, connections[i]);
+    for (size_t i = 0; i < ARRAY_LEN(connections); i++)
+        bench_wrk(d, "POST /predict (2880 posted values, holt_winters, 60 steps)", series, connections[i]);
+    free(ingest);
+    free(service);
+    free(series);
 }
 
 /* ## The run ------------------------------------------------------------------------------------------------------ */
@@ -268,9 +327,7 @@ int main(void)
         bench_ingest(&server, &d);
         bench_surge(&d);
         bench_health(&d);
-        static const int connections[] = {50, 200, 500};
-        for (size_t i = 0; i < ARRAY_LEN(connections); i++)
-            bench_wrk_ingest(&d, connections[i]);
+        bench_wrk_all(&d);
     }
     daemon_cleanup(&d);
     pg_server_run(&server, "stop", &output);

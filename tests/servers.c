@@ -106,30 +106,51 @@ static int daemon_config_write(daemon_run *d, const char *store_setting, const c
     return fclose(out) == 0 ? 0 : -1;
 }
 
-int daemon_create_key(const daemon_run *d, const char *name, const char *scopes, char *secret, size_t size)
+int daemon_create_key(const daemon_run *d, const char *tenant, const char *name, const char *scopes, char *secret,
+                      size_t size)
 {
     char *data = d->data[0] ? xasprintf("--data %s", d->data) : xstrdup("");
-    char *line = xasprintf("(%s/hydra keys create --config %s %s --tenant default --name %s --scopes %s 2>>%s)",
-                           support_build_dir(), d->config, data, name, scopes, d->log);
+    /* its words go beside the daemon's log, not into it: that log holds what the daemon wrote, nothing else */
+    char *line = xasprintf("(%s/hydra keys create --config %s %s --tenant %s --name %s --scopes %s "
+                           "2>>%s/keys.log)",
+                           support_build_dir(), d->config, data, tenant, name, scopes, d->dir);
     const char *output;
     int status = support_run(line, &output);
     free(line);
     free(data);
     format_into(secret, size, "%.*s", (int)strcspn(output, "\n"), output);
     if (status != 0 || strncmp(secret, "hydra_", 6) != 0) {
-        fprintf(stderr, "daemon_prepare: keys create %s failed (%s says why): %s\n", name, d->log, output);
+        fprintf(stderr, "daemon_prepare: keys create %s failed (%s/keys.log says why): %s\n", name, d->dir, output);
         return -1;
     }
     return 0;
 }
 
-int daemon_prepare(daemon_run *d, const char *store_setting, const char *const *overrides)
+/* A new folder with its log; the config and the store are the caller's to set. */
+static int daemon_folder(daemon_run *d)
 {
     memset(d, 0, sizeof *d);
     format_into(d->dir, sizeof d->dir, "/tmp/hydra-daemon-XXXXXX");
-    if (!mkdtemp(d->dir))
+    if (!mkdtemp(d->dir)) {
+        fprintf(stderr, "daemon_prepare: cannot make a folder for the daemon\n");
         return -1;
+    }
     format_into(d->log, sizeof d->log, "%s/daemon.log", d->dir);
+    return 0;
+}
+
+static int daemon_keys(daemon_run *d)
+{
+    if (daemon_create_key(d, "default", "alice", "ingest,read,approve", d->admin_key, sizeof d->admin_key) != 0 ||
+        daemon_create_key(d, "default", "viewer", "read", d->reader_key, sizeof d->reader_key) != 0)
+        return -1;
+    return 0;
+}
+
+int daemon_prepare(daemon_run *d, const char *store_setting, const char *const *overrides)
+{
+    if (daemon_folder(d) != 0)
+        return -1;
     if (store_setting) {
         if (daemon_config_write(d, store_setting, overrides) != 0)
             return -1;
@@ -137,10 +158,23 @@ int daemon_prepare(daemon_run *d, const char *store_setting, const char *const *
         format_into(d->config, sizeof d->config, "configs/hydra.cfg");
         format_into(d->data, sizeof d->data, "%s/hydra.db", d->dir);
     }
-    if (daemon_create_key(d, "alice", "ingest,read,approve", d->admin_key, sizeof d->admin_key) != 0 ||
-        daemon_create_key(d, "viewer", "read", d->reader_key, sizeof d->reader_key) != 0)
+    return daemon_keys(d);
+}
+
+int daemon_prepare_config(daemon_run *d, const char *config_text)
+{
+    if (daemon_folder(d) != 0)
         return -1;
-    return 0;
+    format_into(d->config, sizeof d->config, "%s/hydra.cfg", d->dir);
+    FILE *out = fopen(d->config, "w");
+    bool written = out && fputs(config_text, out) >= 0;
+    if (out && fclose(out) != 0)
+        written = false;
+    if (!written) {
+        fprintf(stderr, "daemon_prepare_config: cannot write %s\n", d->config);
+        return -1;
+    }
+    return daemon_keys(d);
 }
 
 /* ## hydra serve: the process -------------------------------------------------------------------------------------- */
@@ -237,6 +271,15 @@ reply daemon_call(const daemon_run *d, const char *method, const char *path, con
     free(data);
     free(line);
     return r;
+}
+
+char *daemon_text(const daemon_run *d, const char *path, const char *key)
+{
+    char *line = xasprintf("curl -sf -H 'Authorization: Bearer %s' 'http://127.0.0.1:%d%s'", key, d->port, path);
+    const char *output;
+    int status = support_run(line, &output);
+    free(line);
+    return status == 0 ? xstrdup(output) : NULL;
 }
 
 int daemon_surge_to_pending(const daemon_run *d, double load, double seconds_ahead, char *id, size_t size)

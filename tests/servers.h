@@ -41,8 +41,12 @@ typedef struct daemon_run {
  * NULL-terminated overrides ("tick = \"1s\";") replacing the line that sets the same name. Then the keys alice
  * (ingest,read,approve) and viewer (read) are created with `hydra keys create`. */
 int daemon_prepare(daemon_run *d, const char *store_setting, const char *const *overrides);
-/* hydra keys create for the tenant "default"; the secret it prints once in secret. */
-int daemon_create_key(const daemon_run *d, const char *name, const char *scopes, char *secret, size_t size);
+/* A folder for a daemon that runs a config of its own: config_text is written to dir/hydra.cfg (relative paths in it
+ * are relative to that folder; a SQLite store's file goes there). Then the keys, as daemon_prepare makes them. */
+int daemon_prepare_config(daemon_run *d, const char *config_text);
+/* hydra keys create for tenant; the secret it prints once in secret. */
+int daemon_create_key(const daemon_run *d, const char *tenant, const char *name, const char *scopes, char *secret,
+                      size_t size);
 /* Starts the daemon and reads its port from its first line of output. */
 int daemon_start(daemon_run *d);
 /* Sends signal and waits for the daemon; its wait status, or -1 when none was running. */
@@ -60,6 +64,10 @@ typedef struct reply {
 
 reply daemon_call(const daemon_run *d, const char *method, const char *path, const char *key, const char *body,
                   const char *extra);
+
+/* The body of GET path with key, for answers that are not JSON (/metrics); the caller frees it. NULL when curl
+ * fails or the status is not 2xx. */
+char *daemon_text(const daemon_run *d, const char *path, const char *key);
 
 /* Ingests one sample of `load` for donations-api seconds_ahead from now and finds the pending recommendation it
  * raised: its id in id. -1 when the ingest fails or none is pending. */

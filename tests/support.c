@@ -3,10 +3,6 @@
 #include "log.h"
 #include "util.h"
 
-#include <fcntl.h>
-#include <setjmp.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,8 +10,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <cmocka.h>
 
 const char *support_build_dir(void)
 {
@@ -153,141 +147,4 @@ double support_sample_value(const char *exposition, const char *series)
         if (strncmp(line, series, length) == 0 && line[length] == ' ')
             return strtod(line + length + 1, NULL);
     return 0;
-}
-
-/* ## A throwaway PostgreSQL ------------------------------------------------------------------------------------ */
-
-int support_pg_start(char *dir, char *conninfo, const char **output)
-{
-    static const char *no_folder = "cannot make a folder for the server";
-    format_into(dir, SUPPORT_PG_DIR_SIZE, "/tmp/hydra-pg-XXXXXX");
-    if (!mkdtemp(dir)) {
-        *output = no_folder;
-        return -1;
-    }
-    /* With our pid, pg-server stops the server should this binary die before it stops it. */
-    char *line = xasprintf("tests/pg-server start %s %d", dir, (int)getpid());
-    int status = support_run(line, output);
-    free(line);
-    const char *found = strstr(*output, "host=");
-    if (status != 0 || !found)
-        return -1;
-    format_into(conninfo, SUPPORT_PG_CONNINFO_SIZE, "%.*s", (int)strcspn(found, "\n"), found);
-    return 0;
-}
-
-int support_pg_command(const char *action, const char *dir, const char **output)
-{
-    char *line = xasprintf("tests/pg-server %s %s", action, dir);
-    int status = support_run(line, output);
-    free(line);
-    return status;
-}
-
-/* ## A daemon under test --------------------------------------------------------------------------------------- */
-
-void support_daemon_init(support_daemon *daemon, const char *config)
-{
-    memset(daemon, 0, sizeof *daemon);
-    format_into(daemon->dir, sizeof daemon->dir, "/tmp/hydra-daemon-XXXXXX");
-    assert_non_null(mkdtemp(daemon->dir));
-    format_into(daemon->data, sizeof daemon->data, "%s/hydra.db", daemon->dir);
-    format_into(daemon->log, sizeof daemon->log, "%s/daemon.log", daemon->dir);
-    format_into(daemon->config, sizeof daemon->config, "%s", config ? config : "configs/hydra.cfg");
-}
-
-void support_daemon_key(const support_daemon *daemon, const char *name, const char *scopes, char *secret,
-                        size_t size)
-{
-    char *line = xasprintf("(%s/hydra keys create --config %s %s %s --tenant default --name %s --scopes %s "
-                           "2>/dev/null)",
-                           support_build_dir(), daemon->config, daemon->data[0] ? "--data" : "", daemon->data, name,
-                           scopes);
-    const char *output;
-    int status = support_run(line, &output);
-    free(line);
-    if (status != 0)
-        fail_msg("keys create failed: %s", output);
-    format_into(secret, size, "%.*s", (int)strcspn(output, "\n"), output);
-    assert_int_equal(strncmp(secret, "hydra_", 6), 0);
-}
-
-void support_daemon_start(support_daemon *daemon)
-{
-    int pipe_fds[2];
-    assert_int_equal(pipe(pipe_fds), 0);
-    char *binary = xasprintf("%s/hydra", support_build_dir());
-    daemon->pid = fork();
-    if (daemon->pid == 0) {
-        int log = open(daemon->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        dup2(pipe_fds[1], STDOUT_FILENO);
-        if (log >= 0)
-            dup2(log, STDERR_FILENO);
-        close(pipe_fds[0]);
-        execl(binary, binary, "serve", "--config", daemon->config, "--listen", "127.0.0.1:0",
-              daemon->data[0] ? "--data" : NULL, daemon->data, (char *)NULL);
-        _exit(127);
-    }
-    free(binary);
-    close(pipe_fds[1]);
-    FILE *output = fdopen(pipe_fds[0], "r");
-    char line[256] = "";
-    if (!fgets(line, sizeof line, output))
-        fail_msg("the daemon did not start; its log is %s", daemon->log);
-    fclose(output);
-    assert_int_equal(sscanf(line, "hydra: listening on http://127.0.0.1:%d/api/v1", &daemon->port), 1);
-}
-
-int support_daemon_stop(support_daemon *daemon)
-{
-    int status = -1;
-    if (daemon->pid > 0) {
-        kill(daemon->pid, SIGTERM);
-        waitpid(daemon->pid, &status, 0);
-    }
-    daemon->pid = 0;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-void support_daemon_remove(support_daemon *daemon)
-{
-    support_daemon_stop(daemon);
-    if (daemon->dir[0]) {
-        char *cleanup = xasprintf("rm -rf %s", daemon->dir);
-        support_run(cleanup, NULL);
-        free(cleanup);
-    }
-}
-
-support_reply support_call(const support_daemon *daemon, const char *method, const char *path, const char *key,
-                           const char *body, const char *extra)
-{
-    char *body_file = body ? xstrdup(support_write_temp(body)) : NULL;
-    char headers_file[96];
-    format_into(headers_file, sizeof headers_file, "%s/headers", daemon->dir);
-    char *auth = key ? xasprintf("-H 'Authorization: Bearer %s'", key) : xstrdup("");
-    char *data = body_file ? xasprintf("-H 'Content-Type: application/json' --data-binary @%s", body_file)
-                           : xstrdup("");
-    char *line = xasprintf("curl -s -D %s -X %s %s %s %s -w '\\n%%{http_code}' 'http://127.0.0.1:%d%s'", headers_file,
-                           method, auth, data, extra ? extra : "", daemon->port, path);
-    const char *output;
-    assert_int_equal(support_run(line, &output), 0);
-    support_reply reply = {0, NULL, ""};
-    const char *last = strrchr(output, '\n');
-    assert_non_null(last);
-    reply.status = atoi(last + 1);
-    json_error_t ignored;
-    reply.json = json_loadb(output, (size_t)(last - output), 0, &ignored);
-    FILE *file = fopen(headers_file, "r");
-    if (file) {
-        reply.headers[fread(reply.headers, 1, sizeof reply.headers - 1, file)] = '\0';
-        fclose(file);
-    }
-    if (body_file)
-        unlink(body_file);
-    free(body_file);
-    free(auth);
-    free(data);
-    free(line);
-    return reply;
 }

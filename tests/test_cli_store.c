@@ -3,6 +3,7 @@
  * decision a person takes; a backup made while the daemon runs, the database wiped, the backup restored: exports of
  * metrics and decisions are the same as before, and the daemon serves the same keys again. Then the errors: a daemon
  * that is down, a refused key, a bad CSV line, a file that is not a backup. */
+#include "servers.h"
 #include "support.h"
 
 #include "util.h"
@@ -11,6 +12,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,64 +21,56 @@
 
 #include <cmocka.h>
 
-static char pg_dir[SUPPORT_PG_DIR_SIZE], pg_conninfo[SUPPORT_PG_CONNINFO_SIZE];
+static pg_server server;
 
 static int group_setup(void **state)
 {
     (void)state;
-    const char *output;
-    if (support_pg_start(pg_dir, pg_conninfo, &output) != 0) {
-        print_error("test_cli_store: PostgreSQL did not start:\n%s\n", output);
-        return -1;
-    }
-    return 0;
+    return pg_server_start(&server);
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
     const char *output;
-    return support_pg_command("stop", pg_dir, &output) == 0 ? 0 : -1;
+    return pg_server_run(&server, "stop", &output) == 0 ? 0 : -1;
 }
 
 /* ## A daemon on either store ----------------------------------------------------------------------------------- */
 
 typedef struct store_run {
-    support_daemon daemon;
-    char key[128];
+    daemon_run daemon;
+    const char *key; /* the daemon's admin key: ingest, read, approve */
     bool postgres;
 } store_run;
 
 /* A config of its own: the store, the default policy, one target that a surge makes ask a person. */
-static void write_config(store_run *r)
+static char *config_text(bool postgres)
 {
-    format_into(r->daemon.config, sizeof r->daemon.config, "%s/hydra.cfg", r->daemon.dir);
-    FILE *file = fopen(r->daemon.config, "w");
-    assert_non_null(file);
-    if (r->postgres)
-        fprintf(file, "store = { name = \"postgres\"; settings = { conninfo = \"%s\"; }; };\n", pg_conninfo);
-    else
-        fprintf(file, "store = { name = \"sqlite\"; settings = { path = \"hydra.db\"; }; };\n");
-    fprintf(file,
-            "policy = \"%s/scripts/policies/default.lua\";\n"
-            "plugins = ( { kind = \"forecaster\"; name = \"seasonal_naive\"; },\n"
-            "            { kind = \"scaler\"; name = \"log\"; settings = { initial_replicas = 4; }; } );\n"
-            "targets = ( { name = \"donations-api\"; forecaster = \"seasonal_naive\"; scaler = \"log\";\n"
-            "              min_replicas = 2; max_replicas = 60; max_step = 20; capacity_per_replica = 100.0; } );\n",
-            getenv("PWD") ? getenv("PWD") : ".");
-    fclose(file);
+    char *store = postgres ? xasprintf("store = { name = \"postgres\"; settings = { conninfo = \"%s\"; }; };\n",
+                                       server.conninfo)
+                           : xstrdup("store = { name = \"sqlite\"; settings = { path = \"hydra.db\"; }; };\n");
+    char *text = xasprintf(
+        "%s"
+        "policy = \"%s/scripts/policies/default.lua\";\n"
+        "plugins = ( { kind = \"forecaster\"; name = \"seasonal_naive\"; },\n"
+        "            { kind = \"scaler\"; name = \"log\"; settings = { initial_replicas = 4; }; } );\n"
+        "targets = ( { name = \"donations-api\"; forecaster = \"seasonal_naive\"; scaler = \"log\";\n"
+        "              min_replicas = 2; max_replicas = 60; max_step = 20; capacity_per_replica = 100.0; } );\n",
+        store, getenv("PWD") ? getenv("PWD") : ".");
+    free(store);
+    return text;
 }
 
 static void run_open(store_run *r, bool postgres)
 {
     memset(r, 0, sizeof *r);
     r->postgres = postgres;
-    support_daemon_init(&r->daemon, NULL);
-    if (postgres)
-        r->daemon.data[0] = '\0'; /* no file: --data is for SQLite */
-    write_config(r);
-    support_daemon_key(&r->daemon, "operator", "ingest,read,approve", r->key, sizeof r->key);
-    support_daemon_start(&r->daemon);
+    char *text = config_text(postgres);
+    assert_int_equal(daemon_prepare_config(&r->daemon, text), 0);
+    free(text);
+    r->key = r->daemon.admin_key;
+    assert_int_equal(daemon_start(&r->daemon), 0);
 }
 
 /* hydra COMMAND ARGS with the key in the environment (for the client) and the store of r (for the others). */
@@ -87,8 +81,7 @@ static int hydra(const store_run *r, const char *key, const char *command, const
     if (client)
         format_into(store_args, sizeof store_args, "--url http://127.0.0.1:%d", r->daemon.port);
     else
-        format_into(store_args, sizeof store_args, "--config %s %s %s", r->daemon.config,
-                    r->daemon.data[0] ? "--data" : "", r->daemon.data);
+        format_into(store_args, sizeof store_args, "--config %s", r->daemon.config);
     line = xasprintf("HYDRA_API_KEY='%s' %s/hydra %s %s %s", key ? key : "", support_build_dir(), command, args,
                      store_args);
     int status = support_run(line, output);
@@ -134,15 +127,14 @@ static void write_samples_csv(const char *path, double now)
 
 static void approve_the_pending_recommendation(store_run *r)
 {
-    support_reply reply = support_call(&r->daemon, "GET", "/api/v1/recommendations?status=pending", r->key, NULL,
-                                       NULL);
-    assert_int_equal(reply.status, 200);
-    json_t *pending = json_array_get(json_object_get(reply.json, "recommendations"), 0);
+    reply answer = daemon_call(&r->daemon, "GET", "/api/v1/recommendations?status=pending", r->key, NULL, NULL);
+    assert_int_equal(answer.status, 200);
+    json_t *pending = json_array_get(json_object_get(answer.json, "recommendations"), 0);
     assert_non_null(pending);
     char args[160];
     format_into(args, sizeof args, "approve %s --reason 'surge is real'",
                 json_string_value(json_object_get(pending, "id")));
-    json_decref(reply.json);
+    json_decref(answer.json);
     hydra_ok(r, "recommendations", args);
 }
 
@@ -160,13 +152,17 @@ static void export_both(const store_run *r, const char *prefix)
 
 static void wipe(const store_run *r)
 {
-    char *line = r->postgres ? xasprintf("psql '%s' -v ON_ERROR_STOP=1 -qc 'DROP SCHEMA public CASCADE; CREATE "
-                                         "SCHEMA public;'", pg_conninfo)
-                             : xasprintf("rm -f %s %s-wal %s-shm", r->daemon.data, r->daemon.data, r->daemon.data);
     const char *output;
-    if (support_run(line, &output) != 0)
+    int status;
+    if (r->postgres) {
+        status = pg_server_psql(&server, "postgres", "DROP SCHEMA public CASCADE; CREATE SCHEMA public;", &output);
+    } else {
+        char *line = xasprintf("cd %s && rm -f hydra.db hydra.db-wal hydra.db-shm", r->daemon.dir);
+        status = support_run(line, &output);
+        free(line);
+    }
+    if (status != 0)
         fail_msg("wiping the store failed: %s", output);
-    free(line);
 }
 
 static void round_trip(bool postgres)
@@ -190,13 +186,13 @@ static void round_trip(bool postgres)
     json_error_t error;
     json_t *decisions = json_load_file(path, 0, &error);
     json_t *decided = json_array_get(json_object_get(decisions, "decisions"), 0);
-    assert_string_equal(json_string_value(json_object_get(decided, "decided_by")), "operator");
+    assert_string_equal(json_string_value(json_object_get(decided, "decided_by")), "alice");
     assert_int_equal(json_array_size(json_object_get(decided, "events")), 4); /* pending, approved, executing, done */
     json_decref(decisions);
 
     format_into(args, sizeof args, "%s/hydra.backup", r.daemon.dir);
     hydra_ok(&r, "backup", args); /* while the daemon runs */
-    assert_int_equal(support_daemon_stop(&r.daemon), 0);
+    assert_int_equal(daemon_stop(&r.daemon, SIGTERM), 0);
     wipe(&r);
     hydra_ok(&r, "restore", args);
     export_both(&r, "after");
@@ -207,12 +203,12 @@ static void round_trip(bool postgres)
         format_into(after, sizeof after, "%s/after-%s", r.daemon.dir, names[i]);
         assert_same_file(before, after);
     }
-    support_daemon_start(&r.daemon); /* the keys came back too */
-    support_reply reply = support_call(&r.daemon, "GET", "/api/v1/recommendations", r.key, NULL, NULL);
-    assert_int_equal(reply.status, 200);
-    assert_int_equal(json_array_size(json_object_get(reply.json, "recommendations")), 1);
-    json_decref(reply.json);
-    support_daemon_remove(&r.daemon);
+    assert_int_equal(daemon_start(&r.daemon), 0); /* the keys came back too */
+    reply answer = daemon_call(&r.daemon, "GET", "/api/v1/recommendations", r.key, NULL, NULL);
+    assert_int_equal(answer.status, 200);
+    assert_int_equal(json_array_size(json_object_get(answer.json, "recommendations")), 1);
+    json_decref(answer.json);
+    daemon_cleanup(&r.daemon);
 }
 
 static void test_sqlite_ingest_export_backup_wipe_restore_loses_nothing(void **state)
@@ -252,7 +248,7 @@ static void test_ingest_names_the_bad_line_and_sends_nothing(void **state)
     assert_int_equal(hydra(&r, r.key, "ingest", path, &output), 1);
     assert_contains(output, ":1: ");
     assert_contains(output, "service,metric,ts,value");
-    support_daemon_remove(&r.daemon);
+    daemon_cleanup(&r.daemon);
 }
 
 static void test_ingest_says_when_the_key_is_refused_or_the_daemon_is_down(void **state)
@@ -268,13 +264,13 @@ static void test_ingest_says_when_the_key_is_refused_or_the_daemon_is_down(void 
     assert_contains(output, "refused the key (401)");
     assert_int_equal(hydra(&r, NULL, "ingest", path, &output), 2);
     assert_contains(output, "set HYDRA_API_KEY");
-    support_daemon_stop(&r.daemon);
+    daemon_stop(&r.daemon, SIGTERM);
     char args[160];
     format_into(args, sizeof args, "%s --retries 0", path);
     assert_int_equal(hydra(&r, r.key, "ingest", args, &output), 1);
     assert_contains(output, "cannot reach the daemon");
     assert_contains(output, "0 of 28 samples were taken");
-    support_daemon_remove(&r.daemon);
+    daemon_cleanup(&r.daemon);
 }
 
 static void test_restore_refuses_what_is_not_a_backup_and_export_checks_its_flags(void **state)
@@ -295,7 +291,7 @@ static void test_restore_refuses_what_is_not_a_backup_and_export_checks_its_flag
     assert_contains(output, "--what is metrics or decisions");
     assert_int_equal(hydra(&r, NULL, "export", "--since yesterday", &output), 2);
     assert_int_equal(hydra(&r, NULL, "restore", "", &output), 2);
-    support_daemon_remove(&r.daemon);
+    daemon_cleanup(&r.daemon);
 }
 
 int main(void)

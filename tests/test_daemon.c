@@ -26,20 +26,6 @@ static daemon_run run;
 static void start_daemon(void) { assert_int_equal(daemon_start(&run), 0); }
 static char other_key[128]; /* read and approve, of another tenant */
 
-static void create_key(const char *tenant, const char *name, const char *scopes, char *secret, size_t size)
-{
-    char *line = xasprintf("(%s/hydra keys create --config %s --data %s --tenant %s --name %s --scopes %s "
-                           "2>/dev/null)",
-                           support_build_dir(), run.config, run.data, tenant, name, scopes);
-    const char *output;
-    int status = support_run(line, &output);
-    free(line);
-    if (status != 0)
-        fail_msg("keys create failed: %s", output);
-    format_into(secret, size, "%.*s", (int)strcspn(output, "\n"), output);
-    assert_int_equal(strncmp(secret, "hydra_", 6), 0);
-}
-
 /* The default config with more targets: search (an hourly season, so a forecast needs only an hour of samples),
  * checkout (a dry run, no detector) and ledger (no detector). It sits in run.dir/configs beside a link to the
  * scripts, so that its relative paths resolve as the default's do. */
@@ -81,7 +67,8 @@ static int setup(void **state)
     if (daemon_prepare(&run, NULL, NULL) != 0)
         return -1;
     write_test_config();
-    create_key("globex", "mallory", "ingest,read,approve", other_key, sizeof other_key);
+    if (daemon_create_key(&run, "globex", "mallory", "ingest,read,approve", other_key, sizeof other_key) != 0)
+        return -1;
     if (daemon_start(&run) != 0)
         return -1;
     return 0;
@@ -341,16 +328,14 @@ static void test_daemon_exposes_prometheus_metrics(void **state)
     assert_int_equal(r.status, 200);
     assert_contains(r.headers, "text/plain; version=0.0.4");
     json_decref(r.json);
-    char *line = xasprintf("curl -s -H 'Authorization: Bearer %s' http://127.0.0.1:%d/metrics", run.reader_key,
-                           run.port);
-    const char *output;
-    assert_int_equal(support_run(line, &output), 0);
-    free(line);
+    char *output = daemon_text(&run, "/metrics", run.reader_key);
+    assert_non_null(output);
     assert_contains(output, "# TYPE hydra_samples_ingested_total counter");
     assert_contains(output, "hydra_samples_ingested_total{instance=\"core\"} ");
     assert_null(strstr(strstr(output, "# TYPE hydra_samples_scored") ? strstr(output, "# TYPE hydra_samples_scored") + 1
                                                                         : output,
                        "# TYPE hydra_samples_scored"));
+    free(output);
 }
 
 /* hydra recommendations, the CLI client, against the running daemon. */
@@ -395,7 +380,7 @@ static void test_daemon_revoked_key_is_refused_within_two_seconds(void **state)
 {
     (void)state;
     char key[128];
-    assert_int_equal(daemon_create_key(&run, "temporary", "read", key, sizeof key), 0);
+    assert_int_equal(daemon_create_key(&run, "default", "temporary", "read", key, sizeof key), 0);
     reply r = call("GET", "/api/v1/services", key, NULL, NULL);
     assert_int_equal(r.status, 200);
     json_decref(r.json);
@@ -731,7 +716,27 @@ static void test_daemon_predict_and_detect_anomaly_score_posted_series(void **st
     expect_400("/api/v1/detect_anomaly", "{\"values\":[1,2],\"anomaly\":\"nope\"}", "anomaly");
 }
 
-/* Two spikes forty minutes apart (the hold is thirty) are two episodes: two alerts, not one per flagged sample. */
+/* The log notifier (configs/hydra.cfg's notifiers) wrote one line for the alert id, with its service and detector. */
+static void assert_alert_notified(const char *id)
+{
+    char *mention = xasprintf(" id=%s", id);
+    const char *log = daemon_log(), *found = strstr(log, mention);
+    if (!found)
+        fail_msg("no notification of alert %s in %s", id, run.log);
+    const char *start = found;
+    while (start > log && start[-1] != '\n')
+        start--;
+    char *line = xasprintf("%.*s", (int)strcspn(start, "\n"), start);
+    assert_contains(line, "plugin log: alert target=search ");
+    assert_contains(line, "summary=\"anomaly in search requests_per_second\"");
+    assert_contains(line, "decided_by=robust_z");
+    assert_null(strstr(found + 1, mention)); /* once, not once per flagged sample */
+    free(line);
+    free(mention);
+}
+
+/* Two spikes forty minutes apart (the hold is thirty) are two episodes: two alerts, not one per flagged sample, each
+ * stored and told to the notifiers. */
 static void test_daemon_alerts_once_per_anomaly_episode(void **state)
 {
     (void)state;
@@ -758,6 +763,8 @@ static void test_daemon_alerts_once_per_anomaly_episode(void **state)
     assert_string_equal(json_string_value(json_object_get(oldest, "service")), "search");
     assert_true(json_number_value(json_object_get(oldest, "score")) >= 0.9);
     assert_contains(json_string_value(json_object_get(oldest, "message")), "robust_z");
+    for (size_t i = 0; i < 2; i++)
+        assert_alert_notified(json_string_value(json_object_get(json_array_get(alerts, i), "id")));
     json_decref(r.json);
     r = call("GET", path, other_key, NULL, NULL);
     assert_int_equal(json_array_size(json_object_get(r.json, "alerts")), 0);

@@ -1,6 +1,7 @@
 /* The daemon as operators watch it: per-key rate limits (429 with Retry-After), its own HTTP request counts and
  * latency histogram on /metrics, and JSON logs whose request lines carry the request id as a field. One daemon runs
  * a config of its own: a low limit, JSON logs. */
+#include "servers.h"
 #include "support.h"
 
 #include "util.h"
@@ -16,7 +17,7 @@
 
 #include <cmocka.h>
 
-static support_daemon run;
+static daemon_run run;
 
 static const char config_text[] =
     "log_format = \"json\";\n"
@@ -29,27 +30,20 @@ static const char config_text[] =
 static int setup(void **state)
 {
     (void)state;
-    support_daemon_init(&run, NULL);
-    format_into(run.config, sizeof run.config, "%s/hydra.cfg", run.dir);
-    FILE *file = fopen(run.config, "w");
-    assert_non_null(file);
-    fputs(config_text, file);
-    fclose(file);
-    support_daemon_start(&run);
-    return 0;
+    return daemon_prepare_config(&run, config_text) == 0 && daemon_start(&run) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    support_daemon_remove(&run);
+    daemon_cleanup(&run);
     return 0;
 }
 
 /* A key of its own per test, so each starts with a full bucket. */
 static void new_key(const char *name, const char *scopes, char *secret, size_t size)
 {
-    support_daemon_key(&run, name, scopes, secret, size);
+    assert_int_equal(daemon_create_key(&run, "default", name, scopes, secret, size), 0);
 }
 
 static void test_rate_limit_answers_429_with_retry_after_per_key(void **state)
@@ -59,22 +53,22 @@ static void test_rate_limit_answers_429_with_retry_after_per_key(void **state)
     new_key("flooder", "read", flooder, sizeof flooder);
     new_key("bystander", "read", bystander, sizeof bystander);
     for (int i = 0; i < 3; i++) { /* the burst */
-        support_reply r = support_call(&run, "GET", "/api/v1/services", flooder, NULL, NULL);
+        reply r = daemon_call(&run, "GET", "/api/v1/services", flooder, NULL, NULL);
         assert_int_equal(r.status, 200);
         json_decref(r.json);
     }
-    support_reply r = support_call(&run, "GET", "/api/v1/services", flooder, NULL, NULL);
+    reply r = daemon_call(&run, "GET", "/api/v1/services", flooder, NULL, NULL);
     assert_int_equal(r.status, 429);
     assert_contains(r.headers, "Retry-After: 2\r\n"); /* under a token short at 0.5 a second, rounded up */
     assert_contains(json_string_value(json_object_get(r.json, "error")), "rate limit: the key 'flooder' may make");
     json_decref(r.json);
     /* another key is not slowed down by this one */
-    r = support_call(&run, "GET", "/api/v1/services", bystander, NULL, NULL);
+    r = daemon_call(&run, "GET", "/api/v1/services", bystander, NULL, NULL);
     assert_int_equal(r.status, 200);
     json_decref(r.json);
     /* after the time it was told, the flooder is served again */
     sleep(2);
-    r = support_call(&run, "GET", "/api/v1/services", flooder, NULL, NULL);
+    r = daemon_call(&run, "GET", "/api/v1/services", flooder, NULL, NULL);
     assert_int_equal(r.status, 200);
     json_decref(r.json);
 }
@@ -98,8 +92,7 @@ static void test_ingest_waits_out_the_rate_limit_and_loses_nothing(void **state)
     assert_contains(output, "rate limited; trying again in 2 s"); /* the fourth batch, after the burst of three */
     assert_contains(output, "5 samples sent in 5 batches");
     unlink(csv);
-    line = xasprintf("(%s/hydra export --config %s --data %s --since 0 2>/dev/null)", support_build_dir(), run.config,
-                     run.data);
+    line = xasprintf("(%s/hydra export --config %s --since 0 2>/dev/null)", support_build_dir(), run.config);
     assert_int_equal(support_run(line, &output), 0);
     free(line);
     assert_string_equal(output, "service,metric,ts,value\nweb,rps,1800000000,1\nweb,rps,1800000060,2\n"
@@ -109,11 +102,9 @@ static void test_ingest_waits_out_the_rate_limit_and_loses_nothing(void **state)
 /* The text of GET /metrics. */
 static char *metrics_text(const char *key)
 {
-    char *line = xasprintf("curl -s -H 'Authorization: Bearer %s' http://127.0.0.1:%d/metrics", key, run.port);
-    const char *output;
-    assert_int_equal(support_run(line, &output), 0);
-    free(line);
-    return xstrdup(output);
+    char *text = daemon_text(&run, "/metrics", key);
+    assert_non_null(text);
+    return text;
 }
 
 #define HEALTH_LABELS "{method=\"GET\",route=\"/api/v1/health\""
@@ -125,11 +116,11 @@ static void test_metrics_count_requests_and_fill_the_latency_histogram(void **st
     new_key("watcher", "read", reader, sizeof reader);
     char *before = metrics_text(reader);
     for (int i = 0; i < 3; i++) {
-        support_reply r = support_call(&run, "GET", "/api/v1/health", NULL, NULL, NULL);
+        reply r = daemon_call(&run, "GET", "/api/v1/health", NULL, NULL, NULL);
         assert_int_equal(r.status, 200);
         json_decref(r.json);
     }
-    support_reply r = support_call(&run, "GET", "/api/v1/no-such-thing", NULL, NULL, NULL);
+    reply r = daemon_call(&run, "GET", "/api/v1/no-such-thing", NULL, NULL, NULL);
     assert_int_equal(r.status, 404);
     json_decref(r.json);
     char *after = metrics_text(reader);
@@ -159,11 +150,11 @@ static void test_metrics_count_requests_and_fill_the_latency_histogram(void **st
 static void test_json_logs_carry_the_request_id_as_a_field(void **state)
 {
     (void)state;
-    support_reply r = support_call(&run, "GET", "/api/v1/health", NULL, NULL, "-H 'X-Request-Id: trace-json-7'");
+    reply r = daemon_call(&run, "GET", "/api/v1/health", NULL, NULL, "-H 'X-Request-Id: trace-json-7'");
     assert_int_equal(r.status, 200);
     assert_contains(r.headers, "X-Request-Id: trace-json-7");
     json_decref(r.json);
-    r = support_call(&run, "GET", "/api/v1/health/db", NULL, NULL, NULL);
+    r = daemon_call(&run, "GET", "/api/v1/health/db", NULL, NULL, NULL);
     assert_int_equal(r.status, 200);
     json_decref(r.json);
 
