@@ -4,6 +4,9 @@
  * axis-aligned cuts isolate it from the training sample: the mean path length E[h] over the trees, normalised by
  * c(n), the mean path length of an unsuccessful search in a binary tree of n points, gives s = 2^(-E[h] / c(n)).
  * s near 0.5 or below means nothing stands out; the score is s above 0.5 stretched onto [0, 1]: 2s - 1, at least 0.
+ * The trees never saw the value they score, so in the original method a value far outside the training range walks
+ * the same path as the most extreme training point and looks no more unusual than it; here a value outside the range
+ * a node's cut was drawn from ends its path at that node, as the cut that would have separated it.
  *
  * Only the past is seen: a value is scored by the forest trained before it arrived, then its vector joins the
  * window. The forest is retrained every `retrain` values once `min_samples` vectors are in the window. Random
@@ -34,6 +37,7 @@ typedef struct node {
     int32_t feature;
     int32_t size;        /* points that reached a leaf */
     double split;
+    double low, high;    /* the range of the feature the cut was drawn from */
 } node;
 
 typedef struct forest_model {
@@ -129,6 +133,8 @@ static int32_t build(forest_model *m, node *tree, int32_t *used, size_t *sample,
         }
     tree[at].feature = feature;
     tree[at].split = split;
+    tree[at].low = low;
+    tree[at].high = high;
     tree[at].left = build(m, tree, used, sample, left, depth + 1);
     tree[at].right = build(m, tree, used, sample + left, n - left, depth + 1);
     return at;
@@ -163,6 +169,9 @@ static double path_length(const node *tree, const double *vector)
     int32_t at = 0;
     int depth = 0;
     while (tree[at].left >= 0) {
+        double x = vector[tree[at].feature];
+        if (x < tree[at].low || x > tree[at].high)
+            return depth + 1; /* a cut drawn over a range that held x as well would isolate it here */
         at = vector[tree[at].feature] < tree[at].split ? tree[at].left : tree[at].right;
         depth++;
     }
