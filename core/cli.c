@@ -56,6 +56,9 @@ static const char usage_text[] =
     "  score-nab RESULTS.csv... --labels WINDOWS.json [--profile P] [--threshold T]\n"
     "                               score detections against labelled windows as NAB does (profiles standard,\n"
     "                               reward_low_FP_rate, reward_low_FN_rate; the best threshold unless given)\n"
+    "  backtest --model NAME FILE.csv [--config FILE] [--horizons 1,5,15] [--out FILE.csv]\n"
+    "        [--report FILE.png] [--season N] [--warmup N] [--every N]\n"
+    "                               rolling-origin backtest of a forecaster: MAE, RMSE, MAPE, sMAPE, MASE\n"
     "\n"
     "options:\n"
     "  -h, --help                   this text\n"
@@ -723,6 +726,7 @@ static const command commands[] = {
     {"export", command_export},
     {"detect", evaluate_detect},
     {"score-nab", evaluate_score_nab},
+    {"backtest", evaluate_backtest},
 };
 
 int cli_main(int argc, char **argv)

@@ -1,10 +1,12 @@
 #include "evaluate.h"
 
+#include "backtest.h"
 #include "cli.h"
 #include "config.h"
 #include "loader.h"
 #include "nab.h"
 #include "plugin_set.h"
+#include "report.h"
 #include "series_csv.h"
 #include "util.h"
 
@@ -327,5 +329,200 @@ int evaluate_score_nab(int argc, char **argv)
         scored_file_free(&files[i]);
     free(files);
     free(views);
+    return status;
+}
+
+/* ## backtest ----------------------------------------------------------------------------------------------------- */
+
+static bool parse_count(const char *text, size_t low, size_t high, size_t *out)
+{
+    double value;
+    if (!series_csv_parse_number(text, &value) || value != floor(value) || value < (double)low || value > (double)high)
+        return false;
+    *out = (size_t)value;
+    return true;
+}
+
+static int parse_horizons(const char *text, backtest_options *options)
+{
+    char *list = xstrdup(text);
+    int status = 0;
+    options->horizon_count = 0;
+    for (char *save = NULL, *item = strtok_r(list, ",", &save); item && status == 0; item = strtok_r(NULL, ",", &save))
+        if (options->horizon_count == BACKTEST_MAX_HORIZONS ||
+            !parse_count(item, 1, 100000, &options->horizons[options->horizon_count++]))
+            status = cli_usage_error("backtest: --horizons takes up to %d whole numbers of steps >= 1, such as "
+                                     "1,5,15; found '%s'", BACKTEST_MAX_HORIZONS, text);
+    free(list);
+    return status || options->horizon_count > 0 ? status
+                                                : cli_usage_error("backtest: --horizons is empty");
+}
+
+/* Defaults: horizons 1, 5, 15; a daily season when the step divides a day; the first half as warm-up; every origin. */
+static int backtest_options_from(const arguments *args, const series_csv *csv, backtest_options *o)
+{
+    *o = (backtest_options){.horizons = {1, 5, 15}, .horizon_count = 3, .every = 1, .warmup = csv->count / 2};
+    double per_day = 86400 / csv->step;
+    o->season = per_day >= 2 && per_day == floor(per_day) ? (size_t)per_day : 1;
+    const char *horizons = option(args, "--horizons"), *season = option(args, "--season");
+    const char *warmup = option(args, "--warmup"), *every = option(args, "--every");
+    if (horizons && parse_horizons(horizons, o) != 0)
+        return CLI_EXIT_USAGE;
+    if (season && !parse_count(season, 1, 10000000, &o->season))
+        return cli_usage_error("backtest: --season takes a whole number of samples >= 1, found '%s'", season);
+    if (warmup && !parse_count(warmup, 1, 100000000, &o->warmup))
+        return cli_usage_error("backtest: --warmup takes a whole number of samples >= 1, found '%s'", warmup);
+    if (every && !parse_count(every, 1, 100000000, &o->every))
+        return cli_usage_error("backtest: --every takes a whole number of samples >= 1, found '%s'", every);
+    return 0;
+}
+
+static void print_backtest(const char *model, const char *path, const backtest_options *o, const backtest_result *r)
+{
+    printf("backtest of %s on %s: %zu origins from sample %zu (every %zu), %zu where the model could not forecast yet; "
+           "MASE against a seasonal naive forecast of %zu samples\n",
+           model, path, r->origins, o->warmup, o->every, r->unready_origins, o->season);
+    printf("%8s %8s %12s %12s %9s %9s %8s\n", "HORIZON", "POINTS", "MAE", "RMSE", "MAPE%", "sMAPE%", "MASE");
+    for (size_t k = 0; k < o->horizon_count; k++) {
+        const backtest_errors *e = &r->errors[k];
+        printf("%8zu %8zu %12.4g %12.4g %9.2f %9.2f %8.3f\n", o->horizons[k], e->count, e->mae, e->rmse, e->mape,
+               e->smape, e->mase);
+    }
+}
+
+static int write_backtest_csv(const char *path, const series_csv *csv, const backtest_options *o,
+                              const backtest_result *r, char *error, size_t size)
+{
+    FILE *out = fopen(path, "w");
+    if (!out) {
+        format_into(error, size, "cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    fprintf(out, "origin,horizon,timestamp,actual,forecast,lower80,upper80,lower95,upper95,seasonal_naive\n");
+    for (size_t i = 0; i < r->point_count; i++) {
+        const backtest_point *p = &r->points[i];
+        char origin[32], target[32];
+        format_nab_time(csv->start + (double)p->origin * csv->step, origin, sizeof origin);
+        format_nab_time(csv->start + (double)p->target * csv->step, target, sizeof target);
+        fprintf(out, "%s,%zu,%s,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g\n", origin, o->horizons[p->horizon_index],
+                target, p->actual, p->mean, p->lower80, p->upper80, p->lower95, p->upper95, p->naive);
+    }
+    if (fclose(out) != 0) {
+        format_into(error, size, "cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* ## The backtest picture: one panel per horizon (at most three), actual against forecast with both intervals --- */
+
+#define PICTURE_PANELS 3
+
+typedef struct backtest_picture {
+    const char *title;
+    const series_csv *csv;
+    const backtest_options *options;
+    const backtest_result *result;
+} backtest_picture;
+
+static int picture_data(const backtest_picture *p, size_t k, const char *path, char *error, size_t size)
+{
+    FILE *out = fopen(path, "w");
+    if (!out) {
+        format_into(error, size, "cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i < p->result->point_count; i++) {
+        const backtest_point *q = &p->result->points[i];
+        if (q->horizon_index == k)
+            fprintf(out, "%.0f %.10g %.10g %.10g %.10g %.10g %.10g\n", p->csv->start + (double)q->target * p->csv->step,
+                    q->actual, q->mean, q->lower80, q->upper80, q->lower95, q->upper95);
+    }
+    return fclose(out) == 0 ? 0 : -1;
+}
+
+static int picture_script(FILE *script, const char *dir, void *context, char *error, size_t size)
+{
+    const backtest_picture *p = context;
+    size_t panels = p->options->horizon_count < PICTURE_PANELS ? p->options->horizon_count : PICTURE_PANELS;
+    fprintf(script, "set xdata time\nset timefmt '%%s'\nset format x \"%%m-%%d\\n%%H:%%M\"\nset grid\n"
+                    "set key top left opaque\nset multiplot layout %zu,1 title 'backtest: %s'\n", panels, p->title);
+    for (size_t k = 0; k < panels; k++) {
+        char *data = xasprintf("%s/horizon-%zu.dat", dir, k);
+        int status = picture_data(p, k, data, error, size);
+        if (status == 0)
+            fprintf(script,
+                    "set title '%zu step(s) ahead: MAE %.4g, MASE %.3f'\n"
+                    "plot '%s' using 1:6:7 with filledcurves lc rgb '#dbe8f5' title '95 %%', "
+                    "'' using 1:4:5 with filledcurves lc rgb '#a9c8e8' title '80 %%', "
+                    "'' using 1:2 with lines lw 1.2 lc rgb '#222222' title 'actual', "
+                    "'' using 1:3 with lines lw 1.4 lc rgb '#c0392b' title 'forecast'\n",
+                    p->options->horizons[k], p->result->errors[k].mae, p->result->errors[k].mase, data);
+        free(data);
+        if (status != 0)
+            return -1;
+    }
+    fputs("unset multiplot\n", script);
+    return 0;
+}
+
+static int backtest_outputs(const arguments *args, const char *title, const series_csv *csv,
+                            const backtest_options *o, const backtest_result *r, char *error, size_t size)
+{
+    const char *out = option(args, "--out"), *report = option(args, "--report");
+    if (out && write_backtest_csv(out, csv, o, r, error, size) != 0)
+        return -1;
+    backtest_picture picture = {title, csv, o, r};
+    size_t panels = o->horizon_count < PICTURE_PANELS ? o->horizon_count : PICTURE_PANELS;
+    if (report && report_draw(report, 1600, 380 * (int)panels + 60, picture_script, &picture, error, size) != 0)
+        return -1;
+    return 0;
+}
+
+int evaluate_backtest(int argc, char **argv)
+{
+    static const char *const allowed[] = {"--model", "--config", "--horizons", "--out", "--report",
+                                          "--season", "--warmup", "--every", NULL};
+    arguments args;
+    int status = parse_arguments("backtest", argc, argv, allowed, &args);
+    if (status != 0)
+        return status;
+    const char *model_name = option(&args, "--model");
+    if (!model_name)
+        return cli_usage_error("backtest: which forecaster? (hydra backtest --model NAME FILE.csv)");
+    if (args.file_count != 1)
+        return cli_usage_error("backtest: takes one CSV file, found %zu", args.file_count);
+    char error[2048];
+    series_csv csv = {0};
+    if (series_csv_read(args.files[0], 0, &csv, error, sizeof error) != 0) {
+        fprintf(stderr, "hydra: %s\n", error);
+        return 1;
+    }
+    backtest_options options;
+    if ((status = backtest_options_from(&args, &csv, &options)) != 0) {
+        series_csv_free(&csv);
+        return status;
+    }
+    evaluated_model model;
+    backtest_result result = {0};
+    hydra_series series = series_csv_view(&csv);
+    status = 1;
+    if (evaluated_model_open(&model, HYDRA_KIND_FORECASTER, model_name, option(&args, "--config"), error,
+                             sizeof error) == 0) {
+        if (backtest_run(model.instance, &series, &options, &result, error, sizeof error) == 0) {
+            print_backtest(model_name, args.files[0], &options, &result);
+            const char *file = strrchr(args.files[0], '/') ? strrchr(args.files[0], '/') + 1 : args.files[0];
+            char *title = xasprintf("%s on %s", model_name, file);
+            for (char *c = title; *c; c++) /* it goes between single quotes in the script */
+                *c = *c == '\'' || *c == '\\' || (unsigned char)*c < 32 ? ' ' : *c;
+            status = backtest_outputs(&args, title, &csv, &options, &result, error, sizeof error) == 0 ? 0 : 1;
+            free(title);
+        }
+        evaluated_model_close(&model);
+    }
+    if (status != 0)
+        fprintf(stderr, "hydra: %s\n", error);
+    backtest_result_free(&result);
+    series_csv_free(&csv);
     return status;
 }

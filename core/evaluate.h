@@ -8,5 +8,6 @@
 
 int evaluate_detect(int argc, char **argv);
 int evaluate_score_nab(int argc, char **argv);
+int evaluate_backtest(int argc, char **argv);
 
 #endif

@@ -1,4 +1,4 @@
-/* hydra detect and hydra score-nab: NAB's scoring on a real labelled series, the detect command end to end. */
+/* hydra detect, score-nab and backtest: NAB's scoring on a real labelled series, the commands end to end. */
 #include "support.h"
 
 #include "nab.h"
@@ -227,6 +227,55 @@ static void test_detect_and_score_nab_name_the_bad_line(void **unused)
     assert_int_equal(run_hydra("detect --detector robust_z", &output), 2);
 }
 
+/* seasonal_naive repeats the value 1440 samples back, which is what MASE's yardstick with --season 1440 does: the
+ * ratio must come out exactly 1 at every horizon, which checks the alignment of origins, horizons and targets. */
+static void test_backtest_of_the_yardstick_itself_has_mase_1(void **unused)
+{
+    (void)unused;
+    char arguments[4096];
+    const char *output;
+    const char *csv = "/tmp/hydra-test-evaluate-backtest.csv", *png = "/tmp/hydra-test-evaluate-backtest.png";
+    snprintf(arguments, sizeof arguments, "backtest --model seasonal_naive --season 1440 %s --horizons 1,7 --out %s "
+             "--report %s", nab_path("data/" NAB_KEY), csv, png);
+    assert_int_equal(run_hydra(arguments, &output), 0);
+    assert_contains(output, "2016 origins from sample 2016");
+    assert_contains(output, "       1     2016 ");
+    assert_contains(output, "       7     2010 ");
+    assert_contains(output, "    1.000\n");
+    FILE *file = fopen(csv, "r");
+    assert_non_null(file);
+    char line[512];
+    assert_non_null(fgets(line, sizeof line, file));
+    assert_string_equal(line, "origin,horizon,timestamp,actual,forecast,lower80,upper80,lower95,upper95,seasonal_naive\n");
+    size_t rows = 0;
+    while (fgets(line, sizeof line, file))
+        rows++;
+    fclose(file);
+    assert_int_equal(rows, 2016 + 2010);
+    file = fopen(png, "rb");
+    assert_non_null(file);
+    unsigned char magic[4] = {0};
+    assert_int_equal(fread(magic, 1, 4, file), 4);
+    fclose(file);
+    assert_memory_equal(magic, "\x89PNG", 4);
+    remove(csv);
+    remove(png);
+}
+
+static void test_backtest_usage_errors(void **unused)
+{
+    (void)unused;
+    char arguments[4096];
+    const char *output;
+    snprintf(arguments, sizeof arguments, "backtest --model seasonal_naive %s --horizons 1,0", nab_path("data/" NAB_KEY));
+    assert_int_equal(run_hydra(arguments, &output), 2);
+    assert_contains(output, "--horizons takes");
+    assert_int_equal(run_hydra("backtest /tmp/none.csv", &output), 2);
+    snprintf(arguments, sizeof arguments, "backtest --model no_such_model %s", nab_path("data/" NAB_KEY));
+    assert_int_equal(run_hydra(arguments, &output), 1);
+    assert_contains(output, "no forecaster plugin 'no_such_model'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,6 +287,8 @@ int main(void)
         cmocka_unit_test(test_detect_writes_a_score_for_every_row),
         cmocka_unit_test(test_detect_then_score_nab_on_a_real_series),
         cmocka_unit_test(test_detect_and_score_nab_name_the_bad_line),
+        cmocka_unit_test(test_backtest_of_the_yardstick_itself_has_mase_1),
+        cmocka_unit_test(test_backtest_usage_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
