@@ -472,6 +472,11 @@ static int backtest_outputs(const arguments *args, const char *title, const seri
     const char *out = option(args, "--out"), *report = option(args, "--report");
     if (out && write_backtest_csv(out, csv, o, r, error, size) != 0)
         return -1;
+    if (report && r->point_count == 0) {
+        format_into(error, size, "%s: nothing to draw: the model forecast at no origin (a longer warm-up, --warmup?)",
+                    report);
+        return -1;
+    }
     backtest_picture picture = {title, csv, o, r};
     size_t panels = o->horizon_count < PICTURE_PANELS ? o->horizon_count : PICTURE_PANELS;
     if (report && report_draw(report, 1600, 380 * (int)panels + 60, picture_script, &picture, error, size) != 0)
