@@ -4,6 +4,7 @@
 #   make test       install missing Debian packages, build, run every test, then again under ASan + UBSan
 #   make demo       run the main job on the embedded default
 #   make bench      benchmarks (figures and ratios measured in the same run)
+#   make nab-scores NAB scores of every detector over the NAB subset (the README's table)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
 
@@ -58,6 +59,9 @@ LIBS_forecaster/seasonal_naive := -lm
 LIBS_forecaster/holt_winters   := -lm
 LIBS_forecaster/lua            := $(shell pkg-config --libs lua5.4) -lm
 LIBS_anomaly/robust_z          := -lm
+LIBS_anomaly/ewma              := -lm
+LIBS_anomaly/residual          := -lm
+LIBS_anomaly/isolation_forest  := -lm
 LIBS_anomaly/lua               := $(shell pkg-config --libs lua5.4) -lm
 CFLAGS_forecaster/lua          := $(shell pkg-config --cflags lua5.4)
 CFLAGS_anomaly/lua             := $(shell pkg-config --cflags lua5.4)
@@ -138,6 +142,11 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@for bench in $(BENCH_BINS); do HYDRA_PLUGIN_DIR=$(O)/plugins $$bench || exit 1; done
 
+# NAB scores of every detector over the NAB subset (the README's table). NAB_DIR: where the data set is.
+NAB_DIR ?= ../shared/datasets/nab
+nab-scores: all
+	@scripts/eval/nab-scores.sh $(NAB_DIR) $(O)
+
 ## Install ----------------------------------------------------------------------------------------------------
 
 install: all
@@ -160,6 +169,6 @@ clean:
 # Test objects are intermediate files to make; keep them, so a rebuild is quick and the output ends with the tests'.
 .SECONDARY:
 
-.PHONY: all plugins tests-build check deps test demo bench install clean
+.PHONY: all plugins tests-build check deps test demo bench nab-scores install clean
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -3,6 +3,7 @@
 #include "client.h"
 #include "config.h"
 #include "daemon.h"
+#include "evaluate.h"
 #include "export.h"
 #include "keys.h"
 #include "loader.h"
@@ -21,7 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define EXIT_USAGE 2
 
 static const char usage_text[] =
     "usage: hydra [--help] [--version] COMMAND [ARGS]\n"
@@ -50,6 +50,15 @@ static const char usage_text[] =
     "        [--policy FILE.lua] [--config FILE] [--seed N] [--days N]\n"
     "        [--json FILE] [--csv FILE] [--report FILE.png|.svg] [--decisions FILE.csv]\n"
     "        [--compare A.lua,B.cfg,...] [--quiet]\n"
+    "  detect --detector NAME FILE.csv [--out FILE] [--config FILE]\n"
+    "                               score every row (timestamp,value) with an anomaly detector, seeing only\n"
+    "                               the past; writes timestamp,value,anomaly_score (NAB's results format)\n"
+    "  score-nab RESULTS.csv... --labels WINDOWS.json [--profile P] [--threshold T]\n"
+    "                               score detections against labelled windows as NAB does (profiles standard,\n"
+    "                               reward_low_FP_rate, reward_low_FN_rate; the best threshold unless given)\n"
+    "  backtest --model NAME FILE.csv [--config FILE] [--horizons 1,5,15] [--out FILE.csv]\n"
+    "        [--report FILE.png] [--season N] [--warmup N] [--every N]\n"
+    "                               rolling-origin backtest of a forecaster: MAE, RMSE, MAPE, sMAPE, MASE\n"
     "\n"
     "options:\n"
     "  -h, --help                   this text\n"
@@ -57,8 +66,7 @@ static const char usage_text[] =
     "\n"
     "Exit status: 0 ok, 1 the command failed, 2 a usage error.\n";
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
+int cli_usage_error(const char *fmt, ...)
 {
     char reason[512];
     va_list args;
@@ -66,7 +74,7 @@ static int usage_error(const char *fmt, ...)
     vformat_into(reason, sizeof reason, fmt, args);
     va_end(args);
     fprintf(stderr, "hydra: %s (see 'hydra --help')\n", reason);
-    return EXIT_USAGE;
+    return CLI_EXIT_USAGE;
 }
 
 /* ## plugins ------------------------------------------------------------------------------------------------------ */
@@ -92,7 +100,7 @@ static int plugins_load_one(const char *path, const char *kind_name)
 {
     int kind = LOADER_ANY_KIND;
     if (kind_name && !(kind = loader_kind_parse(kind_name)))
-        return usage_error("unknown kind '%s' for --kind (expected one of %s)", kind_name, loader_kind_list());
+        return cli_usage_error("unknown kind '%s' for --kind (expected one of %s)", kind_name, loader_kind_list());
     loader_registry registry = {0};
     char error[2048];
     loader_module *module = loader_load(&registry, path, kind, error, sizeof error);
@@ -182,15 +190,15 @@ static int command_plugins(int argc, char **argv)
                             : strcmp(argv[i], "--kind") == 0 ? &kind
                                                              : NULL;
         if (!slot)
-            return usage_error("plugins: unknown argument '%s'", argv[i]);
+            return cli_usage_error("plugins: unknown argument '%s'", argv[i]);
         if (i + 1 >= argc)
-            return usage_error("plugins: %s needs a value", argv[i]);
+            return cli_usage_error("plugins: %s needs a value", argv[i]);
         *slot = argv[++i];
     }
     if (config_path && load_path)
-        return usage_error("plugins: --config and --load do not go together");
+        return cli_usage_error("plugins: --config and --load do not go together");
     if (kind && !load_path)
-        return usage_error("plugins: --kind goes with --load");
+        return cli_usage_error("plugins: --kind goes with --load");
     if (load_path)
         return plugins_load_one(load_path, kind);
     return config_path ? plugins_from_config(config_path) : plugins_from_dir();
@@ -217,7 +225,7 @@ static int check_policy(const hydra_config *config, const hydra_clock *clock, ch
 static int command_check_config(int argc, char **argv)
 {
     if (argc != 2)
-        return usage_error(argc < 2 ? "check-config: which file? (hydra check-config FILE)"
+        return cli_usage_error(argc < 2 ? "check-config: which file? (hydra check-config FILE)"
                                     : "check-config: takes one file, found %d arguments", argc - 1);
     hydra_config config;
     plugin_set set = {0};
@@ -287,10 +295,10 @@ static int parse_simulate_option(simulate_args *a, const char *flag, const char 
     else if (strcmp(flag, "--days") == 0 && parse_number(value, 1.0 / 1440, 3660, &number))
         a->options.overrides.days = number;
     else if (strcmp(flag, "--seed") == 0 || strcmp(flag, "--days") == 0)
-        return usage_error("simulate: %s takes a %s, found '%s'", flag,
+        return cli_usage_error("simulate: %s takes a %s, found '%s'", flag,
                            flag[2] == 's' ? "whole number >= 0" : "number of days > 0", value);
     else
-        return usage_error("simulate: unknown option '%s'", flag);
+        return cli_usage_error("simulate: unknown option '%s'", flag);
     return 0;
 }
 
@@ -302,7 +310,7 @@ static int parse_simulate_args(int argc, char **argv, simulate_args *a)
             a->quiet = true;
         } else if (strncmp(argv[i], "--", 2) == 0) {
             if (i + 1 >= argc)
-                return usage_error("simulate: %s needs a value", argv[i]);
+                return cli_usage_error("simulate: %s needs a value", argv[i]);
             int status = parse_simulate_option(a, argv[i], argv[i + 1]);
             if (status != 0)
                 return status;
@@ -310,13 +318,13 @@ static int parse_simulate_args(int argc, char **argv, simulate_args *a)
         } else if (!a->options.scenario_path) {
             a->options.scenario_path = argv[i];
         } else {
-            return usage_error("simulate: one scenario at a time, found '%s' too", argv[i]);
+            return cli_usage_error("simulate: one scenario at a time, found '%s' too", argv[i]);
         }
     }
     if (!a->options.scenario_path)
-        return usage_error("simulate: which scenario? (hydra simulate SCENARIO.lua)");
+        return cli_usage_error("simulate: which scenario? (hydra simulate SCENARIO.lua)");
     if (a->compare && a->options.policy_path)
-        return usage_error("simulate: --compare names the policies; drop --policy");
+        return cli_usage_error("simulate: --compare names the policies; drop --policy");
     a->options.progress = !a->quiet && isatty(STDERR_FILENO);
     return 0;
 }
@@ -362,7 +370,7 @@ static int simulate_compare(simulate_args *a)
     for (char *save = NULL, *policy = strtok_r(list, ",", &save); policy && status == 0;
          policy = strtok_r(NULL, ",", &save)) {
         if (count == ARRAY_LEN(results)) {
-            status = usage_error("simulate: --compare takes at most %zu policies", ARRAY_LEN(results));
+            status = cli_usage_error("simulate: --compare takes at most %zu policies", ARRAY_LEN(results));
             break;
         }
         /* A .cfg compares configs (forecasters, planner settings) under their own policy; anything else is a policy. */
@@ -435,9 +443,9 @@ static int parse_named(const char *command, int argc, char **argv, int first, co
         while (allowed[k] && strcmp(allowed[k], argv[i]) != 0)
             k++;
         if (!allowed[k])
-            return usage_error("%s: unknown argument '%s'", command, argv[i]);
+            return cli_usage_error("%s: unknown argument '%s'", command, argv[i]);
         if (i + 1 >= argc)
-            return usage_error("%s: %s needs a value", command, argv[i]);
+            return cli_usage_error("%s: %s needs a value", command, argv[i]);
         if (out->count < ARRAY_LEN(out->names)) {
             out->names[out->count] = argv[i];
             out->values[out->count++] = argv[i + 1];
@@ -482,9 +490,9 @@ static int keys_create(store_handle *store, const named_options *args)
     unsigned scopes;
     const char *bad = NULL;
     if (!tenant || !name || !scopes_text)
-        return usage_error("keys create: needs --tenant, --name and --scopes");
+        return cli_usage_error("keys create: needs --tenant, --name and --scopes");
     if (!keys_scopes_parse(scopes_text, &scopes, &bad))
-        return usage_error("keys create: unknown scope in '%s' (expected ingest, read, approve, admin)", scopes_text);
+        return cli_usage_error("keys create: unknown scope in '%s' (expected ingest, read, approve, admin)", scopes_text);
     char secret[KEYS_SECRET_MAX], hash[KEYS_HASH_HEX], canonical[64];
     if (keys_generate(secret) != 0) {
         fprintf(stderr, "hydra: keys create: the system has no randomness to give\n");
@@ -526,7 +534,7 @@ static int keys_revoke(store_handle *store, const named_options *args)
 {
     const char *tenant = named(args, "--tenant"), *name = named(args, "--name");
     if (!tenant || !name)
-        return usage_error("keys revoke: needs --tenant and --name");
+        return cli_usage_error("keys revoke: needs --tenant and --name");
     int status = store->ops->revoke_api_key(store->state, tenant, name, (double)time(NULL));
     if (status != 0)
         fprintf(stderr, "hydra: keys revoke: %s\n",
@@ -538,10 +546,10 @@ static int command_keys(int argc, char **argv)
 {
     static const char *const allowed[] = {"--config", "--data", "--tenant", "--name", "--scopes", NULL};
     if (argc < 2)
-        return usage_error("keys: create, list or revoke?");
+        return cli_usage_error("keys: create, list or revoke?");
     const char *action = argv[1];
     if (strcmp(action, "create") != 0 && strcmp(action, "list") != 0 && strcmp(action, "revoke") != 0)
-        return usage_error("keys: unknown action '%s' (create, list or revoke)", action);
+        return cli_usage_error("keys: unknown action '%s' (create, list or revoke)", action);
     named_options args;
     int status = parse_named("keys", argc, argv, 2, allowed, &args);
     if (status != 0)
@@ -570,7 +578,7 @@ static int open_store_with_file(const char *command, int argc, char **argv, cons
 {
     *config_owned = NULL;
     if (argc < 2 || argv[1][0] == '-')
-        return usage_error("%s: which file? (hydra %s FILE)", command, command);
+        return cli_usage_error("%s: which file? (hydra %s FILE)", command, command);
     int status = parse_named(command, argc, argv, 2, allowed, args);
     if (status != 0)
         return status;
@@ -651,12 +659,12 @@ static int export_options_from(const named_options *args, export_options *o)
     const char *since = named(args, "--since"), *what = named(args, "--what"), *format = named(args, "--format");
     *o = (export_options){EXPORT_METRICS, false, 0, named(args, "--tenant")};
     if (since && !parse_since(since, &o->since))
-        return usage_error("export: --since takes a time (2027-02-08T00:00:00Z, Unix seconds) or an age (7d), "
+        return cli_usage_error("export: --since takes a time (2027-02-08T00:00:00Z, Unix seconds) or an age (7d), "
                            "found '%s'", since);
     if (what && strcmp(what, "metrics") != 0 && strcmp(what, "decisions") != 0)
-        return usage_error("export: --what is metrics or decisions, found '%s'", what);
+        return cli_usage_error("export: --what is metrics or decisions, found '%s'", what);
     if (format && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)
-        return usage_error("export: --format is csv or json, found '%s'", format);
+        return cli_usage_error("export: --format is csv or json, found '%s'", format);
     o->what = what && strcmp(what, "decisions") == 0 ? EXPORT_DECISIONS : EXPORT_METRICS;
     o->json = format && strcmp(format, "json") == 0;
     return 0;
@@ -716,12 +724,15 @@ static const command commands[] = {
     {"backup", command_backup},
     {"restore", command_restore},
     {"export", command_export},
+    {"detect", evaluate_detect},
+    {"score-nab", evaluate_score_nab},
+    {"backtest", evaluate_backtest},
 };
 
 int cli_main(int argc, char **argv)
 {
     if (argc < 2)
-        return usage_error("no command given");
+        return cli_usage_error("no command given");
     const char *first = argv[1];
     if (strcmp(first, "-h") == 0 || strcmp(first, "--help") == 0 || strcmp(first, "help") == 0) {
         fputs(usage_text, stdout);
@@ -735,6 +746,6 @@ int cli_main(int argc, char **argv)
         if (strcmp(first, commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);
     if (first[0] == '-')
-        return usage_error("unknown option '%s'", first);
-    return usage_error("unknown command '%s'", first);
+        return cli_usage_error("unknown option '%s'", first);
+    return cli_usage_error("unknown command '%s'", first);
 }

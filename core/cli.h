@@ -4,4 +4,8 @@
 
 int cli_main(int argc, char **argv);
 
+#define CLI_EXIT_USAGE 2
+/* Prints "hydra: REASON (see 'hydra --help')" and returns CLI_EXIT_USAGE, for commands in other files too. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif

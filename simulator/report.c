@@ -465,7 +465,8 @@ static void script_styles(FILE *out, const report_job *job)
                 mark_colours[kind]);
 }
 
-static void script_setup(FILE *out, report_job *job)
+/* The picture goes to the private folder first; picture_install moves it to the output once drawn. */
+static void script_terminal(FILE *out, const report_job *job)
 {
     const char *output = job->in->output_path;
     bool svg = strcasecmp(output + strlen(output) - 4, ".svg") == 0;
@@ -476,7 +477,13 @@ static void script_setup(FILE *out, report_job *job)
     char *picture = job_file(job, svg ? "picture.svg" : "picture.png");
     put_quoted(out, picture);
     free(picture);
-    fputs("\nset datafile separator whitespace\n", out);
+    fputs("\n", out);
+}
+
+static void script_setup(FILE *out, report_job *job)
+{
+    script_terminal(out, job);
+    fputs("set datafile separator whitespace\n", out);
     fputs("set border 3 lc rgb '#606060'\nset ytics out nomirror\n", out);
     fputs("set grid xtics mxtics ytics lc rgb '#d4d4d4' lw 1 dt 1, lc rgb '#ececec' lw 1 dt 1\n", out);
     fputs("set key Left reverse samplen 2.5 spacing 1.15 width 1 box lc rgb '#c8c8c8' opaque\n", out);
@@ -867,6 +874,34 @@ int report_write(const report_input *in, char *error, size_t error_size)
         picture_size(&job);
         status = script_write(&job) || gnuplot_run(&job) || picture_install(&job);
     }
+    job_close(&job);
+    return status ? -1 : 0;
+}
+
+static int draw_script(report_job *job, report_script_writer write, void *context)
+{
+    FILE *out = job_create(job, "report.gp");
+    if (!out)
+        return -1;
+    script_terminal(out, job);
+    char reason[1024] = "";
+    int status = write(out, job->dir, context, reason, sizeof reason);
+    if (fclose(out) != 0 && status == 0)
+        return job_fail(job, "cannot write the gnuplot script in %s: %s", job->dir, strerror(errno));
+    return status == 0 ? 0 : job_fail(job, "%s", reason);
+}
+
+int report_draw(const char *output_path, int width, int height, report_script_writer write, void *context,
+                char *error, size_t error_size)
+{
+    report_input in = {.output_path = output_path, .width = width, .height = height};
+    report_job job = {.in = &in, .error = error, .error_size = error_size, .width = width, .height = height};
+    error[0] = '\0';
+    int status = 0;
+    if (!output_path || !picture_extension(output_path))
+        status = job_fail(&job, "cannot write %s: name it .png or .svg", output_path ? output_path : "(nothing)");
+    status = status || output_check(&job) || job_make_dir(&job) || draw_script(&job, write, context) ||
+             gnuplot_run(&job) || picture_install(&job);
     job_close(&job);
     return status ? -1 : 0;
 }

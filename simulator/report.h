@@ -18,6 +18,7 @@
 #include "scenario.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define REPORT_MAX_PANELS 6
 #define REPORT_DEFAULT_WIDTH 1800
@@ -71,6 +72,15 @@ typedef struct report_input {
 /* Draws the picture at in->output_path (replacing it only once gnuplot has succeeded). Returns 0, or -1 with one
  * line in error that names the file at fault: the CSV (with its line), the output, or gnuplot's own message. */
 int report_write(const report_input *in, char *error, size_t error_size);
+
+/* Any other picture through the same machinery (private folder, gnuplot under a time limit, installed only once
+ * drawn): write() gets the script after its terminal and output lines (width x height pixels, .png or .svg by
+ * output_path's extension), and the private folder where it may put data files, which the script then names.
+ * write() returns 0, or -1 with the reason in error. Returns 0, or -1 with one line in error. */
+typedef int (*report_script_writer)(FILE *script, const char *data_dir, void *context, char *error,
+                                    size_t error_size);
+int report_draw(const char *output_path, int width, int height, report_script_writer write, void *context,
+                char *error, size_t error_size);
 
 /* Suhoor (Imsak - 2 h to Imsak) and Iftar (Maghrib to Maghrib + 1 h) bands of every Ramadan day at the scenario's
  * location that overlap [from, to), in time order. None (count 0, *out NULL) without a location. *out is newly
