@@ -49,6 +49,7 @@ static int pull(const char *settings, const char *service, pulled *out, char *er
     plugin_instance *source = support_plugin_open(&plugin, "source", "prometheus", settings);
     if (!source) {
         format_into(error, error_size, "%s", plugin.error);
+        support_plugin_close(&plugin);
         return -2;
     }
     memset(out, 0, sizeof *out);
