@@ -495,8 +495,10 @@ static void error_quantiles(calendar_model *model, double q[4])
     size_t n = model->residual_count;
     memcpy(model->sorted, model->residuals, n * sizeof(double));
     qsort(model->sorted, n, sizeof(double), compare_doubles);
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < 4; i++) {
         q[i] = n ? quantile(model->sorted, n, shares[i]) : 0;
+        q[i] = i < 2 ? fmin(q[i], 0) : fmax(q[i], 0); /* a biased stretch must not leave the mean outside */
+    }
 }
 
 static double at_least_zero(double value) { return value > 0 ? value : 0; }
