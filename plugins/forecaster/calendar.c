@@ -77,11 +77,19 @@ typedef struct day_info {
     bool eid;
 } day_info;
 
-/* Where a time falls: its part of the month, its bin in the profile that applies, and its daily bin. */
+typedef enum profile_kind {
+    PROFILE_DAILY,   /* minute of the local day (or week) */
+    PROFILE_RAMADAN, /* minutes from the nearest of Imsak and Maghrib */
+    PROFILE_EID,     /* the same anchors, learned on the first day of Eid for the next two */
+    PROFILE_COUNT,
+} profile_kind;
+
+/* Where a time falls: its part of the month, the profile that applies and its bin there, and its daily bin. */
 typedef struct position {
     part_of_month part;
-    bool ramadan;
-    size_t bin;       /* in the Ramadan profile when ramadan, else in the daily one */
+    profile_kind profile;
+    size_t bin;
+    size_t anchored_bin; /* in the anchored profiles; 0 when the day has no prayer times */
     size_t daily_bin;
 } position;
 
@@ -99,8 +107,8 @@ typedef struct calendar_model {
     calendar_config config;
     double start, step;
     size_t count; /* samples taken: the next one is at start + count * step */
-    size_t ramadan_bins, daily_bins;
-    profile_cell *ramadan_profile, *daily_profile;
+    size_t anchored_bins, daily_bins;
+    profile_cell *profiles[PROFILE_COUNT];
     level_state levels[PART_COUNT];
     bool has_level;
     double current_level;  /* of the part last observed: where a new part starts */
@@ -347,15 +355,19 @@ static position position_of(calendar_model *model, double t)
     if (info->has_times) {
         /* the Islamic day begins at Maghrib: the evening belongs to tomorrow's night */
         int night = t >= info->maghrib ? info->next_ramadan_day : t < info->fajr ? info->ramadan_day : 0;
-        at.ramadan = info->ramadan_day > 0 || night > 0;
+        at.anchored_bin = anchored_bin(model, info, t);
+        if (info->ramadan_day > 0 || night > 0)
+            at.profile = PROFILE_RAMADAN;
+        else if (info->eid)
+            at.profile = PROFILE_EID;
         if (night > 0)
             at.part = night_part(night);
         else if (info->ramadan_day > 0)
             at.part = info->next_ramadan_day == 0 ? PART_LAST_DAY : PART_RAMADAN_DAY;
-        if (at.ramadan)
-            at.bin = anchored_bin(model, info, t);
+        if (at.profile != PROFILE_DAILY)
+            at.bin = at.anchored_bin;
     }
-    if (!at.ramadan && info->eid)
+    if (at.profile != PROFILE_RAMADAN && info->eid)
         at.part = PART_EID;
     return at;
 }
@@ -368,17 +380,30 @@ static double level_for(const calendar_model *model, part_of_month part)
     return model->levels[part].seen ? model->levels[part].value : model->current_level;
 }
 
-static const profile_cell *cell_at(const calendar_model *model, const position *at)
+/* The bin a position learns into. */
+static profile_cell *own_cell(const calendar_model *model, const position *at)
 {
-    return at->ramadan ? &model->ramadan_profile[at->bin] : &model->daily_profile[at->bin];
+    return &model->profiles[at->profile][at->bin];
+}
+
+/* The bin a position forecasts from with its part's level, or NULL: its own once seen; on Eid before that, the
+ * Ramadan bin at the same distance from Imsak or Maghrib (yesterday's habits, as a plain daily model would take). */
+static const profile_cell *forecast_cell(const calendar_model *model, const position *at)
+{
+    const profile_cell *cell = own_cell(model, at);
+    if (cell->seen)
+        return cell;
+    if (at->profile == PROFILE_EID && model->profiles[PROFILE_RAMADAN][at->anchored_bin].seen)
+        return &model->profiles[PROFILE_RAMADAN][at->anchored_bin];
+    return NULL;
 }
 
 /* Mean at a position, as level and calendar factor: mean = level x factor. */
 static void expected_at(const calendar_model *model, const position *at, double *level, double *factor)
 {
-    const profile_cell *cell = cell_at(model, at);
-    const profile_cell *daily = &model->daily_profile[at->daily_bin];
-    if (model->has_level && cell->seen) {
+    const profile_cell *cell = forecast_cell(model, at);
+    const profile_cell *daily = &model->profiles[PROFILE_DAILY][at->daily_bin];
+    if (model->has_level && cell) {
         *level = level_for(model, at->part);
         *factor = cell->factor;
     } else if (model->has_fallback && daily->seen) {
@@ -409,7 +434,7 @@ static double learning_weight(size_t seen, double floor_weight)
 
 static void update_fallback(calendar_model *model, const position *at, double value)
 {
-    profile_cell *daily = &model->daily_profile[at->daily_bin];
+    profile_cell *daily = &model->profiles[PROFILE_DAILY][at->daily_bin];
     if (model->has_fallback && daily->seen && daily->factor > 0)
         model->fallback_level += FALLBACK_ALPHA * (value / daily->factor - model->fallback_level);
     else if (!model->has_fallback) {
@@ -421,15 +446,16 @@ static void update_fallback(calendar_model *model, const position *at, double va
 static void update_level(calendar_model *model, const position *at, double value)
 {
     level_state *level = &model->levels[at->part];
-    const profile_cell *cell = cell_at(model, at);
+    const profile_cell *cell = forecast_cell(model, at);
     if (!model->has_level) {
-        model->current_level = cell->seen && cell->factor > 0 ? value / cell->factor : value;
+        model->current_level = cell && cell->factor > 0 ? value / cell->factor : value;
         model->has_level = true;
     }
     if (!level->seen)
         level->value = model->current_level;
-    /* a bin seen for the first time carries no news about the level: it only learns its own factor */
-    if (cell->seen && cell->factor > 0) {
+    /* a bin seen for the first time carries no news about the level: it only learns its own factor; nor does a
+     * borrowed one (Eid's first day), or the level would absorb what the new profile is there to learn */
+    if (cell && cell == own_cell(model, at) && cell->factor > 0) {
         double weight = learning_weight(level->seen, model->config.alpha);
         level->value += weight * (value / cell->factor - level->value);
     }
@@ -437,12 +463,13 @@ static void update_level(calendar_model *model, const position *at, double value
     model->current_level = level->value;
 }
 
-/* Only ordinary days teach the daily profile: Ramadan has its own, and Eid is once a year. */
+/* Each sample teaches the profile of its own kind of day: Ramadan and Eid leave the ordinary day alone. A day
+ * without prayer times on Eid (polar) teaches nothing rather than mislead the daily profile. */
 static void update_profile(calendar_model *model, const position *at, double value)
 {
-    if (at->part == PART_EID)
+    if (at->part == PART_EID && at->profile == PROFILE_DAILY)
         return;
-    profile_cell *cell = at->ramadan ? &model->ramadan_profile[at->bin] : &model->daily_profile[at->bin];
+    profile_cell *cell = own_cell(model, at);
     double level = model->levels[at->part].value;
     if (!(level > 0))
         return;
@@ -544,8 +571,8 @@ static void calendar_model_close(void *opaque)
     if (!model)
         return;
     const hydra_host *host = model->config.host;
-    host->free(host, model->ramadan_profile);
-    host->free(host, model->daily_profile);
+    for (size_t p = 0; p < PROFILE_COUNT; p++)
+        host->free(host, model->profiles[p]);
     host->free(host, model->residuals);
     host->free(host, model->sorted);
     host->free(host, model);
@@ -561,13 +588,17 @@ static calendar_model *model_new(const calendar_config *config, double start, do
     }
     size_t bin = (size_t)config->bin_minutes;
     *model = (calendar_model){.config = *config, .start = start, .step = step, .last_value = NAN,
-                              .ramadan_bins = 2 * ANCHOR_SPAN_MINUTES / bin,
+                              .anchored_bins = 2 * 2 * ANCHOR_SPAN_MINUTES / bin, /* Imsak's, then Maghrib's */
                               .daily_bins = (size_t)(config->weekly ? MINUTES_PER_WEEK : MINUTES_PER_DAY) / bin};
-    model->ramadan_profile = host->alloc(host, model->ramadan_bins * 2 * sizeof(profile_cell));
-    model->daily_profile = host->alloc(host, model->daily_bins * sizeof(profile_cell));
+    bool allocated = true;
+    for (size_t p = 0; p < PROFILE_COUNT; p++) {
+        size_t bins = p == PROFILE_DAILY ? model->daily_bins : model->anchored_bins;
+        model->profiles[p] = host->alloc(host, bins * sizeof(profile_cell));
+        allocated = allocated && model->profiles[p];
+    }
     model->residuals = host->alloc(host, RESIDUAL_WINDOW * sizeof(double));
     model->sorted = host->alloc(host, RESIDUAL_WINDOW * sizeof(double));
-    if (!model->ramadan_profile || !model->daily_profile || !model->residuals || !model->sorted) {
+    if (!allocated || !model->residuals || !model->sorted) {
         calendar_model_close(model);
         host->set_error(host, "out of memory for a model");
         return NULL;
