@@ -364,6 +364,73 @@ static void test_holt_winters_damped_trend_levels_off(void **unused)
     support_forecast_free(&damped);
 }
 
+/* ## holt_winters: fitted parameters ---------------------------------------------------------------------------- */
+
+/* MAE of holt_winters with settings over the last `horizon` samples of series, forecast from the rest; the plugin's
+ * log (its fitted parameters at debug level) goes to log when given. */
+static double holdout_error(const char *settings, const double *series, size_t count, size_t horizon, char *log,
+                            size_t log_size)
+{
+    hydra_forecast forecast;
+    support_forecast_alloc(&forecast, horizon);
+    support_plugin plugin;
+    if (!support_plugin_open(&plugin, "forecaster", "holt_winters", settings))
+        fail_msg("holt_winters with %s: %s", settings, plugin.error);
+    hydra_series history = {.values = series, .count = count - horizon, .start = 0, .step = 60};
+    support_log_start();
+    int status = instance_forecast(plugin.instance, &history, &forecast);
+    if (log)
+        snprintf(log, log_size, "%s", support_log_text());
+    support_log_stop();
+    assert_int_equal(status, 0);
+    support_plugin_close(&plugin);
+    double mae = mean_absolute_error(forecast.mean, series + count - horizon, horizon);
+    support_forecast_free(&forecast);
+    return mae;
+}
+
+/* A smooth daily swing with little noise: the fit should find that the season is stable and the level calm;
+ * a poor fixed set (a jumpy level and season) chases the noise. */
+static void test_holt_winters_fitted_parameters_beat_a_poor_fixed_set(void **unused)
+{
+    (void)unused;
+    enum { m = 48, count = 12 * m, horizon = m };
+    double series[count];
+    additive_fill(&(additive_shape){.level = 400, .slope = 0.05, .amplitude = 80, .noise_size = 12, .period = m},
+                  series, count);
+    char log[4096];
+    double fitted = holdout_error("season_length = 48;", series, count, horizon, log, sizeof log);
+    double poor = holdout_error("season_length = 48; alpha = 0.95; beta = 0.5; gamma = 0.9;", series, count, horizon,
+                                NULL, 0);
+    print_message("holt_winters fitted: MAE %.3f; poor fixed set (0.95, 0.5, 0.9): MAE %.3f\n", fitted, poor);
+    assert_below(fitted, 0.7 * poor);
+    assert_contains(log, "fitted alpha");
+}
+
+/* What the config fixes stays fixed; what it leaves is fitted; damping is fitted only when damped = true. */
+static void test_holt_winters_fixed_settings_are_honoured(void **unused)
+{
+    (void)unused;
+    enum { m = 48, count = 12 * m, horizon = m };
+    double series[count];
+    additive_fill(&(additive_shape){.level = 400, .slope = 0.05, .amplitude = 80, .noise_size = 12, .period = m},
+                  series, count);
+    char log[4096];
+    holdout_error("season_length = 48; alpha = 0.95;", series, count, horizon, log, sizeof log);
+    assert_contains(log, "fitted alpha 0.9500");
+    assert_contains(log, "damping 1.0000");
+    holdout_error("season_length = 48; beta = 0.25; gamma = 0.75; damped = true;", series, count, horizon, log,
+                  sizeof log);
+    assert_contains(log, "beta 0.2500 gamma 0.7500");
+    assert_true(!strstr(log, "damping 1.0000"));
+    /* all fixed: nothing to fit, nothing said; the forecast is the fixed model's */
+    double poor = holdout_error("season_length = 48; alpha = 0.95; beta = 0.5; gamma = 0.9;", series, count, horizon,
+                                log, sizeof log);
+    assert_true(!strstr(log, "fitted"));
+    double fitted = holdout_error("season_length = 48;", series, count, horizon, NULL, 0);
+    assert_true(poor != fitted);
+}
+
 /* ## holt_winters: guarantees -------------------------------------------------------------------------------- */
 
 /* 660 - 2.5 t with a daily swing: positive throughout the history, heading below zero within a season. */
@@ -379,7 +446,10 @@ static void test_holt_winters_never_forecasts_below_zero_on_steep_downward_trend
     enum { m = 24, count = 10 * m, horizon = 2 * m };
     double series[count];
     steep_decline_fill(series, count, m);
-    const char *settings[] = {"season_length = 24;", "season_length = 24; seasonality = \"multiplicative\";"};
+    /* fixed parameters that follow the trend, so the extrapolation does go below zero */
+    const char *settings[] = {"season_length = 24; alpha = 0.3; beta = 0.01; gamma = 0.1;",
+                              "season_length = 24; alpha = 0.3; beta = 0.01; gamma = 0.1; "
+                              "seasonality = \"multiplicative\";"};
     for (size_t s = 0; s < 2; s++) {
         hydra_forecast forecast;
         support_forecast_alloc(&forecast, horizon);
@@ -402,7 +472,10 @@ static void test_holt_winters_intervals_are_ordered_and_widen_with_horizon(void 
                   series, count);
     hydra_forecast forecast;
     support_forecast_alloc(&forecast, horizon);
-    assert_int_equal(forecast_once("holt_winters", "season_length = 24;", series, count, &forecast, NULL, 0), 0);
+    /* fixed: fitted weights this small would widen the band less than the test asks */
+    assert_int_equal(forecast_once("holt_winters", "season_length = 24; alpha = 0.3; beta = 0.01; gamma = 0.1;",
+                                   series, count, &forecast, NULL, 0),
+                     0);
     assert_ordered_and_not_negative(&forecast);
     for (size_t i = 0; i < horizon; i++) {
         double width80 = forecast.upper80[i] - forecast.lower80[i], width95 = forecast.upper95[i] - forecast.lower95[i];
@@ -697,6 +770,8 @@ int main(void)
         cmocka_unit_test(test_holt_winters_starts_from_classical_decomposition_of_first_two_seasons),
         cmocka_unit_test(test_holt_winters_multiplicative_beats_additive_when_swing_grows_with_level),
         cmocka_unit_test(test_holt_winters_damped_trend_levels_off),
+        cmocka_unit_test(test_holt_winters_fitted_parameters_beat_a_poor_fixed_set),
+        cmocka_unit_test(test_holt_winters_fixed_settings_are_honoured),
         cmocka_unit_test(test_holt_winters_never_forecasts_below_zero_on_steep_downward_trend),
         cmocka_unit_test(test_holt_winters_intervals_are_ordered_and_widen_with_horizon),
         cmocka_unit_test(test_holt_winters_missing_samples_do_not_produce_nan),
