@@ -389,6 +389,13 @@ static double holdout_error(const char *settings, const double *series, size_t c
     return mae;
 }
 
+/* A smooth swing, a slight trend, some noise. */
+static void calm_daily_fill(double *series, size_t count, size_t period)
+{
+    additive_fill(&(additive_shape){.level = 400, .slope = 0.05, .amplitude = 80, .noise_size = 12, .period = period},
+                  series, count);
+}
+
 /* A smooth daily swing with little noise: the fit should find that the season is stable and the level calm;
  * a poor fixed set (a jumpy level and season) chases the noise. */
 static void test_holt_winters_fitted_parameters_beat_a_poor_fixed_set(void **unused)
@@ -396,8 +403,7 @@ static void test_holt_winters_fitted_parameters_beat_a_poor_fixed_set(void **unu
     (void)unused;
     enum { m = 48, count = 12 * m, horizon = m };
     double series[count];
-    additive_fill(&(additive_shape){.level = 400, .slope = 0.05, .amplitude = 80, .noise_size = 12, .period = m},
-                  series, count);
+    calm_daily_fill(series, count, m);
     char log[4096];
     double fitted = holdout_error("season_length = 48;", series, count, horizon, log, sizeof log);
     double poor = holdout_error("season_length = 48; alpha = 0.95; beta = 0.5; gamma = 0.9;", series, count, horizon,
@@ -413,8 +419,7 @@ static void test_holt_winters_fixed_settings_are_honoured(void **unused)
     (void)unused;
     enum { m = 48, count = 12 * m, horizon = m };
     double series[count];
-    additive_fill(&(additive_shape){.level = 400, .slope = 0.05, .amplitude = 80, .noise_size = 12, .period = m},
-                  series, count);
+    calm_daily_fill(series, count, m);
     char log[4096];
     holdout_error("season_length = 48; alpha = 0.95;", series, count, horizon, log, sizeof log);
     assert_contains(log, "fitted alpha 0.9500");
