@@ -1,4 +1,4 @@
-/* The forecaster plugins seasonal_naive and holt_winters, loaded as built, through the host as the controller uses
+/* The forecaster plugins seasonal_naive, holt_winters and linear, loaded as built, through the host as the controller uses
  * them: accuracy on synthetic series whose truth is known, the guarantees every forecast keeps (never below zero,
  * ordered intervals, no NaN from missing samples, components that add up), settings validation, and one real series
  * from the NAB data set. */
@@ -761,6 +761,62 @@ static void test_forecasters_on_nab_traffic_series_with_daily_season(void **unus
     series_csv_free(&csv);
 }
 
+/* ## linear ------------------------------------------------------------------------------------------------------ */
+
+/* A straight line with noise: the forecast follows it, the parts are the level at the next step and the slope's
+ * share, and the 95 % band widens as the line is carried further. */
+static void test_linear_extrapolates_a_trend_with_widening_intervals(void **unused)
+{
+    (void)unused;
+    enum { count = 200, horizon = 50 };
+    double series[count + horizon];
+    additive_fill(&(additive_shape){.level = 100, .slope = 0.5, .amplitude = 0, .noise_size = 2, .period = 10},
+                  series, count + horizon);
+    hydra_forecast forecast;
+    support_forecast_alloc(&forecast, horizon);
+    assert_int_equal(forecast_once("linear", "window = 120;", series, count, &forecast, NULL, 0), 0);
+    double mae = mean_absolute_error(forecast.mean, series + count, horizon);
+    print_message("linear on a noisy line: MAE %.3f over %d steps ahead\n", mae, (int)horizon);
+    assert_below(mae, 2.0);
+    assert_int_equal(forecast.component_count, 2);
+    assert_string_equal(forecast.component_names[1], "trend");
+    assert_near(forecast.components[0][0] + forecast.components[1][0], forecast.mean[0], 1e-9);
+    assert_near(forecast.components[1][10] / 10, 0.5, 0.05);
+    assert_ordered_and_not_negative(&forecast);
+    assert_below(forecast.upper95[0] - forecast.lower95[0], forecast.upper95[horizon - 1] - forecast.lower95[horizon - 1]);
+    support_forecast_free(&forecast);
+}
+
+static void test_linear_never_forecasts_below_zero_and_skips_gaps(void **unused)
+{
+    (void)unused;
+    enum { count = 100, horizon = 200 };
+    double series[count];
+    for (size_t t = 0; t < count; t++)
+        series[t] = t % 7 == 3 ? NAN : 300 - 2.0 * (double)t;
+    hydra_forecast forecast;
+    support_forecast_alloc(&forecast, horizon);
+    assert_int_equal(forecast_once("linear", "window = 50;", series, count, &forecast, NULL, 0), 0);
+    assert_all_finite(&forecast);
+    assert_ordered_and_not_negative(&forecast);
+    assert_near(forecast.mean[0], 100, 1e-6); /* the next step of an exact line */
+    assert_near(forecast.mean[horizon - 1], 0, 0);
+    support_forecast_free(&forecast);
+}
+
+static void test_linear_rejects_bad_window_and_short_history(void **unused)
+{
+    (void)unused;
+    assert_contains(open_error("linear", "window = 1;"), "window must be between 2 and 1000000 samples, got 1");
+    double one[3] = {NAN, 5, NAN};
+    hydra_forecast forecast;
+    support_forecast_alloc(&forecast, 5);
+    char error[512];
+    assert_int_equal(forecast_once("linear", NULL, one, 3, &forecast, error, sizeof error), -1);
+    assert_contains(error, "linear needs at least 2 observed samples in its window of 60, has 1");
+    support_forecast_free(&forecast);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -777,6 +833,9 @@ int main(void)
         cmocka_unit_test(test_holt_winters_damped_trend_levels_off),
         cmocka_unit_test(test_holt_winters_fitted_parameters_beat_a_poor_fixed_set),
         cmocka_unit_test(test_holt_winters_fixed_settings_are_honoured),
+        cmocka_unit_test(test_linear_extrapolates_a_trend_with_widening_intervals),
+        cmocka_unit_test(test_linear_never_forecasts_below_zero_and_skips_gaps),
+        cmocka_unit_test(test_linear_rejects_bad_window_and_short_history),
         cmocka_unit_test(test_holt_winters_never_forecasts_below_zero_on_steep_downward_trend),
         cmocka_unit_test(test_holt_winters_intervals_are_ordered_and_widen_with_horizon),
         cmocka_unit_test(test_holt_winters_missing_samples_do_not_produce_nan),
