@@ -72,8 +72,8 @@ static void test_cli_plugins_lists_the_four_kinds(void **state)
     assert_int_equal(hydra("plugins", &output), 0);
     assert_contains(output, "KIND       NAME             VERSION  ABI  FILE");
     const char *expected[] = {"forecaster holt_winters", "forecaster seasonal_naive", "forecaster lua",
-                              "anomaly    robust_z",     "anomaly    lua",            "notifier   log",
-                              "scaler     log"};
+                              "forecaster calendar",     "anomaly    robust_z",        "anomaly    lua",
+                              "notifier   log",          "scaler     log"};
     for (size_t i = 0; i < ARRAY_LEN(expected); i++)
         assert_contains(output, expected[i]);
     assert_contains(output, "/plugins/forecaster/holt_winters.so");
@@ -121,7 +121,7 @@ static void test_cli_check_config(void **state)
     (void)state;
     const char *output;
     assert_int_equal(hydra("check-config configs/hydra.cfg", &output), 0);
-    assert_contains(output, "configs/hydra.cfg: ok: 7 plugins, 1 targets");
+    assert_contains(output, "configs/hydra.cfg: ok: 8 plugins, 1 targets");
     char path[] = "/tmp/hydra-cli-XXXXXX";
     int fd = mkstemp(path);
     FILE *file = fdopen(fd, "w");

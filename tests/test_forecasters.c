@@ -1,4 +1,4 @@
-/* The forecaster plugins seasonal_naive and holt_winters, loaded as built, through the host as the controller uses
+/* The forecaster plugins seasonal_naive, holt_winters and linear, loaded as built, through the host as the controller uses
  * them: accuracy on synthetic series whose truth is known, the guarantees every forecast keeps (never below zero,
  * ordered intervals, no NaN from missing samples, components that add up), settings validation, and one real series
  * from the NAB data set. */
@@ -364,6 +364,78 @@ static void test_holt_winters_damped_trend_levels_off(void **unused)
     support_forecast_free(&damped);
 }
 
+/* ## holt_winters: fitted parameters ---------------------------------------------------------------------------- */
+
+/* MAE of holt_winters with settings over the last `horizon` samples of series, forecast from the rest; the plugin's
+ * log (its fitted parameters at debug level) goes to log when given. */
+static double holdout_error(const char *settings, const double *series, size_t count, size_t horizon, char *log,
+                            size_t log_size)
+{
+    hydra_forecast forecast;
+    support_forecast_alloc(&forecast, horizon);
+    support_plugin plugin;
+    if (!support_plugin_open(&plugin, "forecaster", "holt_winters", settings))
+        fail_msg("holt_winters with %s: %s", settings, plugin.error);
+    hydra_series history = {.values = series, .count = count - horizon, .start = 0, .step = 60};
+    support_log_start();
+    int status = instance_forecast(plugin.instance, &history, &forecast);
+    if (log)
+        snprintf(log, log_size, "%s", support_log_text());
+    support_log_stop();
+    assert_int_equal(status, 0);
+    support_plugin_close(&plugin);
+    double mae = mean_absolute_error(forecast.mean, series + count - horizon, horizon);
+    support_forecast_free(&forecast);
+    return mae;
+}
+
+/* A smooth swing, a slight trend, some noise. */
+static void calm_daily_fill(double *series, size_t count, size_t period)
+{
+    additive_fill(&(additive_shape){.level = 400, .slope = 0.05, .amplitude = 80, .noise_size = 12, .period = period},
+                  series, count);
+}
+
+/* A smooth daily swing with little noise: the fit should find that the season is stable and the level calm;
+ * a poor fixed set (a jumpy level and season) chases the noise. */
+static void test_holt_winters_fitted_parameters_beat_a_poor_fixed_set(void **unused)
+{
+    (void)unused;
+    enum { m = 48, count = 12 * m, horizon = m };
+    double series[count];
+    calm_daily_fill(series, count, m);
+    char log[4096];
+    double fitted = holdout_error("season_length = 48;", series, count, horizon, log, sizeof log);
+    double poor = holdout_error("season_length = 48; alpha = 0.95; beta = 0.5; gamma = 0.9;", series, count, horizon,
+                                NULL, 0);
+    print_message("holt_winters fitted: MAE %.3f; poor fixed set (0.95, 0.5, 0.9): MAE %.3f\n", fitted, poor);
+    assert_below(fitted, 0.7 * poor);
+    assert_contains(log, "fitted alpha");
+}
+
+/* What the config fixes stays fixed; what it leaves is fitted; damping is fitted only when damped = true. */
+static void test_holt_winters_fixed_settings_are_honoured(void **unused)
+{
+    (void)unused;
+    enum { m = 48, count = 12 * m, horizon = m };
+    double series[count];
+    calm_daily_fill(series, count, m);
+    char log[4096];
+    holdout_error("season_length = 48; alpha = 0.95;", series, count, horizon, log, sizeof log);
+    assert_contains(log, "fitted alpha 0.9500");
+    assert_contains(log, "damping 1.0000");
+    holdout_error("season_length = 48; beta = 0.25; gamma = 0.75; damped = true;", series, count, horizon, log,
+                  sizeof log);
+    assert_contains(log, "beta 0.2500 gamma 0.7500");
+    assert_true(!strstr(log, "damping 1.0000"));
+    /* all fixed: nothing to fit, nothing said; the forecast is the fixed model's */
+    double poor = holdout_error("season_length = 48; alpha = 0.95; beta = 0.5; gamma = 0.9;", series, count, horizon,
+                                log, sizeof log);
+    assert_true(!strstr(log, "fitted"));
+    double fitted = holdout_error("season_length = 48;", series, count, horizon, NULL, 0);
+    assert_true(poor != fitted);
+}
+
 /* ## holt_winters: guarantees -------------------------------------------------------------------------------- */
 
 /* 660 - 2.5 t with a daily swing: positive throughout the history, heading below zero within a season. */
@@ -379,7 +451,10 @@ static void test_holt_winters_never_forecasts_below_zero_on_steep_downward_trend
     enum { m = 24, count = 10 * m, horizon = 2 * m };
     double series[count];
     steep_decline_fill(series, count, m);
-    const char *settings[] = {"season_length = 24;", "season_length = 24; seasonality = \"multiplicative\";"};
+    /* fixed parameters that follow the trend, so the extrapolation does go below zero */
+    const char *settings[] = {"season_length = 24; alpha = 0.3; beta = 0.01; gamma = 0.1;",
+                              "season_length = 24; alpha = 0.3; beta = 0.01; gamma = 0.1; "
+                              "seasonality = \"multiplicative\";"};
     for (size_t s = 0; s < 2; s++) {
         hydra_forecast forecast;
         support_forecast_alloc(&forecast, horizon);
@@ -402,7 +477,10 @@ static void test_holt_winters_intervals_are_ordered_and_widen_with_horizon(void 
                   series, count);
     hydra_forecast forecast;
     support_forecast_alloc(&forecast, horizon);
-    assert_int_equal(forecast_once("holt_winters", "season_length = 24;", series, count, &forecast, NULL, 0), 0);
+    /* fixed: fitted weights this small would widen the band less than the test asks */
+    assert_int_equal(forecast_once("holt_winters", "season_length = 24; alpha = 0.3; beta = 0.01; gamma = 0.1;",
+                                   series, count, &forecast, NULL, 0),
+                     0);
     assert_ordered_and_not_negative(&forecast);
     for (size_t i = 0; i < horizon; i++) {
         double width80 = forecast.upper80[i] - forecast.lower80[i], width95 = forecast.upper95[i] - forecast.lower95[i];
@@ -683,6 +761,62 @@ static void test_forecasters_on_nab_traffic_series_with_daily_season(void **unus
     series_csv_free(&csv);
 }
 
+/* ## linear ------------------------------------------------------------------------------------------------------ */
+
+/* A straight line with noise: the forecast follows it, the parts are the level at the next step and the slope's
+ * share, and the 95 % band widens as the line is carried further. */
+static void test_linear_extrapolates_a_trend_with_widening_intervals(void **unused)
+{
+    (void)unused;
+    enum { count = 200, horizon = 50 };
+    double series[count + horizon];
+    additive_fill(&(additive_shape){.level = 100, .slope = 0.5, .amplitude = 0, .noise_size = 2, .period = 10},
+                  series, count + horizon);
+    hydra_forecast forecast;
+    support_forecast_alloc(&forecast, horizon);
+    assert_int_equal(forecast_once("linear", "window = 120;", series, count, &forecast, NULL, 0), 0);
+    double mae = mean_absolute_error(forecast.mean, series + count, horizon);
+    print_message("linear on a noisy line: MAE %.3f over %d steps ahead\n", mae, (int)horizon);
+    assert_below(mae, 2.0);
+    assert_int_equal(forecast.component_count, 2);
+    assert_string_equal(forecast.component_names[1], "trend");
+    assert_near(forecast.components[0][0] + forecast.components[1][0], forecast.mean[0], 1e-9);
+    assert_near(forecast.components[1][10] / 10, 0.5, 0.05);
+    assert_ordered_and_not_negative(&forecast);
+    assert_below(forecast.upper95[0] - forecast.lower95[0], forecast.upper95[horizon - 1] - forecast.lower95[horizon - 1]);
+    support_forecast_free(&forecast);
+}
+
+static void test_linear_never_forecasts_below_zero_and_skips_gaps(void **unused)
+{
+    (void)unused;
+    enum { count = 100, horizon = 200 };
+    double series[count];
+    for (size_t t = 0; t < count; t++)
+        series[t] = t % 7 == 3 ? NAN : 300 - 2.0 * (double)t;
+    hydra_forecast forecast;
+    support_forecast_alloc(&forecast, horizon);
+    assert_int_equal(forecast_once("linear", "window = 50;", series, count, &forecast, NULL, 0), 0);
+    assert_all_finite(&forecast);
+    assert_ordered_and_not_negative(&forecast);
+    assert_near(forecast.mean[0], 100, 1e-6); /* the next step of an exact line */
+    assert_near(forecast.mean[horizon - 1], 0, 0);
+    support_forecast_free(&forecast);
+}
+
+static void test_linear_rejects_bad_window_and_short_history(void **unused)
+{
+    (void)unused;
+    assert_contains(open_error("linear", "window = 1;"), "window must be between 2 and 1000000 samples, got 1");
+    double one[3] = {NAN, 5, NAN};
+    hydra_forecast forecast;
+    support_forecast_alloc(&forecast, 5);
+    char error[512];
+    assert_int_equal(forecast_once("linear", NULL, one, 3, &forecast, error, sizeof error), -1);
+    assert_contains(error, "linear needs at least 2 observed samples in its window of 60, has 1");
+    support_forecast_free(&forecast);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -697,6 +831,11 @@ int main(void)
         cmocka_unit_test(test_holt_winters_starts_from_classical_decomposition_of_first_two_seasons),
         cmocka_unit_test(test_holt_winters_multiplicative_beats_additive_when_swing_grows_with_level),
         cmocka_unit_test(test_holt_winters_damped_trend_levels_off),
+        cmocka_unit_test(test_holt_winters_fitted_parameters_beat_a_poor_fixed_set),
+        cmocka_unit_test(test_holt_winters_fixed_settings_are_honoured),
+        cmocka_unit_test(test_linear_extrapolates_a_trend_with_widening_intervals),
+        cmocka_unit_test(test_linear_never_forecasts_below_zero_and_skips_gaps),
+        cmocka_unit_test(test_linear_rejects_bad_window_and_short_history),
         cmocka_unit_test(test_holt_winters_never_forecasts_below_zero_on_steep_downward_trend),
         cmocka_unit_test(test_holt_winters_intervals_are_ordered_and_widen_with_horizon),
         cmocka_unit_test(test_holt_winters_missing_samples_do_not_produce_nan),

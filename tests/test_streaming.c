@@ -217,7 +217,9 @@ static void test_forecasters_streaming_matches_batch_on_nab_series(void **unused
         {"holt_winters", "season_length = 288;"},
         {"holt_winters", "season_length = 288; seasonality = \"multiplicative\";"},
         {"holt_winters", "season_length = 288; seasonality = \"multiplicative\"; damping = 0.98;"},
+        {"holt_winters", "season_length = 288; damped = true;"}, /* every weight fitted */
         {"seasonal_naive", "season_length = 288;"},
+        {"linear", "window = 288;"},
     };
     for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
         size_t count;

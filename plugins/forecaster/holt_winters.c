@@ -7,8 +7,13 @@
  * streaming ops hand such a model to the controller, which keeps one per target; predict() opens one on nothing,
  * feeds it the whole history and forecasts, so both paths run the same code and give the same numbers.
  *
- * Settings: season_length (default 1440), seasonality ("additive" | "multiplicative"), alpha (0.3), beta (0.01),
- * gamma (0.1), damping (1.0 = no damping).
+ * Parameters the config does not fix are fitted: until the third season is complete the model runs on defaults
+ * (alpha 0.3, beta 0.01, gamma 0.1), then a grid search refined by coordinate steps picks the ones with the least
+ * squared one-step error over that third season (out of sample: the first two initialise; with seasons shorter
+ * than 96 samples, over as many more seasons as make 96), and the model is rebuilt on those seasons with them. Both paths do this at the same sample, so they still agree.
+ *
+ * Settings: season_length (default 1440), seasonality ("additive" | "multiplicative"), alpha, beta, gamma (fitted
+ * unless given), damped (false; true fits damping unless given), damping (1.0 = no damping).
  */
 #include <hydra/plugin.h>
 
@@ -37,7 +42,11 @@ typedef struct holt_winters {
     size_t season_length;
     bool multiplicative;
     double alpha, beta, gamma, phi;
+    bool fit_alpha, fit_beta, fit_gamma, fit_phi; /* not fixed by the config: fitted on the third season */
 } holt_winters;
+
+/* Samples the fit scores candidates on at least: with short seasons, one season is too few to tell them apart. */
+#define FIT_SCORED_MIN 96
 
 /* The model as it walks through a series. */
 typedef struct hw_model {
@@ -46,6 +55,7 @@ typedef struct hw_model {
     size_t count;        /* samples from the first observed one; the phase of sample t is t % season_length */
     size_t phase;        /* once started, count % season_length, kept without a division per sample */
     double *warm_up;     /* the first two seasons until they are complete; NULL once the model has started */
+    double *fit_buffer;  /* when fitting: the first three seasons, until the third is complete */
     double level, trend;
     double *season;      /* one index per phase */
     double shift;        /* added to every value (multiplicative on non-positive data), subtracted from forecasts */
@@ -66,14 +76,22 @@ typedef struct hw_model {
 
 /* ## Settings ------------------------------------------------------------------------------------------------ */
 
-/* A smoothing weight in [0, 1], or (0, 1] when zero would switch the model off. */
-static int read_weight(const hydra_host *host, const char *key, bool zero_allowed, double *value)
+/* A smoothing weight in [0, 1], or (0, 1] when zero would switch the model off. *fitted is set when the config
+ * leaves it to the data (value untouched). */
+static int read_weight(const hydra_host *host, const char *key, bool zero_allowed, double *value, bool *fitted)
 {
-    if (host->setting_double(host, key, value) < 0)
+    double given;
+    int status = host->setting_double(host, key, &given);
+    if (status < 0)
         return -1;
-    if ((zero_allowed ? *value >= 0 : *value > 0) && *value <= 1)
+    *fitted = status > 0;
+    if (*fitted)
         return 0;
-    host->set_error(host, "%s must be in %c0, 1], got %g", key, zero_allowed ? '[' : '(', *value);
+    if ((zero_allowed ? given >= 0 : given > 0) && given <= 1) {
+        *value = given;
+        return 0;
+    }
+    host->set_error(host, "%s must be in %c0, 1], got %g", key, zero_allowed ? '[' : '(', given);
     return -1;
 }
 
@@ -105,11 +123,18 @@ static int read_season_length(const hydra_host *host, size_t *season_length)
 static int read_settings(const hydra_host *host, holt_winters *config)
 {
     *config = (holt_winters){.host = host, .alpha = 0.3, .beta = 0.01, .gamma = 0.1, .phi = 1.0};
-    if (read_season_length(host, &config->season_length) != 0 || read_seasonality(host, &config->multiplicative) != 0)
+    bool damped = false;
+    if (read_season_length(host, &config->season_length) != 0 || read_seasonality(host, &config->multiplicative) != 0 ||
+        host->setting_bool(host, "damped", &damped) < 0)
         return -1;
-    if (read_weight(host, "alpha", false, &config->alpha) != 0 || read_weight(host, "beta", true, &config->beta) != 0 ||
-        read_weight(host, "gamma", true, &config->gamma) != 0 || read_weight(host, "damping", false, &config->phi) != 0)
+    if (read_weight(host, "alpha", false, &config->alpha, &config->fit_alpha) != 0 ||
+        read_weight(host, "beta", true, &config->beta, &config->fit_beta) != 0 ||
+        read_weight(host, "gamma", true, &config->gamma, &config->fit_gamma) != 0 ||
+        read_weight(host, "damping", false, &config->phi, &config->fit_phi) != 0)
         return -1;
+    config->fit_phi = config->fit_phi && damped; /* phi stays 1: no damping unless asked for */
+    if (config->fit_phi)
+        config->phi = 0.98;
     return 0;
 }
 
@@ -315,17 +340,138 @@ static void record_error(hw_model *model, double error, bool out_of_sample)
     }
 }
 
-/* The two seasons are complete: initialise from them, then run the recursions over them, once. */
-static void model_start(hw_model *model)
+/* Initialises from the first two seasons of values, then runs the recursions over all total of them (the errors
+ * after the two seasons are out of sample). values is read, not kept. */
+static void run_from_start(hw_model *model, const double *values, size_t total)
 {
+    size_t m = model->config.season_length;
+    model->squares_all = model->squares_late = 0;
+    model->errors_all = model->errors_late = 0;
+    model->warm_up = (double *)values; /* what choose_shift and initialise read */
     choose_shift(model);
     initialise(model);
-    size_t m = model->config.season_length;
-    for (size_t t = 0; t < model->count; t++)
-        record_error(model, model_step(model, t < m ? t : t - m, model->warm_up[t]), false);
-    model->config.host->free(model->config.host, model->warm_up);
     model->warm_up = NULL;
-    model->phase = 0; /* count is two seasons */
+    for (size_t t = 0, phase = 0; t < total; t++) {
+        record_error(model, model_step(model, phase, values[t]), t >= 2 * m);
+        phase = phase + 1 == m ? 0 : phase + 1;
+    }
+    model->count = total;
+    model->phase = total % m;
+}
+
+static bool wants_fit(const holt_winters *c) { return c->fit_alpha || c->fit_beta || c->fit_gamma || c->fit_phi; }
+
+/* Samples kept for the fit: two seasons to initialise, then whole seasons to score on (FIT_SCORED_MIN at least). */
+static size_t fit_length(const holt_winters *c)
+{
+    size_t m = c->season_length, scored = (FIT_SCORED_MIN + m - 1) / m;
+    return (2 + scored) * m;
+}
+
+/* The two seasons are complete: initialise from them, then run the recursions over them, once. When parameters
+ * are to be fitted, the buffer keeps filling until the third season is complete. */
+static void model_start(hw_model *model)
+{
+    double *values = model->warm_up;
+    run_from_start(model, values, model->count);
+    if (wants_fit(&model->config))
+        model->fit_buffer = values;
+    else
+        model->config.host->free(model->config.host, values);
+}
+
+/* ## Fitting the parameters: least squared one-step error over the third season ----------------------------- */
+
+typedef struct fit_scratch {
+    hw_model model;    /* a copy of the live one's settings, with its own season table */
+    const double *values;
+    size_t total;
+} fit_scratch;
+
+static double fit_score(fit_scratch *scratch, const double parameters[4])
+{
+    holt_winters *c = &scratch->model.config;
+    c->alpha = parameters[0];
+    c->beta = parameters[1];
+    c->gamma = parameters[2];
+    c->phi = parameters[3];
+    run_from_start(&scratch->model, scratch->values, scratch->total);
+    return scratch->model.errors_late ? scratch->model.squares_late : INFINITY;
+}
+
+/* The grid each fitted parameter starts from; a fixed one keeps its value. */
+static const double fit_grid[4][6] = {
+    {0.05, 0.1, 0.2, 0.35, 0.6, 0.9},
+    {0.0, 0.005, 0.02, 0.08, 0.2, 0.4},
+    {0.0, 0.05, 0.1, 0.2, 0.4, 0.7},
+    {0.8, 0.86, 0.9, 0.94, 0.97, 0.99},
+};
+
+static double clamp_parameter(size_t p, double value)
+{
+    double low = p == 1 || p == 2 ? 0 : 0.01, high = p == 3 ? 0.999 : 1;
+    return value < low ? low : value > high ? high : value;
+}
+
+/* A grid over the fitted parameters (6 values each), then coordinate steps halving from the grid's spacing. */
+static void fit_search(fit_scratch *scratch, const bool fitted[4], double best[4])
+{
+    double best_score = fit_score(scratch, best), trial[4];
+    size_t sizes[4];
+    for (size_t p = 0; p < 4; p++)
+        sizes[p] = fitted[p] ? 6 : 1;
+    for (size_t i0 = 0; i0 < sizes[0]; i0++)
+        for (size_t i1 = 0; i1 < sizes[1]; i1++)
+            for (size_t i2 = 0; i2 < sizes[2]; i2++)
+                for (size_t i3 = 0; i3 < sizes[3]; i3++) {
+                    size_t index[4] = {i0, i1, i2, i3};
+                    for (size_t p = 0; p < 4; p++)
+                        trial[p] = fitted[p] ? fit_grid[p][index[p]] : best[p];
+                    double score = fit_score(scratch, trial);
+                    if (score < best_score) {
+                        best_score = score;
+                        memcpy(best, trial, sizeof trial);
+                    }
+                }
+    double step[4] = {0.05, 0.01, 0.05, 0.02};
+    for (int round = 0; round < 5; round++, step[0] /= 2, step[1] /= 2, step[2] /= 2, step[3] /= 2)
+        for (size_t p = 0; p < 4; p++)
+            for (int direction = -1; fitted[p] && direction <= 1; direction += 2) {
+                memcpy(trial, best, sizeof trial);
+                trial[p] = clamp_parameter(p, best[p] + direction * step[p]);
+                double score = fit_score(scratch, trial);
+                if (score < best_score) {
+                    best_score = score;
+                    memcpy(best, trial, sizeof trial);
+                }
+            }
+}
+
+/* The third season is complete: fits, then rebuilds the model on the three seasons with what was found. Out of
+ * memory for the scratch table, the model keeps its defaults. */
+static void model_fit(hw_model *model)
+{
+    const hydra_host *host = model->config.host;
+    size_t m = model->config.season_length;
+    holt_winters *c = &model->config;
+    fit_scratch scratch = {.model = {.config = *c}, .values = model->fit_buffer, .total = fit_length(c)};
+    scratch.model.season = host->alloc(host, m * sizeof(double));
+    if (scratch.model.season) {
+        const bool fitted[4] = {c->fit_alpha, c->fit_beta, c->fit_gamma, c->fit_phi};
+        double best[4] = {c->alpha, c->beta, c->gamma, c->phi};
+        fit_search(&scratch, fitted, best);
+        host->free(host, scratch.model.season);
+        c->alpha = best[0];
+        c->beta = best[1];
+        c->gamma = best[2];
+        c->phi = best[3];
+        host->log(host, HYDRA_LOG_DEBUG, "fitted alpha %.4f beta %.4f gamma %.4f damping %.4f", c->alpha, c->beta,
+                  c->gamma, c->phi);
+    }
+    run_from_start(model, model->fit_buffer, fit_length(c));
+    host->free(host, model->fit_buffer);
+    model->fit_buffer = NULL;
+    model->steps_known = 0; /* the per-step tables depend on the parameters */
 }
 
 static void model_take(hw_model *model, double value)
@@ -344,6 +490,11 @@ static void model_take(hw_model *model, double value)
     record_error(model, model_step(model, model->phase, value), true);
     model->count++;
     model->phase = model->phase + 1 == m ? 0 : model->phase + 1;
+    if (model->fit_buffer) {
+        model->fit_buffer[model->count - 1] = value;
+        if (model->count == fit_length(&model->config))
+            model_fit(model);
+    }
 }
 
 /* The RMS of the out-of-sample errors, or, when the series is only the two seasons used to initialise, of all of
@@ -462,6 +613,7 @@ static void holt_winters_model_close(void *opaque)
         return;
     const hydra_host *host = model->config.host;
     host->free(host, model->warm_up);
+    host->free(host, model->fit_buffer);
     host->free(host, model->season);
     host->free(host, model->damped_sums);
     host->free(host, model->spreads);
@@ -474,8 +626,9 @@ static hw_model *model_new(const holt_winters *config)
     size_t m = config->season_length;
     hw_model *model = host->alloc(host, sizeof *model);
     if (model) {
+        size_t kept = wants_fit(config) ? fit_length(config) : 2 * m;
         *model = (hw_model){.config = *config, .season = host->alloc(host, m * sizeof(double)),
-                            .warm_up = host->alloc(host, 2 * m * sizeof(double))};
+                            .warm_up = host->alloc(host, kept * sizeof(double))};
     }
     if (!model || !model->season || !model->warm_up) {
         holt_winters_model_close(model);
