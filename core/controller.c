@@ -152,14 +152,56 @@ static void complete_buckets(controller *c, target_state *t, double until)
     }
 }
 
+static void close_models(target_state *t)
+{
+    if (t->forecast_model)
+        instance_model_close(t->forecaster, t->forecast_model);
+    if (t->anomaly_model)
+        instance_model_close(t->anomaly, t->anomaly_model);
+    t->forecast_model = t->anomaly_model = NULL;
+}
+
+/* Opens the streaming models for values that start at `start`, one every step. */
+static int open_models(controller *c, target_state *t, double start, char *error, size_t error_size)
+{
+    hydra_series empty = {NULL, 0, start, c->step};
+    if (instance_has_models(t->forecaster) && !(t->forecast_model = instance_model_open(t->forecaster, &empty))) {
+        format_into(error, error_size, "target %s: forecaster %s: %s", t->config->name,
+                    instance_name(t->forecaster), instance_error(t->forecaster));
+        return -1;
+    }
+    if (t->anomaly && instance_has_models(t->anomaly) && !(t->anomaly_model = instance_model_open(t->anomaly, &empty))) {
+        format_into(error, error_size, "target %s: anomaly %s: %s", t->config->name, instance_name(t->anomaly),
+                    instance_error(t->anomaly));
+        return -1;
+    }
+    return 0;
+}
+
+/* Models were opened at start-up time, but the first value may be older (history replayed from the store) or
+ * newer (the first push came later): models that read the calendar must know when their first value is. */
+static void realign_models(controller *c, target_state *t, double first)
+{
+    if ((!t->forecast_model && !t->anomaly_model) || first == clock_now(c->clock))
+        return;
+    char error[512];
+    close_models(t);
+    if (open_models(c, t, first, error, sizeof error) != 0) {
+        log_error("%s; using the plugins' whole-series forecasts and scores instead", error);
+        close_models(t);
+    }
+}
+
 int controller_observe(controller *c, size_t index, double ts, double value)
 {
     if (index >= c->target_count || !isfinite(value) || !isfinite(ts))
         return -1;
     target_state *t = &c->targets[index];
     double bucket = floor(ts / c->step) * c->step;
-    if (isnan(t->bucket_ts))
+    if (isnan(t->bucket_ts)) {
         t->bucket_ts = bucket;
+        realign_models(c, t, bucket);
+    }
     if (bucket < t->bucket_ts)
         return -1;
     complete_buckets(c, t, bucket);
@@ -532,22 +574,6 @@ static void notify_people(void *context, const recommendation_event *event)
 
 /* ## Setup ----------------------------------------------------------------------------------------------------- */
 
-static int open_models(controller *c, target_state *t, char *error, size_t error_size)
-{
-    hydra_series empty = {NULL, 0, clock_now(c->clock), c->step};
-    if (instance_has_models(t->forecaster) && !(t->forecast_model = instance_model_open(t->forecaster, &empty))) {
-        format_into(error, error_size, "target %s: forecaster %s: %s", t->config->name,
-                    instance_name(t->forecaster), instance_error(t->forecaster));
-        return -1;
-    }
-    if (t->anomaly && instance_has_models(t->anomaly) && !(t->anomaly_model = instance_model_open(t->anomaly, &empty))) {
-        format_into(error, error_size, "target %s: anomaly %s: %s", t->config->name, instance_name(t->anomaly),
-                    instance_error(t->anomaly));
-        return -1;
-    }
-    return 0;
-}
-
 static int target_init(controller *c, const controller_setup *setup, size_t index, char *error, size_t error_size)
 {
     target_state *t = &c->targets[index];
@@ -568,7 +594,7 @@ static int target_init(controller *c, const controller_setup *setup, size_t inde
     t->probe.asked_at = NAN;
     double lead = config->cold_start_seconds + setup->config->approval_latency_seconds + c->step;
     forecast_buffers_init(&t->forecast, (size_t)ceil(lead / c->step) + 1);
-    if (open_models(c, t, error, error_size) != 0)
+    if (open_models(c, t, clock_now(c->clock), error, error_size) != 0)
         return -1;
     bool batch_anomaly = t->anomaly && !t->anomaly_model;
     /* A batch detector's window is at most BATCH_ANOMALY_WINDOW of the ring's values, so capacity holds both. */
@@ -618,10 +644,7 @@ void controller_destroy(controller *c)
         return;
     for (size_t i = 0; i < c->target_count; i++) {
         target_state *t = &c->targets[i];
-        if (t->forecast_model)
-            instance_model_close(t->forecaster, t->forecast_model);
-        if (t->anomaly_model)
-            instance_model_close(t->anomaly, t->anomaly_model);
+        close_models(t);
         forecast_buffers_free(&t->forecast);
         free(t->history);
         free(t->window);

@@ -338,6 +338,49 @@ static void test_controller_keeps_the_last_load_over_short_gaps_only(void **stat
     fixture_close(&f);
 }
 
+/* Streaming models learn when their first value is: a history replayed from the store starts before the controller
+ * was created, and a model that reads the calendar must not be told it starts now. */
+static void test_controller_tells_models_when_the_first_value_is(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/hydra-controller-echo-XXXXXX", cwd[1024];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    int fd = mkstemp(path);
+    FILE *file = fdopen(fd, "w");
+    fprintf(file,
+            "plugins = (\n"
+            "  { kind = \"forecaster\"; name = \"start_echo\"; file = \"%s/%s/tests/fixtures/start_echo.so\"; },\n"
+            "  { kind = \"scaler\"; name = \"log\"; settings = { initial_replicas = 2; }; }\n"
+            ");\n"
+            "plugin_dir = \"%s/%s/plugins\";\n"
+            "targets = ( { name = \"web\"; forecaster = \"start_echo\"; scaler = \"log\";\n"
+            "  capacity_per_replica = 1e12; min_replicas = 1; max_replicas = 60; } );\n",
+            cwd, support_build_dir(), cwd, support_build_dir());
+    fclose(file);
+    hydra_config config;
+    hydra_clock clock;
+    plugin_set plugins;
+    char error[2048];
+    clock_init_virtual(&clock, T0);
+    if (config_load(&config, path, error, sizeof error) != 0 ||
+        plugin_set_open(&plugins, &config, &clock, error, sizeof error) != 0)
+        fail_msg("%s", error);
+    controller_setup setup = {&config, &plugins, NULL, &clock, NULL, "rec", NULL, NULL};
+    controller *c = controller_create(&setup, error, sizeof error);
+    assert_non_null(c);
+    double first = T0 - 3600;
+    for (double t = first; t < T0; t += 60)
+        assert_int_equal(controller_observe(c, 0, t, 10), 0);
+    controller_tick(c, T0);
+    controller_view view;
+    controller_view_target(c, 0, &view);
+    assert_true(view.forecast == first);
+    controller_destroy(c);
+    plugin_set_close(&plugins);
+    config_free(&config);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -351,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_controller_dry_run_records_but_never_scales_and_does_not_repeat),
         cmocka_unit_test(test_controller_alerts_once_per_anomaly_episode),
         cmocka_unit_test(test_controller_keeps_the_last_load_over_short_gaps_only),
+        cmocka_unit_test(test_controller_tells_models_when_the_first_value_is),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
