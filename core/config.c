@@ -28,7 +28,7 @@ static const field top_fields[] = {
     {"approval", FIELD_GROUP},   {"lua", FIELD_GROUP},         {"policy", FIELD_STRING},
     {"plugins", FIELD_LIST},     {"notifiers", FIELD_ARRAY},   {"targets", FIELD_LIST},
     {"store", FIELD_GROUP},      {"listen", FIELD_STRING},     {"api", FIELD_GROUP},
-    {"tenant", FIELD_STRING},    {"dry_run", FIELD_BOOL},      {NULL, 0},
+    {"tenant", FIELD_STRING},    {"dry_run", FIELD_BOOL},      {"public_url", FIELD_STRING}, {NULL, 0},
 };
 static const field clock_fields[] = {{"mode", FIELD_STRING}, {"start", FIELD_STRING}, {NULL, 0}};
 static const field approval_fields[] = {{"timeout", FIELD_DURATION}, {"expected_latency", FIELD_DURATION}, {NULL, 0}};
@@ -486,6 +486,16 @@ static int read_daemon(checker *c, hydra_config *config, config_setting_t *root)
         get_string(c, root, "tenant", "default", &config->tenant) != 0)
         return -1;
     config->max_body_bytes = (size_t)max_body_kb << 10;
+    const config_setting_t *public_url = config_setting_get_member(root, "public_url");
+    if (public_url) {
+        const char *url = config_setting_get_string(public_url);
+        if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+            return fail(c, public_url, "must be the http:// or https:// address people reach hydra at");
+        config->public_url = xstrdup(url);
+        size_t length = strlen(config->public_url);
+        while (length > 0 && config->public_url[length - 1] == '/')
+            config->public_url[--length] = '\0';
+    }
     if (read_rate_limit(c, config, api ? config_setting_get_member(api, "rate_limit") : NULL) != 0)
         return -1;
     config_setting_t *store = config_setting_get_member(root, "store");
@@ -566,6 +576,7 @@ void config_free(hydra_config *config)
     free(config->store.file);
     free(config->listen_host);
     free(config->tenant);
+    free(config->public_url);
     free(config->policy_path);
     free(config->plugin_dir);
     free(config->base_dir);

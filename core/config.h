@@ -72,6 +72,7 @@ typedef struct hydra_config {
     double rate_limit_per_second; /* per API key; 0: no limit */
     double rate_limit_burst;      /* requests a key may make at once before the rate applies */
     char *tenant;                /* the tenant the configured targets belong to */
+    char *public_url;            /* where people reach the API, for links in notifications; NULL: no links */
     bool dry_run;                /* every target's default: recommend, never execute */
 } hydra_config;
 

@@ -566,10 +566,19 @@ static void notify_people(void *context, const recommendation_event *event)
     char summary[256];
     format_into(summary, sizeof summary, "%s %s from %d to %d replicas", recommendation_state_name(event->to),
                 rec->target, rec->from_replicas, rec->to_replicas);
+    /* Only a question carries links: the routes a person (or `hydra recommendations`) answers it on. */
+    char approve[512] = "", reject[512] = "";
+    if (event->to == REC_PENDING && c->config->public_url) {
+        format_into(approve, sizeof approve, "%s/api/v1/recommendations/%s/approve", c->config->public_url, rec->id);
+        format_into(reject, sizeof reject, "%s/api/v1/recommendations/%s/reject", c->config->public_url, rec->id);
+    }
     hydra_notification n = {kind, event->at, rec->id, rec->target, rec->from_replicas, rec->to_replicas,
-                            rec->forecast_peak, summary, rec->reason, event->by, NULL, NULL};
+                            rec->forecast_peak, summary, rec->reason, event->by, approve[0] ? approve : NULL,
+                            reject[0] ? reject : NULL};
     for (size_t i = 0; i < c->notifier_count; i++)
-        instance_notify(c->notifiers[i], &n);
+        if (instance_notify(c->notifiers[i], &n) != 0)
+            log_warn("notifier %s: %s not notified: %s", instance_name(c->notifiers[i]), rec->id,
+                     instance_error(c->notifiers[i]));
 }
 
 /* ## Setup ----------------------------------------------------------------------------------------------------- */

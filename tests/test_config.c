@@ -178,6 +178,8 @@ static void test_config_rejects_wrong_types(void **state)
     assert_contains(expect_error("dry_run = \"yes\";"), ":6: dry_run: must be true or false");
     assert_contains(expect_target_error("dry_run = 1;"), "targets[0].dry_run: must be true or false");
     assert_contains(expect_error("notifiers = \"log\";"), "notifiers: must be an array");
+    assert_contains(expect_error("public_url = \"hydra.example\";"),
+                    ":6: public_url: must be the http:// or https:// address people reach hydra at");
     assert_contains(expect_error("plugins = 3;"), "duplicate setting name"); /* libconfig itself */
 }
 

@@ -39,6 +39,7 @@ static void fixture_open_with(fixture *f, const char *policy_name, const char *t
     fprintf(file,
             "plugin_dir = \"%s/%s/plugins\";\n"
             "approval = { timeout = \"30m\"; expected_latency = \"5m\"; };\n"
+            "public_url = \"http://hydra.example:8080/\";\n"
             "plugins = (\n"
             "  { kind = \"forecaster\"; name = \"seasonal_naive\"; settings = { season_length = 60; }; },\n"
             "  { kind = \"notifier\"; name = \"log\"; },\n"
@@ -381,6 +382,27 @@ static void test_controller_tells_models_when_the_first_value_is(void **state)
     unlink(path);
 }
 
+/* A question sent to people carries the routes it is answered on, under public_url. */
+static void test_controller_questions_carry_approve_and_reject_links(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_open(&f, "always_ask.lua");
+    support_log_start();
+    minute(&f, T0, 1000);
+    recommendation *rec = last_rec(&f);
+    assert_non_null(rec);
+    assert_int_equal(rec->state, REC_PENDING);
+    char expected[256];
+    format_into(expected, sizeof expected,
+                "approve=http://hydra.example:8080/api/v1/recommendations/%s/approve "
+                "reject=http://hydra.example:8080/api/v1/recommendations/%s/reject",
+                rec->id, rec->id);
+    assert_contains(support_log_text(), expected);
+    support_log_stop();
+    fixture_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -395,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_controller_alerts_once_per_anomaly_episode),
         cmocka_unit_test(test_controller_keeps_the_last_load_over_short_gaps_only),
         cmocka_unit_test(test_controller_tells_models_when_the_first_value_is),
+        cmocka_unit_test(test_controller_questions_carry_approve_and_reject_links),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
