@@ -3,6 +3,8 @@
  * answers only for the caller's tenant, and a bad parameter is a 400 that names it. */
 #include "daemon_app.h"
 
+#include "clock.h"
+
 #include "log.h"
 #include "util.h"
 
@@ -295,10 +297,19 @@ void api_handle_alerts(void *context, const http_request *request, http_response
 }
 
 /* People hear of an alert as of a recommendation: through every configured notifier (each logs its own failure). */
+static const char *alert_kind_name(controller_alert_kind kind)
+{
+    return kind == ALERT_DEMAND_SPIKE ? "demand-spike" : kind == ALERT_DEMAND_DECLINE ? "demand-decline" : "anomaly";
+}
+
 static void notify_alert(daemon_app *app, const char *id, const controller_alert *alert, const char *message)
 {
     char summary[256];
-    format_into(summary, sizeof summary, "anomaly in %s %s", alert->target, alert->metric);
+    if (alert->kind == ALERT_ANOMALY)
+        format_into(summary, sizeof summary, "anomaly in %s %s", alert->target, alert->metric);
+    else
+        format_into(summary, sizeof summary, "%s of %s %s ahead",
+                    alert->kind == ALERT_DEMAND_SPIKE ? "spike" : "decline", alert->target, alert->metric);
     hydra_notification n = {HYDRA_EVENT_ALERT, alert->at, id, alert->target, 0, 0, NAN, summary, message,
                             alert->detector, NULL, NULL};
     const hydra_config *config = &app->store.config;
@@ -314,11 +325,22 @@ void api_store_alert(void *context, const controller_alert *alert)
     daemon_app *app = context;
     char id[160], message[320];
     /* The id is the episode's start: replaying history after a restart saves the same alert again, not a new one. */
-    format_into(id, sizeof id, "anomaly-%s-%.0f", alert->target, alert->at);
-    format_into(message, sizeof message, "%s %s = %g scored %.3f by %s (threshold %.2f)", alert->target,
-                alert->metric, alert->value, alert->score, alert->detector, alert->threshold);
-    hydra_alert_record record = {app->store.config.tenant, id, alert->target, alert->metric, alert->at,
-                                 fmin(1, fmax(0, alert->score)), message};
+    format_into(id, sizeof id, "%s-%s-%.0f", alert_kind_name(alert->kind), alert->target, alert->at);
+    if (alert->kind == ALERT_ANOMALY) {
+        format_into(message, sizeof message, "%s %s = %g scored %.3f by %s (threshold %.2f)", alert->target,
+                    alert->metric, alert->value, alert->score, alert->detector, alert->threshold);
+    } else {
+        char when[32];
+        clock_format_time(alert->value_at, when, sizeof when);
+        format_into(message, sizeof message,
+                    "%s %s is forecast at %.0f by %s, %.1f x the last hour's average of %.0f (%s factor %g)",
+                    alert->target, alert->metric, alert->value, when, alert->score, alert->average,
+                    alert->kind == ALERT_DEMAND_SPIKE ? "spike" : "decline", alert->threshold);
+    }
+    /* A demand alert's rule fired in full: its score is 1. */
+    double score = alert->kind == ALERT_ANOMALY ? fmin(1, fmax(0, alert->score)) : 1;
+    hydra_alert_record record = {app->store.config.tenant, id, alert->target, alert->metric, alert->at, score,
+                                 message};
     if (app->store.ops->put_alert(app->store.state, &record) != 0)
         log_error("store: alert %s not saved: %s", id, instance_error(app->store.instance));
     else

@@ -48,6 +48,7 @@ static const field target_fields[] = {
     {"cold_start", FIELD_DURATION},   {"headroom", FIELD_NUMBER},        {"tolerance", FIELD_NUMBER},
     {"stabilization", FIELD_DURATION}, {"anomaly_threshold", FIELD_NUMBER}, {"anomaly_hold", FIELD_DURATION},
     {"planner", FIELD_STRING}, {"size_for", FIELD_STRING}, {"dry_run", FIELD_BOOL}, {"source", FIELD_STRING},
+    {"spike_factor", FIELD_NUMBER}, {"decline_factor", FIELD_NUMBER},
     {NULL, 0},
 };
 
@@ -330,7 +331,9 @@ static int read_target_numbers(checker *c, const hydra_config *config, const con
         get_number(c, entry, "tolerance", 0, 1, 0.1, &target->tolerance) != 0 ||
         get_duration(c, entry, "stabilization", 0, 7 * 86400, 600, &target->stabilization_seconds) != 0 ||
         get_number(c, entry, "anomaly_threshold", 0, 1, 0.9, &target->anomaly_threshold) != 0 ||
-        get_duration(c, entry, "anomaly_hold", 0, 86400, 1800, &target->anomaly_hold_seconds) != 0)
+        get_duration(c, entry, "anomaly_hold", 0, 86400, 1800, &target->anomaly_hold_seconds) != 0 ||
+        get_number(c, entry, "spike_factor", 0, 1000, 2.0, &target->spike_factor) != 0 ||
+        get_number(c, entry, "decline_factor", 0, 1, 0.5, &target->decline_factor) != 0)
         return -1;
     if (isnan(target->capacity_per_replica))
         return fail(c, entry, "missing required setting 'capacity_per_replica'");

@@ -38,6 +38,8 @@ typedef struct config_target {
     bool predictive;             /* false: size for the load seen now only (a reactive autoscaler, for comparison) */
     double anomaly_threshold;    /* a score at or above it flags the sample as anomalous */
     double anomaly_hold_seconds; /* how long a flagged anomaly blocks scale-downs */
+    double spike_factor;         /* a demand alert when the forecast goes above this x the last hour; 0: none */
+    double decline_factor;       /* ... or below this x the last hour; 0: none */
     bool dry_run;                /* recommend, never execute (the config's dry_run unless the target sets its own) */
     int line;
 } config_target;

@@ -59,6 +59,7 @@ typedef struct target_state {
     recommendation *open;
     double quiet_until;   /* after a rejection, no new recommendation before this */
     early_probe probe;
+    int demand_alert;     /* the demand alert episode under way: ALERT_DEMAND_SPIKE, _DECLINE, or -1 for none */
     bool paused;          /* by a person: forecast, but nothing executed */
     int dry_run_desired;  /* in a dry run, what the target would run had its recommendations been executed; 0: none */
 } target_state;
@@ -111,8 +112,11 @@ static void flag_anomaly(controller *c, target_state *t, double at, double until
     bool new_episode = at >= t->anomalous_until;
     t->anomalous_until = until;
     if (new_episode && c->alert_listener) {
-        controller_alert alert = {t->config->name, t->config->metric, instance_name(t->anomaly), at,
-                                  t->last_score,   t->config->anomaly_threshold, t->last_load};
+        controller_alert alert = {t->config->name,  t->config->metric,
+                                  instance_name(t->anomaly), at,
+                                  t->last_score,    t->config->anomaly_threshold,
+                                  t->last_load,     ALERT_ANOMALY,
+                                  NAN,              NAN};
         c->alert_listener(c->alert_context, &alert);
     }
 }
@@ -438,6 +442,63 @@ static bool outgrown(const target_state *t, const recommendation *pending, const
             (early->action == PLAN_SCALE_UP && early->replicas > margin));
 }
 
+/* ## Demand alerts: a heads-up on what the forecast sees coming ------------------------------------------------ */
+
+/* The mean of the last `window` samples that were measured; NAN without any. */
+static double recent_average(const target_state *t, size_t window)
+{
+    size_t count = window < t->count ? window : t->count, measured = 0;
+    size_t first = t->head + t->count - count;
+    double sum = 0;
+    for (size_t i = 0; i < count; i++) {
+        double value = t->history[(first + i) % t->capacity];
+        if (!isnan(value)) {
+            sum += value;
+            measured++;
+        }
+    }
+    return measured ? sum / (double)measured : NAN;
+}
+
+/* One alert when the forecast within the lead time first goes above spike_factor x the last hour's average (or
+ * below decline_factor x it), none while that lasts. Only with a listener: the simulator has none. */
+static void check_demand(controller *c, target_state *t, size_t steps, double now)
+{
+    const config_target *config = t->config;
+    size_t window = (size_t)fmax(1, round(3600 / c->step));
+    if (!c->alert_listener || t->count < window || (config->spike_factor <= 0 && config->decline_factor <= 0))
+        return;
+    double average = recent_average(t, window);
+    double high = -INFINITY, low = INFINITY, high_at = now, low_at = now;
+    for (size_t i = 0; i < steps; i++) {
+        double value = t->forecast.mean[i], at = now + (double)(i + 1) * c->step;
+        if (value > high)
+            high = value, high_at = at;
+        if (value < low)
+            low = value, low_at = at;
+    }
+    if (!(average > 0) || !isfinite(high))
+        return;
+    int kind = config->spike_factor > 0 && high > config->spike_factor * average       ? ALERT_DEMAND_SPIKE
+               : config->decline_factor > 0 && low < config->decline_factor * average ? ALERT_DEMAND_DECLINE
+                                                                                       : -1;
+    if (kind >= 0 && kind != t->demand_alert) {
+        bool spike = kind == ALERT_DEMAND_SPIKE;
+        controller_alert alert = {config->name,
+                                  config->metric,
+                                  instance_name(t->forecaster),
+                                  now,
+                                  (spike ? high : low) / average,
+                                  spike ? config->spike_factor : config->decline_factor,
+                                  spike ? high : low,
+                                  (controller_alert_kind)kind,
+                                  average,
+                                  spike ? high_at : low_at};
+        c->alert_listener(c->alert_context, &alert);
+    }
+    t->demand_alert = kind;
+}
+
 /* The plan a person has time for: a scale-up that would need a person is recommended approval latency earlier. */
 static void plan_target(controller *c, size_t index, double now)
 {
@@ -445,6 +506,8 @@ static void plan_target(controller *c, size_t index, double now)
     /* Without a forecast the planner sizes for the load seen now: a reactive autoscaler. */
     const double *forecast = t->config->predictive ? run_forecast(c, t) : NULL;
     size_t steps = t->forecast.steps;
+    if (forecast)
+        check_demand(c, t, steps, now);
     if (!forecast && !isnan(t->last_load)) {
         t->forecast.mean[0] = t->last_load;
         forecast = t->forecast.mean;
@@ -601,6 +664,7 @@ static int target_init(controller *c, const controller_setup *setup, size_t inde
     t->last_load = t->last_forecast = t->last_load_at = NAN;
     planner_memory_init(&t->memory);
     t->probe.asked_at = NAN;
+    t->demand_alert = -1;
     double lead = config->cold_start_seconds + setup->config->approval_latency_seconds + c->step;
     forecast_buffers_init(&t->forecast, (size_t)ceil(lead / c->step) + 1);
     if (open_models(c, t, clock_now(c->clock), error, error_size) != 0)

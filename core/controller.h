@@ -15,14 +15,23 @@
 
 /* A target's detector flagged a sample: one per anomaly episode (a run of flagged samples, each within
  * anomaly_hold of the one before), told when the episode starts. */
+typedef enum controller_alert_kind {
+    ALERT_ANOMALY,        /* the detector scored a sample at or above the target's anomaly_threshold */
+    ALERT_DEMAND_SPIKE,   /* the forecast within the lead time goes above spike_factor x the last hour's average */
+    ALERT_DEMAND_DECLINE, /* ... or below decline_factor x that average */
+} controller_alert_kind;
+
 typedef struct controller_alert {
     const char *target;
     const char *metric;
-    const char *detector; /* the anomaly instance's name */
-    double at;            /* the end of the interval the sample measured (its ingest time) */
-    double score;
-    double threshold;
-    double value;
+    const char *detector; /* the anomaly instance's name, or the forecaster's for a demand alert */
+    double at;            /* the end of the interval the sample measured (its ingest time); for demand, the tick */
+    double score;         /* the detector's; for demand, forecast / average */
+    double threshold;     /* anomaly_threshold, spike_factor or decline_factor */
+    double value;         /* the sample; for demand, the forecast's highest or lowest value */
+    controller_alert_kind kind;
+    double average;       /* for demand: the last hour's average load */
+    double value_at;      /* for demand: when the forecast reaches value */
 } controller_alert;
 
 typedef void (*controller_alert_listener)(void *context, const controller_alert *alert);

@@ -341,45 +341,117 @@ static void test_controller_keeps_the_last_load_over_short_gaps_only(void **stat
 
 /* Streaming models learn when their first value is: a history replayed from the store starts before the controller
  * was created, and a model that reads the calendar must not be told it starts now. */
-static void test_controller_tells_models_when_the_first_value_is(void **state)
-{
-    (void)state;
-    char path[] = "/tmp/hydra-controller-echo-XXXXXX", cwd[1024];
-    assert_non_null(getcwd(cwd, sizeof cwd));
-    int fd = mkstemp(path);
-    FILE *file = fdopen(fd, "w");
-    fprintf(file,
-            "plugins = (\n"
-            "  { kind = \"forecaster\"; name = \"start_echo\"; file = \"%s/%s/tests/fixtures/start_echo.so\"; },\n"
-            "  { kind = \"scaler\"; name = \"log\"; settings = { initial_replicas = 2; }; }\n"
-            ");\n"
-            "plugin_dir = \"%s/%s/plugins\";\n"
-            "targets = ( { name = \"web\"; forecaster = \"start_echo\"; scaler = \"log\";\n"
-            "  capacity_per_replica = 1e12; min_replicas = 1; max_replicas = 60; } );\n",
-            cwd, support_build_dir(), cwd, support_build_dir());
-    fclose(file);
+/* A controller on a config of the test's own (plugins may be named by "%1$s/" + the build folder, absolute). */
+typedef struct own_controller {
+    char path[64];
     hydra_config config;
     hydra_clock clock;
     plugin_set plugins;
+    policy *policy; /* none: every change asks a person */
+    controller *controller;
+} own_controller;
+
+static void own_open(own_controller *o, const char *config_format)
+{
+    char cwd[1024], base[1100];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    format_into(base, sizeof base, "%s/%s", cwd, support_build_dir());
+    format_into(o->path, sizeof o->path, "/tmp/hydra-controller-own-XXXXXX");
+    int fd = mkstemp(o->path);
+    FILE *file = fdopen(fd, "w");
+    fprintf(file, config_format, base);
+    fprintf(file, "plugin_dir = \"%s/plugins\";\n", base);
+    fclose(file);
     char error[2048];
-    clock_init_virtual(&clock, T0);
-    if (config_load(&config, path, error, sizeof error) != 0 ||
-        plugin_set_open(&plugins, &config, &clock, error, sizeof error) != 0)
+    clock_init_virtual(&o->clock, T0);
+    if (config_load(&o->config, o->path, error, sizeof error) != 0 ||
+        plugin_set_open(&o->plugins, &o->config, &o->clock, error, sizeof error) != 0)
         fail_msg("%s", error);
-    controller_setup setup = {&config, &plugins, NULL, &clock, NULL, "rec", NULL, NULL};
-    controller *c = controller_create(&setup, error, sizeof error);
-    assert_non_null(c);
+    o->policy = policy_open(NULL, NULL, error, sizeof error);
+    controller_setup setup = {&o->config, &o->plugins, o->policy, &o->clock, NULL, "rec", NULL, NULL};
+    o->controller = controller_create(&setup, error, sizeof error);
+    if (!o->controller)
+        fail_msg("%s", error);
+}
+
+static void own_close(own_controller *o)
+{
+    controller_destroy(o->controller);
+    policy_close(o->policy);
+    plugin_set_close(&o->plugins);
+    config_free(&o->config);
+    unlink(o->path);
+}
+
+static void test_controller_tells_models_when_the_first_value_is(void **state)
+{
+    (void)state;
+    own_controller o;
+    own_open(&o, "plugins = (\n"
+                 "  { kind = \"forecaster\"; name = \"start_echo\"; file = \"%1$s/tests/fixtures/start_echo.so\"; },\n"
+                 "  { kind = \"scaler\"; name = \"log\"; settings = { initial_replicas = 2; }; }\n"
+                 ");\n"
+                 "targets = ( { name = \"web\"; forecaster = \"start_echo\"; scaler = \"log\";\n"
+                 "  capacity_per_replica = 1e12; min_replicas = 1; max_replicas = 60; } );\n");
     double first = T0 - 3600;
     for (double t = first; t < T0; t += 60)
-        assert_int_equal(controller_observe(c, 0, t, 10), 0);
-    controller_tick(c, T0);
+        assert_int_equal(controller_observe(o.controller, 0, t, 10), 0);
+    controller_tick(o.controller, T0);
     controller_view view;
-    controller_view_target(c, 0, &view);
+    controller_view_target(o.controller, 0, &view);
     assert_true(view.forecast == first);
-    controller_destroy(c);
-    plugin_set_close(&plugins);
-    config_free(&config);
-    unlink(path);
+    own_close(&o);
+}
+
+typedef struct alerts_seen {
+    size_t count[3]; /* by kind */
+    controller_alert last[3];
+} alerts_seen;
+
+static void keep_alert(void *context, const controller_alert *alert)
+{
+    alerts_seen *seen = context;
+    seen->count[alert->kind]++;
+    seen->last[alert->kind] = *alert;
+}
+
+/* With an hourly season, the hour before repeats: a rise (or fall) at its end is seen coming, and alerted on once
+ * per episode, as a spike above 2 x the last hour's average or a decline below 0.5 x. */
+static void test_controller_alerts_on_demand_the_forecast_sees_coming(void **state)
+{
+    (void)state;
+    const double ends[] = {900, 10};
+    const controller_alert_kind kinds[] = {ALERT_DEMAND_SPIKE, ALERT_DEMAND_DECLINE};
+    for (int k = 0; k < 2; k++) {
+        own_controller o;
+        own_open(&o, "approval = { expected_latency = \"10m\"; };\n"
+                     "plugins = (\n"
+                     "  { kind = \"forecaster\"; name = \"seasonal_naive\"; settings = { season_length = 60; }; },\n"
+                     "  { kind = \"scaler\"; name = \"log\"; settings = { initial_replicas = 2; }; }\n"
+                     ");\n"
+                     "targets = ( { name = \"web\"; forecaster = \"seasonal_naive\"; scaler = \"log\";\n"
+                     "  capacity_per_replica = 100; min_replicas = 1; max_replicas = 60; } );\n");
+        alerts_seen seen = {0};
+        controller_on_alert(o.controller, keep_alert, &seen);
+        /* Two hours of 100 a minute whose last ten minutes are ends[k], then the third hour's first 55 minutes. */
+        for (int minute_index = 0; minute_index < 175; minute_index++) {
+            double t = T0 + 60.0 * minute_index;
+            int in_hour = minute_index % 60;
+            double load = in_hour >= 50 && minute_index < 120 ? ends[k] : 100;
+            o.clock.virtual_now = t + 60;
+            assert_int_equal(controller_observe(o.controller, 0, t, load), 0);
+            controller_tick(o.controller, t + 60);
+        }
+        /* The second hour's end was seen coming from the first; the third's from the second: one episode each. (After
+         * a spike, the fall back to 100 is a decline of its own.) */
+        const controller_alert *last = &seen.last[kinds[k]];
+        assert_int_equal(seen.count[kinds[k]], 2);
+        assert_int_equal(seen.count[ALERT_ANOMALY], 0);
+        assert_true(last->value == ends[k]);
+        assert_true(k == 0 ? last->score > 2 : last->score < 0.5);
+        assert_true(last->value_at > last->at);
+        own_close(&o);
+    }
 }
 
 /* A question sent to people carries the routes it is answered on, under public_url. */
@@ -417,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_controller_alerts_once_per_anomaly_episode),
         cmocka_unit_test(test_controller_keeps_the_last_load_over_short_gaps_only),
         cmocka_unit_test(test_controller_tells_models_when_the_first_value_is),
+        cmocka_unit_test(test_controller_alerts_on_demand_the_forecast_sees_coming),
         cmocka_unit_test(test_controller_questions_carry_approve_and_reject_links),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

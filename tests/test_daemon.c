@@ -717,7 +717,7 @@ static void test_daemon_predict_and_detect_anomaly_score_posted_series(void **st
 }
 
 /* The log notifier (configs/hydra.cfg's notifiers) wrote one line for the alert id, with its service and detector. */
-static void assert_alert_notified(const char *id)
+static void assert_alert_notified(const char *id, const char *summary, const char *by)
 {
     char *mention = xasprintf(" id=%s", id);
     const char *log = daemon_log(), *found = strstr(log, mention);
@@ -728,15 +728,16 @@ static void assert_alert_notified(const char *id)
         start--;
     char *line = xasprintf("%.*s", (int)strcspn(start, "\n"), start);
     assert_contains(line, "plugin log: alert target=search ");
-    assert_contains(line, "summary=\"anomaly in search requests_per_second\"");
-    assert_contains(line, "decided_by=robust_z");
+    assert_contains(line, summary);
+    assert_contains(line, by);
     assert_null(strstr(found + 1, mention)); /* once, not once per flagged sample */
     free(line);
     free(mention);
 }
 
 /* Two spikes forty minutes apart (the hold is thirty) are two episodes: two alerts, not one per flagged sample, each
- * stored and told to the notifiers. */
+ * stored and told to the notifiers. The spikes also lift the last hour's average, so the ordinary load the hourly
+ * forecast sees next is a decline: one demand alert, with its own id and message. */
 static void test_daemon_alerts_once_per_anomaly_episode(void **state)
 {
     (void)state;
@@ -754,7 +755,23 @@ static void test_daemon_alerts_once_per_anomaly_episode(void **state)
     char *path = xasprintf("/api/v1/alerts?since=%.0f", start - 120);
     reply r = call("GET", path, run.reader_key, NULL, NULL);
     assert_int_equal(r.status, 200);
-    json_t *alerts = json_object_get(r.json, "alerts");
+    json_t *all = json_object_get(r.json, "alerts"), *alerts = json_array(), *item;
+    size_t index, demand = 0;
+    json_array_foreach(all, index, item) {
+        const char *id = json_string_value(json_object_get(item, "id"));
+        if (strncmp(id, "anomaly-search-", 15) == 0) {
+            json_array_append(alerts, item);
+        } else {
+            /* the spikes lift the last hour's average, so the ordinary load forecast after them is a decline */
+            assert_int_equal(strncmp(id, "demand-decline-search-", 22), 0);
+            const char *message = json_string_value(json_object_get(item, "message"));
+            assert_contains(message, "search requests_per_second is forecast at ");
+            assert_contains(message, "x the last hour's average of ");
+            assert_alert_notified(id, "summary=\"decline of search requests_per_second ahead\"", "decided_by=hourly");
+            demand++;
+        }
+    }
+    assert_int_equal(demand, 1);
     assert_int_equal(json_array_size(alerts), 2);
     json_t *newest = json_array_get(alerts, 0), *oldest = json_array_get(alerts, 1);
     /* an alert's time is the end of the minute its sample fell in */
@@ -764,7 +781,9 @@ static void test_daemon_alerts_once_per_anomaly_episode(void **state)
     assert_true(json_number_value(json_object_get(oldest, "score")) >= 0.9);
     assert_contains(json_string_value(json_object_get(oldest, "message")), "robust_z");
     for (size_t i = 0; i < 2; i++)
-        assert_alert_notified(json_string_value(json_object_get(json_array_get(alerts, i), "id")));
+        assert_alert_notified(json_string_value(json_object_get(json_array_get(alerts, i), "id")),
+                              "summary=\"anomaly in search requests_per_second\"", "decided_by=robust_z");
+    json_decref(alerts);
     json_decref(r.json);
     r = call("GET", path, other_key, NULL, NULL);
     assert_int_equal(json_array_size(json_object_get(r.json, "alerts")), 0);
