@@ -14,6 +14,8 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,8 +68,8 @@ typedef struct delivery_queue {
     int sent_metric, failed_metric;
 } delivery_queue;
 
-/* Reads url (required; http_only: http:// or https:// only), timeout (5 s), retries (5), backoff (1 s), queue_limit (1000) and drain (10 s). -1 with the
- * host's error set on a missing or bad setting. */
+/* Reads url (required; http_only: http:// or https:// only, else smtp:// or smtps://), timeout (5 s), retries (5),
+ * backoff (1 s), queue_limit (1000) and drain (10 s). -1 with the host's error set on a missing or bad setting. */
 static int delivery_read_settings(const hydra_host *host, bool http_only, delivery_settings *out)
 {
     *out = (delivery_settings){NULL, 5.0, 5, 1.0, 1000, 10.0};
@@ -109,6 +111,20 @@ static int delivery_read_settings(const hydra_host *host, bool http_only, delive
         return -1;
     }
     return 0;
+}
+
+/* Appends to the text in buffer, cutting what does not fit: messages are built in fixed buffers. */
+static inline void delivery_append(char *buffer, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static inline void delivery_append(char *buffer, size_t size, const char *fmt, ...)
+{
+    size_t used = strlen(buffer);
+    if (used + 1 >= size)
+        return;
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(buffer + used, size - used, fmt, args);
+    va_end(args);
 }
 
 static inline size_t delivery_discard(char *data, size_t size, size_t count, void *context)
@@ -242,7 +258,8 @@ static int delivery_start(delivery_queue *q, const hydra_host *host, const char 
                           delivery_send_fn send, void *send_context)
 {
     *q = (delivery_queue){.host = host, .name = name, .timeout_ms = (long)(s->timeout_seconds * 1000),
-                          .retries = s->retries, .backoff_seconds = s->backoff_seconds, .drain_seconds = s->drain_seconds,
+                          .retries = s->retries, .backoff_seconds = s->backoff_seconds,
+                          .drain_seconds = s->drain_seconds,
                           .limit = (size_t)s->queue_limit,
                           .send = send, .send_context = send_context};
     q->url = strdup(s->url);

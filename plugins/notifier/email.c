@@ -8,7 +8,6 @@
 #include "../common/delivery.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 
 #define TEXT_MAX 8192
@@ -38,27 +37,15 @@ static const char *headline(hydra_event event)
     return NULL;
 }
 
-static void append(char *buffer, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void append(char *buffer, size_t size, const char *fmt, ...)
-{
-    size_t used = strlen(buffer);
-    if (used + 1 >= size)
-        return;
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(buffer + used, size - used, fmt, args);
-    va_end(args);
-}
-
 static void append_html(char *buffer, size_t size, const char *text)
 {
     for (; text && *text; text++) {
         switch (*text) {
-        case '&': append(buffer, size, "&amp;"); break;
-        case '<': append(buffer, size, "&lt;"); break;
-        case '>': append(buffer, size, "&gt;"); break;
-        case '"': append(buffer, size, "&quot;"); break;
-        default: append(buffer, size, "%c", *text);
+        case '&': delivery_append(buffer, size, "&amp;"); break;
+        case '<': delivery_append(buffer, size, "&lt;"); break;
+        case '>': delivery_append(buffer, size, "&gt;"); break;
+        case '"': delivery_append(buffer, size, "&quot;"); break;
+        default: delivery_append(buffer, size, "%c", *text);
         }
     }
 }
@@ -67,34 +54,35 @@ static void append_html(char *buffer, size_t size, const char *text)
 static void append_header_safe(char *buffer, size_t size, const char *text)
 {
     for (; text && *text; text++)
-        append(buffer, size, "%c", *text == '\r' || *text == '\n' ? ' ' : *text);
+        delivery_append(buffer, size, "%c", *text == '\r' || *text == '\n' ? ' ' : *text);
 }
 
 static char *subject_of(const hydra_notification *n, const char *title)
 {
     char subject[512] = "Subject: [hydra] ";
-    append(subject, sizeof subject, "%s: ", title);
+    delivery_append(subject, sizeof subject, "%s: ", title);
     append_header_safe(subject, sizeof subject, n->target ? n->target : "-");
     if (n->event != HYDRA_EVENT_ALERT)
-        append(subject, sizeof subject, " %d -> %d replicas", n->from_replicas, n->to_replicas);
+        delivery_append(subject, sizeof subject, " %d -> %d replicas", n->from_replicas, n->to_replicas);
     return strdup(subject);
 }
 
 static char *text_of(const hydra_notification *n, const char *title)
 {
     char text[TEXT_MAX] = "";
-    append(text, sizeof text, "%s: %s\n\n", title, n->summary ? n->summary : "");
+    delivery_append(text, sizeof text, "%s: %s\n\n", title, n->summary ? n->summary : "");
     if (n->target)
-        append(text, sizeof text, "Target: %s\nReplicas: %d -> %d\n", n->target, n->from_replicas, n->to_replicas);
+        delivery_append(text, sizeof text, "Target: %s\nReplicas: %d -> %d\n", n->target, n->from_replicas,
+                        n->to_replicas);
     if (isfinite(n->forecast_peak))
-        append(text, sizeof text, "Forecast peak: %.0f\n", n->forecast_peak);
+        delivery_append(text, sizeof text, "Forecast peak: %.0f\n", n->forecast_peak);
     if (n->reason)
-        append(text, sizeof text, "Why: %s\n", n->reason);
+        delivery_append(text, sizeof text, "Why: %s\n", n->reason);
     if (n->decided_by)
-        append(text, sizeof text, "Decided by: %s\n", n->decided_by);
+        delivery_append(text, sizeof text, "Decided by: %s\n", n->decided_by);
     if (n->approve_url && n->reject_url)
-        append(text, sizeof text, "\nApprove: %s\nReject: %s\n", n->approve_url, n->reject_url);
-    append(text, sizeof text, "\n%s\n", n->id ? n->id : "");
+        delivery_append(text, sizeof text, "\nApprove: %s\nReject: %s\n", n->approve_url, n->reject_url);
+    delivery_append(text, sizeof text, "\n%s\n", n->id ? n->id : "");
     return strdup(text);
 }
 
@@ -102,38 +90,38 @@ static char *html_of(const hydra_notification *n, const char *title)
 {
     char html[TEXT_MAX] = "<html><body><h2>";
     append_html(html, sizeof html, title);
-    append(html, sizeof html, "</h2><p>");
+    delivery_append(html, sizeof html, "</h2><p>");
     append_html(html, sizeof html, n->summary);
-    append(html, sizeof html, "</p><table>");
+    delivery_append(html, sizeof html, "</p><table>");
     if (n->target) {
-        append(html, sizeof html, "<tr><th>Target</th><td>");
+        delivery_append(html, sizeof html, "<tr><th>Target</th><td>");
         append_html(html, sizeof html, n->target);
-        append(html, sizeof html, "</td></tr><tr><th>Replicas</th><td>%d &rarr; %d</td></tr>", n->from_replicas,
-               n->to_replicas);
+        delivery_append(html, sizeof html, "</td></tr><tr><th>Replicas</th><td>%d &rarr; %d</td></tr>",
+                        n->from_replicas, n->to_replicas);
     }
     if (isfinite(n->forecast_peak))
-        append(html, sizeof html, "<tr><th>Forecast peak</th><td>%.0f</td></tr>", n->forecast_peak);
+        delivery_append(html, sizeof html, "<tr><th>Forecast peak</th><td>%.0f</td></tr>", n->forecast_peak);
     if (n->reason) {
-        append(html, sizeof html, "<tr><th>Why</th><td>");
+        delivery_append(html, sizeof html, "<tr><th>Why</th><td>");
         append_html(html, sizeof html, n->reason);
-        append(html, sizeof html, "</td></tr>");
+        delivery_append(html, sizeof html, "</td></tr>");
     }
     if (n->decided_by) {
-        append(html, sizeof html, "<tr><th>Decided by</th><td>");
+        delivery_append(html, sizeof html, "<tr><th>Decided by</th><td>");
         append_html(html, sizeof html, n->decided_by);
-        append(html, sizeof html, "</td></tr>");
+        delivery_append(html, sizeof html, "</td></tr>");
     }
-    append(html, sizeof html, "</table>");
+    delivery_append(html, sizeof html, "</table>");
     if (n->approve_url && n->reject_url) {
-        append(html, sizeof html, "<p><a href=\"");
+        delivery_append(html, sizeof html, "<p><a href=\"");
         append_html(html, sizeof html, n->approve_url);
-        append(html, sizeof html, "\">Approve</a> &middot; <a href=\"");
+        delivery_append(html, sizeof html, "\">Approve</a> &middot; <a href=\"");
         append_html(html, sizeof html, n->reject_url);
-        append(html, sizeof html, "\">Reject</a></p>");
+        delivery_append(html, sizeof html, "\">Reject</a></p>");
     }
-    append(html, sizeof html, "<p><small>");
+    delivery_append(html, sizeof html, "<p><small>");
     append_html(html, sizeof html, n->id);
-    append(html, sizeof html, "</small></p></body></html>");
+    delivery_append(html, sizeof html, "</small></p></body></html>");
     return strdup(html);
 }
 

@@ -8,7 +8,6 @@
 
 #include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 
 #define MESSAGE_MAX 4096
@@ -32,57 +31,45 @@ static const char *headline(hydra_event event)
     return NULL;
 }
 
-static void append(char *buffer, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void append(char *buffer, size_t size, const char *fmt, ...)
-{
-    size_t used = strlen(buffer);
-    if (used + 1 >= size)
-        return;
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(buffer + used, size - used, fmt, args);
-    va_end(args);
-}
-
 /* Slack's mrkdwn: &, < and > must be escaped in text that is not a link. */
 static void append_escaped(char *buffer, size_t size, const char *text)
 {
     for (; text && *text; text++) {
         if (*text == '&')
-            append(buffer, size, "&amp;");
+            delivery_append(buffer, size, "&amp;");
         else if (*text == '<')
-            append(buffer, size, "&lt;");
+            delivery_append(buffer, size, "&lt;");
         else if (*text == '>')
-            append(buffer, size, "&gt;");
+            delivery_append(buffer, size, "&gt;");
         else
-            append(buffer, size, "%c", *text);
+            delivery_append(buffer, size, "%c", *text);
     }
 }
 
 static char *message_of(const hydra_notification *n, const char *title)
 {
     char text[MESSAGE_MAX] = "";
-    append(text, sizeof text, "*%s*: ", title);
+    delivery_append(text, sizeof text, "*%s*: ", title);
     append_escaped(text, sizeof text, n->summary ? n->summary : n->target);
     if (n->target && n->event != HYDRA_EVENT_ALERT) {
-        append(text, sizeof text, "\n`");
+        delivery_append(text, sizeof text, "\n`");
         append_escaped(text, sizeof text, n->target);
-        append(text, sizeof text, "` %d → %d replicas", n->from_replicas, n->to_replicas);
+        delivery_append(text, sizeof text, "` %d → %d replicas", n->from_replicas, n->to_replicas);
     }
     if (isfinite(n->forecast_peak))
-        append(text, sizeof text, ", forecast peak %.0f", n->forecast_peak);
+        delivery_append(text, sizeof text, ", forecast peak %.0f", n->forecast_peak);
     if (n->reason) {
-        append(text, sizeof text, "\n>");
+        delivery_append(text, sizeof text, "\n>");
         append_escaped(text, sizeof text, n->reason);
     }
     if (n->decided_by) {
-        append(text, sizeof text, "\ndecided by ");
+        delivery_append(text, sizeof text, "\ndecided by ");
         append_escaped(text, sizeof text, n->decided_by);
     }
     if (n->approve_url && n->reject_url)
-        append(text, sizeof text, "\n<%s|Approve> · <%s|Reject>", n->approve_url, n->reject_url);
+        delivery_append(text, sizeof text, "\n<%s|Approve> · <%s|Reject>", n->approve_url, n->reject_url);
     if (n->id)
-        append(text, sizeof text, "\n_%s_", n->id);
+        delivery_append(text, sizeof text, "\n_%s_", n->id);
     json_t *body = json_pack("{s:s}", "text", text);
     char *dumped = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
