@@ -19,8 +19,21 @@ struct plugin_instance {
     char *base_dir;
     char **resolved_paths; /* kept until destroy: setting_path hands them out borrowed */
     size_t resolved_count;
-    char error[2048];
 };
+
+/* Errors are kept per thread, with the instance they came from: HTTP threads call the same store at once, and each
+ * request must quote its own failure, never one another thread set meanwhile. */
+static _Thread_local const plugin_instance *error_owner;
+static _Thread_local char error_text[2048];
+
+static char *error_buffer(const plugin_instance *instance)
+{
+    if (error_owner != instance) {
+        error_owner = instance;
+        error_text[0] = '\0';
+    }
+    return error_text;
+}
 
 /* Marks a setting as read, through libconfig's per-setting hook pointer. */
 static char setting_was_read;
@@ -46,7 +59,7 @@ static void host_set_error(const hydra_host *host, const char *fmt, ...)
     plugin_instance *instance = instance_of(host);
     va_list args;
     va_start(args, fmt);
-    vformat_into(instance->error, sizeof instance->error, fmt, args);
+    vformat_into(error_buffer(instance), sizeof error_text, fmt, args);
     va_end(args);
 }
 
@@ -197,7 +210,7 @@ static int host_script_call(hydra_script *script, int nargs, int nresults)
     if (script_call(script, nargs, nresults) == 0)
         return 0;
     plugin_instance *instance = script_owner(script);
-    format_into(instance->error, sizeof instance->error, "%s", script_error(script));
+    format_into(error_buffer(instance), sizeof error_text, "%s", script_error(script));
     return -1;
 }
 
@@ -249,6 +262,8 @@ static int check_unread_settings(plugin_instance *instance, char *error, size_t 
 
 static void instance_free(plugin_instance *instance)
 {
+    if (error_owner == instance)
+        error_owner = NULL; /* another instance may get this address */
     if (instance->builtin) {
         free(instance->builtin->path);
         free(instance->builtin);
@@ -275,7 +290,7 @@ plugin_instance *instance_create(loader_module *module, const char *name, config
     if (!instance->state) {
         format_into(error, error_size, "plugin %s (%s %s): create failed: %s", name,
                     loader_kind_name(module->descriptor->kind), module->descriptor->name,
-                    instance->error[0] ? instance->error : "no reason given");
+                    instance_error(instance)[0] ? instance_error(instance) : "no reason given");
         instance_free(instance);
         return NULL;
     }
@@ -315,8 +330,8 @@ const char *instance_name(const plugin_instance *instance) { return instance->na
 void *instance_state(const plugin_instance *instance) { return instance->state; }
 const loader_module *instance_module(const plugin_instance *instance) { return instance->module; }
 int instance_kind(const plugin_instance *instance) { return (int)instance->module->descriptor->kind; }
-const char *instance_error(const plugin_instance *instance) { return instance->error; }
-void instance_clear_error(plugin_instance *instance) { instance->error[0] = '\0'; }
+const char *instance_error(const plugin_instance *instance) { return error_owner == instance ? error_text : ""; }
+void instance_clear_error(plugin_instance *instance) { error_buffer(instance)[0] = '\0'; }
 
 /* ## Calls into plugins -------------------------------------------------------------------------------------- */
 
@@ -324,17 +339,18 @@ void instance_clear_error(plugin_instance *instance) { instance->error[0] = '\0'
 static int call_done(plugin_instance *instance, const char *op, int result)
 {
     if (result != 0)
-        log_error("plugin %s: %s failed: %s", instance->name, op, instance->error[0] ? instance->error : "no reason given");
+        log_error("plugin %s: %s failed: %s", instance->name, op,
+                  instance_error(instance)[0] ? instance_error(instance) : "no reason given");
     return result == 0 ? 0 : -1;
 }
 
 static const void *ops_of(plugin_instance *instance, int kind)
 {
-    instance->error[0] = '\0';
+    instance_clear_error(instance);
     if (instance_kind(instance) == kind)
         return instance->module->descriptor->ops;
-    format_into(instance->error, sizeof instance->error, "is a %s, not a %s", loader_kind_name(instance_kind(instance)),
-                loader_kind_name(kind));
+    format_into(error_buffer(instance), sizeof error_text, "is a %s, not a %s",
+                loader_kind_name(instance_kind(instance)), loader_kind_name(kind));
     return NULL;
 }
 
@@ -394,7 +410,7 @@ void *instance_model_open(plugin_instance *instance, const hydra_series *history
 {
     if (!instance_has_models(instance))
         return NULL;
-    instance->error[0] = '\0';
+    instance_clear_error(instance);
     const void *ops = instance->module->descriptor->ops;
     void *model = instance_kind(instance) == HYDRA_KIND_FORECASTER
                       ? ((const hydra_forecaster_ops *)ops)->model_open(instance->state, history)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -769,6 +770,46 @@ static void test_scaler_log_counts_actions(void **unused)
     support_plugin_close(&plugin);
 }
 
+/* Two threads failing on one instance each read their own error: a request's 503 quotes its own failure. */
+typedef struct error_worker {
+    plugin_instance *instance;
+    hydra_event event; /* 0: no notification at all */
+    const char *expected;
+    int mismatches;
+} error_worker;
+
+static void *fail_repeatedly(void *context)
+{
+    error_worker *w = context;
+    hydra_notification n = {.event = w->event};
+    for (int i = 0; i < 20000; i++) {
+        int status = instance_notify(w->instance, w->event ? &n : NULL);
+        if (status != -1 || strcmp(instance_error(w->instance), w->expected) != 0)
+            w->mismatches++;
+    }
+    return NULL;
+}
+
+static void test_instance_errors_are_kept_per_thread(void **unused)
+{
+    (void)unused;
+    support_plugin plugin;
+    plugin_instance *instance = open_plugin(&plugin, "notifier", "log", NULL);
+    log_set_level(HYDRA_LOG_ERROR + 1); /* 40,000 failures need not be printed */
+    error_worker workers[2] = {{instance, 0, "notify: no notification", 0},
+                               {instance, (hydra_event)99, "notify: unknown event 99", 0}};
+    pthread_t threads[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, fail_repeatedly, &workers[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(threads[i], NULL);
+    log_set_level(HYDRA_LOG_INFO);
+    assert_int_equal(workers[0].mismatches, 0);
+    assert_int_equal(workers[1].mismatches, 0);
+    assert_string_equal(instance_error(instance), ""); /* this thread failed on nothing */
+    support_plugin_close(&plugin);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -787,6 +828,7 @@ int main(void)
         cmocka_unit_test(test_robust_z_scores_nab_anomaly_windows_above_the_rest),
         cmocka_unit_test(test_notifier_log_writes_one_line_with_every_field),
         cmocka_unit_test(test_notifier_log_names_every_event),
+        cmocka_unit_test(test_instance_errors_are_kept_per_thread),
         cmocka_unit_test(test_notifier_log_keeps_missing_and_multiline_fields_on_one_line),
         cmocka_unit_test(test_notifier_log_writes_pending_links),
         cmocka_unit_test(test_notifier_log_writes_at_configured_level),

@@ -422,12 +422,14 @@ typedef struct large_append {
     store_fixture *f;
     hydra_sample *samples;
     int result;
+    char error[1024]; /* errors are kept per thread: read where the call was made */
 } large_append;
 
 static void *large_append_run(void *context)
 {
     large_append *job = context;
     job->result = append(job->f, "acme", job->samples, LARGE_BATCH, "big", "ok", 3);
+    format_into(job->error, sizeof job->error, "%s", store_error(job->f));
     return NULL;
 }
 
@@ -436,7 +438,7 @@ static void *large_append_run(void *context)
 static void test_postgres_a_server_stopped_during_a_large_append_keeps_it_whole(void **state)
 {
     store_fixture *f = *state;
-    large_append job = {f, calloc(LARGE_BATCH, sizeof(hydra_sample)), -2};
+    large_append job = {f, calloc(LARGE_BATCH, sizeof(hydra_sample)), -2, ""};
     assert_non_null(job.samples);
     for (int i = 0; i < LARGE_BATCH; i++)
         job.samples[i] = sample("web", "rps", i * 0.25, i);
@@ -446,8 +448,7 @@ static void test_postgres_a_server_stopped_during_a_large_append_keeps_it_whole(
     server_set("down");
     pthread_join(thread, NULL);
     free(job.samples);
-    char error[1024];
-    format_into(error, sizeof error, "%s", store_error(f));
+    const char *error = job.error;
     server_set("up");
     size_t stored = samples_all(f, "acme", "web", "rps")->count;
     if (job.result == 0) {
