@@ -24,7 +24,7 @@ static int keep_sample(void *context, const hydra_sample *sample)
         p->capacity = p->capacity ? 2 * p->capacity : 256;
         p->samples = xrealloc(p->samples, p->capacity * sizeof *p->samples);
     }
-    p->samples[p->count++] = *sample; /* service and metric point at the target's config, which outlives this */
+    p->samples[p->count++] = *sample; /* its service and metric are replaced by the target's before use */
     return 0;
 }
 
@@ -51,6 +51,7 @@ static void pull_target(daemon_app *app, size_t index, double now)
             free(batch.samples);
             return;
         }
+        /* A source's strings need not outlive the call; the target's config does. */
         for (size_t i = 0; i < batch.count; i++) {
             batch.samples[i].service = target->name;
             batch.samples[i].metric = target->metric;

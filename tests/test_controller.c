@@ -27,44 +27,55 @@ typedef struct fixture {
     controller *controller;
 } fixture;
 
-/* target_settings go into the target's group (e.g. "dry_run = true;"). */
-static void fixture_open_with(fixture *f, const char *policy_name, const char *target_settings)
+/* Opens a controller on config_format, in which "%1$s" is the build folder (absolute), under the bundled policy
+ * policy_name (NULL: none, so every change asks a person). */
+static void fixture_open_config(fixture *f, const char *policy_name, const char *config_format)
 {
     memset(f, 0, sizeof *f);
+    char cwd[1024], base[1100];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    format_into(base, sizeof base, "%s/%s", cwd, support_build_dir());
     format_into(f->path, sizeof f->path, "/tmp/hydra-controller-XXXXXX");
     int fd = mkstemp(f->path);
     FILE *file = fdopen(fd, "w");
-    char cwd[1024];
-    assert_non_null(getcwd(cwd, sizeof cwd));
-    fprintf(file,
-            "plugin_dir = \"%s/%s/plugins\";\n"
-            "approval = { timeout = \"30m\"; expected_latency = \"5m\"; };\n"
-            "public_url = \"http://hydra.example:8080/\";\n"
-            "plugins = (\n"
-            "  { kind = \"forecaster\"; name = \"seasonal_naive\"; settings = { season_length = 60; }; },\n"
-            "  { kind = \"notifier\"; name = \"log\"; },\n"
-            "  { kind = \"anomaly\"; name = \"robust_z\"; },\n"
-            "  { kind = \"scaler\"; name = \"log\"; settings = { initial_replicas = 2; }; }\n"
-            ");\n"
-            "notifiers = [ \"log\" ];\n"
-            "targets = ( { name = \"web\"; forecaster = \"seasonal_naive\"; scaler = \"log\"; planner = \"reactive\";\n"
-            "  capacity_per_replica = 100; min_replicas = 1; max_replicas = 60; headroom = 0.3;\n"
-            "  stabilization = \"5m\"; %s } );\n",
-            cwd, support_build_dir(), target_settings);
+    fprintf(file, config_format, base);
+    fprintf(file, "plugin_dir = \"%s/plugins\";\n", base);
     fclose(file);
     char error[2048];
     clock_init_virtual(&f->clock, T0);
     if (config_load(&f->config, f->path, error, sizeof error) != 0 ||
         plugin_set_open(&f->plugins, &f->config, &f->clock, error, sizeof error) != 0)
         fail_msg("%s", error);
-    char *policy_path = xasprintf("scripts/policies/%s", policy_name);
+    char *policy_path = policy_name ? xasprintf("scripts/policies/%s", policy_name) : NULL;
     script_options options = {.clock = &f->clock};
     f->policy = policy_open(policy_path, &options, error, sizeof error);
     free(policy_path);
     assert_non_null(f->policy);
     controller_setup setup = {&f->config, &f->plugins, f->policy, &f->clock, NULL, "rec", NULL, NULL};
     f->controller = controller_create(&setup, error, sizeof error);
-    assert_non_null(f->controller);
+    if (!f->controller)
+        fail_msg("%s", error);
+}
+
+/* The usual target, web, sized for its load now; target_settings go into its group (e.g. "dry_run = true;"). */
+static void fixture_open_with(fixture *f, const char *policy_name, const char *target_settings)
+{
+    char *config = xasprintf(
+        "approval = { timeout = \"30m\"; expected_latency = \"5m\"; };\n"
+        "public_url = \"http://hydra.example:8080/\";\n"
+        "plugins = (\n"
+        "  { kind = \"forecaster\"; name = \"seasonal_naive\"; settings = { season_length = 60; }; },\n"
+        "  { kind = \"notifier\"; name = \"log\"; },\n"
+        "  { kind = \"anomaly\"; name = \"robust_z\"; },\n"
+        "  { kind = \"scaler\"; name = \"log\"; settings = { initial_replicas = 2; }; }\n"
+        ");\n"
+        "notifiers = [ \"log\" ];\n"
+        "targets = ( { name = \"web\"; forecaster = \"seasonal_naive\"; scaler = \"log\"; planner = \"reactive\";\n"
+        "  capacity_per_replica = 100; min_replicas = 1; max_replicas = 60; headroom = 0.3;\n"
+        "  stabilization = \"5m\"; %s } );\n",
+        target_settings);
+    fixture_open_config(f, policy_name, config);
+    free(config);
 }
 
 static void fixture_open(fixture *f, const char *policy_name) { fixture_open_with(f, policy_name, ""); }
@@ -341,66 +352,26 @@ static void test_controller_keeps_the_last_load_over_short_gaps_only(void **stat
 
 /* Streaming models learn when their first value is: a history replayed from the store starts before the controller
  * was created, and a model that reads the calendar must not be told it starts now. */
-/* A controller on a config of the test's own (plugins may be named by "%1$s/" + the build folder, absolute). */
-typedef struct own_controller {
-    char path[64];
-    hydra_config config;
-    hydra_clock clock;
-    plugin_set plugins;
-    policy *policy; /* none: every change asks a person */
-    controller *controller;
-} own_controller;
-
-static void own_open(own_controller *o, const char *config_format)
-{
-    char cwd[1024], base[1100];
-    assert_non_null(getcwd(cwd, sizeof cwd));
-    format_into(base, sizeof base, "%s/%s", cwd, support_build_dir());
-    format_into(o->path, sizeof o->path, "/tmp/hydra-controller-own-XXXXXX");
-    int fd = mkstemp(o->path);
-    FILE *file = fdopen(fd, "w");
-    fprintf(file, config_format, base);
-    fprintf(file, "plugin_dir = \"%s/plugins\";\n", base);
-    fclose(file);
-    char error[2048];
-    clock_init_virtual(&o->clock, T0);
-    if (config_load(&o->config, o->path, error, sizeof error) != 0 ||
-        plugin_set_open(&o->plugins, &o->config, &o->clock, error, sizeof error) != 0)
-        fail_msg("%s", error);
-    o->policy = policy_open(NULL, NULL, error, sizeof error);
-    controller_setup setup = {&o->config, &o->plugins, o->policy, &o->clock, NULL, "rec", NULL, NULL};
-    o->controller = controller_create(&setup, error, sizeof error);
-    if (!o->controller)
-        fail_msg("%s", error);
-}
-
-static void own_close(own_controller *o)
-{
-    controller_destroy(o->controller);
-    policy_close(o->policy);
-    plugin_set_close(&o->plugins);
-    config_free(&o->config);
-    unlink(o->path);
-}
-
 static void test_controller_tells_models_when_the_first_value_is(void **state)
 {
     (void)state;
-    own_controller o;
-    own_open(&o, "plugins = (\n"
-                 "  { kind = \"forecaster\"; name = \"start_echo\"; file = \"%1$s/tests/fixtures/start_echo.so\"; },\n"
-                 "  { kind = \"scaler\"; name = \"log\"; settings = { initial_replicas = 2; }; }\n"
-                 ");\n"
-                 "targets = ( { name = \"web\"; forecaster = \"start_echo\"; scaler = \"log\";\n"
-                 "  capacity_per_replica = 1e12; min_replicas = 1; max_replicas = 60; } );\n");
+    fixture f;
+    const char *config = "plugins = (\n"
+                         "  { kind = \"forecaster\"; name = \"start_echo\";\n"
+                         "    file = \"%1$s/tests/fixtures/start_echo.so\"; },\n"
+                         "  { kind = \"scaler\"; name = \"log\"; settings = { initial_replicas = 2; }; }\n"
+                         ");\n"
+                         "targets = ( { name = \"web\"; forecaster = \"start_echo\"; scaler = \"log\";\n"
+                         "  capacity_per_replica = 1e12; min_replicas = 1; max_replicas = 60; } );\n";
+    fixture_open_config(&f, NULL, config);
     double first = T0 - 3600;
     for (double t = first; t < T0; t += 60)
-        assert_int_equal(controller_observe(o.controller, 0, t, 10), 0);
-    controller_tick(o.controller, T0);
+        assert_int_equal(controller_observe(f.controller, 0, t, 10), 0);
+    controller_tick(f.controller, T0);
     controller_view view;
-    controller_view_target(o.controller, 0, &view);
+    controller_view_target(f.controller, 0, &view);
     assert_true(view.forecast == first);
-    own_close(&o);
+    fixture_close(&f);
 }
 
 typedef struct alerts_seen {
@@ -423,24 +394,24 @@ static void test_controller_alerts_on_demand_the_forecast_sees_coming(void **sta
     const double ends[] = {900, 10};
     const controller_alert_kind kinds[] = {ALERT_DEMAND_SPIKE, ALERT_DEMAND_DECLINE};
     for (int k = 0; k < 2; k++) {
-        own_controller o;
-        own_open(&o, "approval = { expected_latency = \"10m\"; };\n"
-                     "plugins = (\n"
-                     "  { kind = \"forecaster\"; name = \"seasonal_naive\"; settings = { season_length = 60; }; },\n"
-                     "  { kind = \"scaler\"; name = \"log\"; settings = { initial_replicas = 2; }; }\n"
-                     ");\n"
-                     "targets = ( { name = \"web\"; forecaster = \"seasonal_naive\"; scaler = \"log\";\n"
-                     "  capacity_per_replica = 100; min_replicas = 1; max_replicas = 60; } );\n");
+        fixture f;
+        const char *config = "approval = { expected_latency = \"10m\"; };\n"
+                             "plugins = (\n"
+                             "  { kind = \"forecaster\"; name = \"seasonal_naive\";\n"
+                             "    settings = { season_length = 60; }; },\n"
+                             "  { kind = \"scaler\"; name = \"log\"; settings = { initial_replicas = 2; }; }\n"
+                             ");\n"
+                             "targets = ( { name = \"web\"; forecaster = \"seasonal_naive\"; scaler = \"log\";\n"
+                             "  capacity_per_replica = 100; min_replicas = 1; max_replicas = 60; } );\n";
+        fixture_open_config(&f, NULL, config);
         alerts_seen seen = {0};
-        controller_on_alert(o.controller, keep_alert, &seen);
+        controller_on_alert(f.controller, keep_alert, &seen);
         /* Two hours of 100 a minute whose last ten minutes are ends[k], then the third hour's first 55 minutes. */
         for (int minute_index = 0; minute_index < 175; minute_index++) {
             double t = T0 + 60.0 * minute_index;
             int in_hour = minute_index % 60;
             double load = in_hour >= 50 && minute_index < 120 ? ends[k] : 100;
-            o.clock.virtual_now = t + 60;
-            assert_int_equal(controller_observe(o.controller, 0, t, load), 0);
-            controller_tick(o.controller, t + 60);
+            minute(&f, t, load);
         }
         /* The second hour's end was seen coming from the first; the third's from the second: one episode each. (After
          * a spike, the fall back to 100 is a decline of its own.) */
@@ -450,7 +421,7 @@ static void test_controller_alerts_on_demand_the_forecast_sees_coming(void **sta
         assert_true(last->value == ends[k]);
         assert_true(k == 0 ? last->score > 2 : last->score < 0.5);
         assert_true(last->value_at > last->at);
-        own_close(&o);
+        fixture_close(&f);
     }
 }
 

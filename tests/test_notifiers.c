@@ -24,18 +24,14 @@
 
 #define SECRET "a-shared-secret-of-some-length"
 
-typedef peer receiver;
-
-static void server_start(receiver *r, const char *script, bool folder, const char *options)
+/* tests/receiver.py with options, logging the requests it gets to its file. */
+static void receiver_start(peer *r, const char *options)
 {
-    assert_int_equal(peer_start(r, script, folder, options), 0);
+    assert_int_equal(peer_start(r, "tests/receiver.py", false, options), 0);
 }
 
-static void receiver_start(receiver *r, const char *options) { server_start(r, "tests/receiver.py", false, options); }
-static void receiver_stop(receiver *r) { peer_stop(r); }
-
 /* The requests the receiver logged, as a JSON array. */
-static json_t *received(const receiver *r)
+static json_t *received(const peer *r)
 {
     json_t *all = json_array();
     FILE *file = fopen(r->path, "r");
@@ -73,7 +69,7 @@ static hydra_notification pending_notification(void)
     };
 }
 
-static plugin_instance *open_notifier(support_plugin *plugin, const char *name, const receiver *r,
+static plugin_instance *open_notifier(support_plugin *plugin, const char *name, const peer *r,
                                       const char *more)
 {
     char *settings = xasprintf("url = \"http://127.0.0.1:%d/hook\"; %s", r ? r->port : 1, more ? more : "");
@@ -87,7 +83,7 @@ static plugin_instance *open_notifier(support_plugin *plugin, const char *name, 
 static void test_webhook_posts_json_a_receiver_can_verify(void **state)
 {
     (void)state;
-    receiver r;
+    peer r;
     receiver_start(&r, NULL);
     support_plugin plugin;
     plugin_instance *webhook = open_notifier(&plugin, "webhook", &r, "secret = \"" SECRET "\";");
@@ -121,13 +117,13 @@ static void test_webhook_posts_json_a_receiver_can_verify(void **state)
     assert_string_equal(json_string_value(json_object_get(document, "approve_url")), n.approve_url);
     json_decref(document);
     json_decref(requests);
-    receiver_stop(&r);
+    peer_stop(&r);
 }
 
 static void test_webhook_retries_with_backoff_until_the_receiver_takes_it(void **state)
 {
     (void)state;
-    receiver r;
+    peer r;
     receiver_start(&r, "--fail-first 2");
     support_plugin plugin;
     plugin_instance *webhook =
@@ -142,13 +138,13 @@ static void test_webhook_retries_with_backoff_until_the_receiver_takes_it(void *
     assert_null(strstr(support_log_text(), "failed"));
     support_log_stop();
     json_decref(requests);
-    receiver_stop(&r);
+    peer_stop(&r);
 }
 
 static void test_webhook_gives_up_after_the_retries_and_says_so(void **state)
 {
     (void)state;
-    receiver r;
+    peer r;
     receiver_start(&r, "--status 503");
     support_plugin plugin;
     plugin_instance *webhook =
@@ -162,7 +158,7 @@ static void test_webhook_gives_up_after_the_retries_and_says_so(void **state)
     json_t *requests = received(&r);
     assert_int_equal(json_array_size(requests), 2);
     json_decref(requests);
-    receiver_stop(&r);
+    peer_stop(&r);
 
     /* A receiver nobody runs: the same, with curl's reason. */
     webhook = open_notifier(&plugin, "webhook", NULL, "secret = \"" SECRET "\"; retries = 0;");
@@ -177,7 +173,7 @@ static void test_webhook_gives_up_after_the_retries_and_says_so(void **state)
 static void test_webhook_never_waits_for_a_slow_receiver(void **state)
 {
     (void)state;
-    receiver r;
+    peer r;
     receiver_start(&r, "--delay 2");
     support_plugin plugin;
     plugin_instance *webhook = open_notifier(&plugin, "webhook", &r, "secret = \"" SECRET "\";");
@@ -190,7 +186,7 @@ static void test_webhook_never_waits_for_a_slow_receiver(void **state)
     requests = received(&r);
     assert_int_equal(json_array_size(requests), 1);
     json_decref(requests);
-    receiver_stop(&r);
+    peer_stop(&r);
 }
 
 static void test_http_notifiers_refuse_bad_settings(void **state)
@@ -214,7 +210,7 @@ static void test_http_notifiers_refuse_bad_settings(void **state)
 static void test_slack_message_has_the_facts_and_the_links(void **state)
 {
     (void)state;
-    receiver r;
+    peer r;
     receiver_start(&r, NULL);
     support_plugin plugin;
     plugin_instance *slack = open_notifier(&plugin, "slack", &r, NULL);
@@ -235,7 +231,7 @@ static void test_slack_message_has_the_facts_and_the_links(void **state)
     assert_contains(text, "<http://hydra.example/api/v1/recommendations/rec-7/reject|Reject>");
     json_decref(body);
     json_decref(requests);
-    receiver_stop(&r);
+    peer_stop(&r);
 }
 
 static const char *read_text(const char *path)
@@ -251,8 +247,8 @@ static const char *read_text(const char *path)
 static void test_email_sends_a_mail_with_text_and_html_parts(void **state)
 {
     (void)state;
-    receiver sink;
-    server_start(&sink, "tests/smtp_sink.py", true, NULL);
+    peer sink;
+    assert_int_equal(peer_start(&sink, "tests/smtp_sink.py", true, NULL), 0);
     support_plugin plugin;
     char *settings = xasprintf("url = \"smtp://127.0.0.1:%d\"; from = \"hydra@example.org\";\n"
                                "to = \"oncall@example.org, lead@example.org\";", sink.port);
@@ -283,7 +279,7 @@ static void test_email_sends_a_mail_with_text_and_html_parts(void **state)
     assert_contains(message, "Content-Type: text/html; charset=utf-8");
     assert_contains(message, "<a href=\"http://hydra.example/api/v1/recommendations/rec-7/approve\">Approve</a>");
     assert_contains(message, "Predicted Suhoor surge &lt;before 02:40&gt;");
-    receiver_stop(&sink);
+    peer_stop(&sink);
 }
 
 static void test_email_refuses_bad_settings_and_reports_an_absent_server(void **state)

@@ -9,6 +9,8 @@
  *
  * Settings: window (5..10000000, default 288), threshold (> 0, default 3.5: the robust z that scores 0.5),
  * min_samples (1..window, default 10: history needed before anything scores above 0). */
+#include "../common/detector.h"
+
 #include <hydra/plugin.h>
 
 #include <math.h>
@@ -202,16 +204,6 @@ static double history_mad(const history *h, double median)
 
 /* ## Scoring ---------------------------------------------------------------------------------------------------- */
 
-/* z^4 / (z^4 + threshold^4), written so that a huge z gives 1 rather than inf / inf. */
-static double squash(double z, double threshold)
-{
-    if (!(z > 0))
-        return 0;
-    double ratio = threshold / z;
-    double ratio2 = ratio * ratio;
-    return 1 / (1 + ratio2 * ratio2);
-}
-
 static double history_mean_deviation(const history *h, double median)
 {
     double sum = 0;
@@ -237,7 +229,7 @@ static double score_against(const robust_z *self, const history *h, double x)
     if (h->count < self->min_samples)
         return 0;
     double median = history_median(h);
-    return squash(fabs(x - median) / history_scale(h, median), self->threshold);
+    return detector_squash(fabs(x - median) / history_scale(h, median), self->threshold); /* 0.5 at threshold */
 }
 
 /* Infinities are treated like NAN: not a measurement, and they would turn the median into NAN for a whole window. */
