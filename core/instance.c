@@ -433,6 +433,19 @@ int instance_model_forecast(plugin_instance *instance, void *model, hydra_foreca
     return ops && ops->model_forecast(model, out) == 0 ? 0 : -1; /* not logged, as instance_forecast */
 }
 
+int instance_model_explain(plugin_instance *instance, void *model, double at, char *text, size_t size)
+{
+    const hydra_forecaster_ops *ops = ops_of(instance, HYDRA_KIND_FORECASTER);
+    if (size)
+        text[0] = '\0';
+    if (!ops || !ops->model_explain)
+        return ops ? 0 : -1;
+    int result = call_done(instance, "model_explain", ops->model_explain(model, at, text, size));
+    if (result != 0 && size)
+        text[0] = '\0';
+    return result;
+}
+
 int instance_model_score(plugin_instance *instance, void *model, double value, double *score)
 {
     const hydra_anomaly_ops *ops = ops_of(instance, HYDRA_KIND_ANOMALY);

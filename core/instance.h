@@ -52,6 +52,8 @@ void *instance_model_open(plugin_instance *instance, const hydra_series *history
 int instance_model_observe(plugin_instance *instance, void *model, double value);
 int instance_model_forecast(plugin_instance *instance, void *model, hydra_forecast *out);
 int instance_model_score(plugin_instance *instance, void *model, double value, double *score);
+/* Words for what the model expects at `at`; an empty text when the forecaster has nothing to say. */
+int instance_model_explain(plugin_instance *instance, void *model, double at, char *text, size_t size);
 void instance_model_close(plugin_instance *instance, void *model);
 
 #endif

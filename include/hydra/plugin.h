@@ -159,6 +159,11 @@ typedef struct hydra_forecaster_ops {
     int (*model_observe)(void *model, double value);
     int (*model_forecast)(void *model, hydra_forecast *out);
     void (*model_close)(void *model);
+
+    /* Optional: what a model expects at time `at` and why, in words a person reads in a recommendation's reason
+     * ("35 min before Imsak, night 27 of Ramadan"). Writes a NUL-terminated text (empty when there is nothing to
+     * say beyond the numbers) and returns 0, or -1 with set_error. */
+    int (*model_explain)(void *model, double at, char *text, size_t size);
 } hydra_forecaster_ops;
 
 /* ## Anomaly detector */
