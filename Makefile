@@ -59,6 +59,7 @@ LIBS_forecaster/seasonal_naive := -lm
 LIBS_forecaster/holt_winters   := -lm
 LIBS_forecaster/calendar       := -litl -lm
 LIBS_forecaster/linear         := -lm
+LIBS_forecaster/ensemble       := -lm
 LIBS_forecaster/lua            := $(shell pkg-config --libs lua5.4) -lm
 LIBS_anomaly/robust_z          := -lm
 LIBS_anomaly/ewma              := -lm

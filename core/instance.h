@@ -14,6 +14,9 @@ typedef struct instance_context {
     const char *base_dir;         /* relative setting paths resolve against it (the config file's folder) */
     size_t script_memory_limit;   /* for bridge scripts; 0 = default */
     long long script_instruction_limit;
+    /* The other instances of the same controller, for plugins built from others; NULL when there are none. */
+    struct plugin_instance *(*find_peer)(const void *peers, int kind, const char *name);
+    const void *peers;
 } instance_context;
 
 typedef struct plugin_instance plugin_instance;
