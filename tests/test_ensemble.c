@@ -52,7 +52,11 @@ static int fixture_open(fixture *f, const char *ensemble_settings)
     clock_init_virtual(&f->clock, 0);
     if (config_load(&f->config, f->path, f->error, sizeof f->error) != 0)
         fail_msg("%s", f->error);
-    return plugin_set_open(&f->plugins, &f->config, &f->clock, f->error, sizeof f->error);
+    if (plugin_set_open(&f->plugins, &f->config, &f->clock, f->error, sizeof f->error) == 0)
+        return 0;
+    config_free(&f->config);
+    unlink(f->path);
+    return -1;
 }
 
 static void fixture_close(fixture *f)

@@ -273,6 +273,16 @@ static bool prayer_seconds(const Prayer *prayer, double *seconds)
 
 /* Imsak, Fajr and Maghrib of a local day in Unix seconds; false near the poles when one does not happen. libitl
  * gives clock times modulo a day, so each is placed on the side of Dhuhr it belongs to. */
+/* libitl (0.8) keeps a per-call cache of the sun's position in a stack variable it never initialises, and reuses
+ * it when that garbage matches the day asked about: a value left on the stack by an earlier call can give a wrong
+ * Imsak or none at all. Zeroing the stack the call is about to use makes the cache miss, as it should. */
+static __attribute__((noinline)) void scrub_stack_for_libitl(void)
+{
+    char area[16384];
+    explicit_bzero(area, sizeof area);
+    __asm__ volatile("" : : "r"(area) : "memory");
+}
+
 static bool prayer_times_of(const calendar_config *config, long long day, day_info *info)
 {
     Location place = {.degreeLong = config->longitude, .degreeLat = config->latitude, .gmtDiff = config->utc_offset,
@@ -283,7 +293,9 @@ static bool prayer_times_of(const calendar_config *config, long long day, day_in
     struct tm civil = civil_of_day(day);
     Date date = {.day = civil.tm_mday, .month = civil.tm_mon + 1, .year = civil.tm_year + 1900};
     Prayer imsak, prayers[6]; /* Fajr, Shurooq, Dhuhr, Asr, Maghrib, Isha */
+    scrub_stack_for_libitl();
     getImsaak(&place, &method, &date, &imsak);
+    scrub_stack_for_libitl();
     getPrayerTimes(&place, &method, &date, prayers);
     double at_imsak, at_fajr, at_dhuhr, at_maghrib;
     if (!prayer_seconds(&imsak, &at_imsak) || !prayer_seconds(&prayers[0], &at_fajr) ||
