@@ -74,6 +74,8 @@ LIBS_notifier/webhook          := $(shell pkg-config --libs libcurl jansson libc
 LIBS_notifier/slack            := $(shell pkg-config --libs libcurl jansson) -pthread
 LIBS_notifier/email            := $(shell pkg-config --libs libcurl) -lm -pthread
 LIBS_source/prometheus         := $(shell pkg-config --libs libcurl jansson) -lm
+# libyaml reads kubeconfig files (YAML); libcrypto decodes their base64 *-data fields.
+LIBS_scaler/kubernetes         := $(shell pkg-config --libs libcurl jansson yaml-0.1 libcrypto) -lm
 
 plugins: $(PLUGIN_SOS)
 
@@ -113,7 +115,8 @@ check: tests-build
 # Debian packages the build and the tests need; `make deps` installs the missing ones (as root, or with sudo).
 DEBIAN_PACKAGES := gcc make pkg-config liblua5.4-dev libconfig-dev libcmocka-dev libmicrohttpd-dev libjansson-dev \
                    libsqlite3-dev sqlite3 curl libssl-dev libitl-dev itools postgresql libcurl4-openssl-dev libpq-dev zlib1g \
-                   gnuplot-nox wrk python3 python3-aiosmtpd prometheus
+                   gnuplot-nox wrk python3 python3-aiosmtpd prometheus \
+                   libyaml-dev openssl
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 deps:
