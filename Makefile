@@ -97,6 +97,10 @@ TEST_SUPPORT_OBJS := $(O)/tests/support.o $(O)/tests/servers.o $(O)/tests/peers.
 $(O)/tests/test_%: $(O)/tests/test_%.o $(TEST_SUPPORT_OBJS) $(CORE_OBJS)
 	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(CORE_LIBS) -lcmocka
 
+# The tests that talk to the fake Kubernetes API server (tests/kube_fake.py) share its harness.
+KUBE_TESTS := $(O)/tests/test_scaler_kubernetes $(O)/tests/test_kube_kubectl $(O)/tests/test_kube_daemon
+$(filter $(TEST_BINS),$(KUBE_TESTS)): $(O)/tests/kube_harness.o
+
 $(O)/tests/fixtures/%.so: tests/fixtures/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(PLUGIN_CFLAGS) -MMD -MP $(LDFLAGS) -shared -o $@ $<

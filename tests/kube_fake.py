@@ -580,9 +580,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if user in options.viewer and verb not in ("get", "list", "watch"):
             group, _, namespace, plural, name, sub = parsed
             resource = plural + ("/" + sub if sub else "")
-            code, answer = status_object(403, "Forbidden", f'{qualified(group, plural)} "{name}" is forbidden: User '
-                                         f'"{user}" cannot {verb} resource "{resource}" in API group "{group}" in the '
-                                         f'namespace "{namespace}"', {"name": name, "group": group, "kind": plural})
+            subject = f'{qualified(group, plural)} "{name}"' if name else qualified(group, plural)
+            code, answer = status_object(403, "Forbidden", f'{subject} is forbidden: User "{user}" cannot {verb} '
+                                         f'resource "{resource}" in API group "{group}" in the namespace '
+                                         f'"{namespace}"', {"name": name or "", "group": group, "kind": plural})
             self.send_json(code, answer)
             return code
         try:

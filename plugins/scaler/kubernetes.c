@@ -216,16 +216,26 @@ static void workload_free(workload *w)
     free(w->name);
 }
 
+static char *trimmed(char *text)
+{
+    while (isspace((unsigned char)*text))
+        text++;
+    trim_end(text);
+    return text;
+}
+
 /* One entry "TARGET=KIND/[NAMESPACE/]NAME" (already trimmed) into w; a reason in why when it is not one. */
 static int workload_parse(char *entry, const char *namespace, workload *w, char *why, size_t why_size)
 {
     char *equals = strchr(entry, '=');
-    if (!equals || equals == entry) {
+    if (equals)
+        *equals = '\0';
+    if (!equals || !trimmed(entry)[0]) {
         snprintf(why, why_size, "expected TARGET=KIND/NAME or TARGET=KIND/NAMESPACE/NAME");
         return -1;
     }
-    *equals = '\0';
-    char *kind = equals + 1, *first = strchr(kind, '/');
+    entry = trimmed(entry);
+    char *kind = trimmed(equals + 1), *first = strchr(kind, '/');
     char *second = first ? strchr(first + 1, '/') : NULL;
     if (!first || (second && strchr(second + 1, '/'))) {
         snprintf(why, why_size, "expected KIND/NAME or KIND/NAMESPACE/NAME after '='");
@@ -253,14 +263,6 @@ static int workload_parse(char *entry, const char *namespace, workload *w, char 
     }
     *w = (workload){strdup(entry), (workload_kind)found, strdup(space), strdup(name)};
     return 0;
-}
-
-static char *trimmed(char *text)
-{
-    while (isspace((unsigned char)*text))
-        text++;
-    trim_end(text);
-    return text;
 }
 
 static int workloads_parse(kubernetes *self, const char *setting)
@@ -418,9 +420,11 @@ static int kubeconfig_cluster(kubeconfig *k, yaml_node_t *cluster, credentials *
 static int kubeconfig_user(kubeconfig *k, yaml_node_t *user, const char *user_name, credentials *out)
 {
     if (yaml_member(k, user, "exec") || yaml_member(k, user, "auth-provider")) {
+        yaml_node_t *program = yaml_member(k, user, "exec") ? yaml_member(k, user, "exec")
+                                                            : yaml_member(k, user, "auth-provider");
         snprintf(k->error, sizeof k->error, "%s:%d: user '%s' gets its credentials from a program (exec or "
                  "auth-provider), which hydra does not run: give it a token, a tokenFile or a client certificate",
-                 k->path, yaml_line(user), user_name);
+                 k->path, yaml_line(program), user_name);
         return -1;
     }
     out->token = text_copy(yaml_text(k, user, "token"));
