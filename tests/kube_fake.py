@@ -208,6 +208,13 @@ def scale_of(workload):
     return scale
 
 
+def ensure_namespace(namespace):
+    """A control-made object's namespace exists, as it would in a cluster where someone made it."""
+    if namespace and ("", "namespaces", None, namespace) not in store:
+        store_put("", "namespaces", None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace},
+                                           "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})
+
+
 def store_put(group, plural, namespace, obj, spec_changed=True):
     meta = obj.setdefault("metadata", {})
     key = (group, plural, namespace, meta["name"])
@@ -268,6 +275,52 @@ def list_objects(group, version, plural, kind, namespace, query):
              if g == group and p == plural and (namespace is None or ns == namespace) and field_matches(obj, selector)]
     return 200, {"kind": kind + "List", "apiVersion": group_version(group, version),
                  "metadata": {"resourceVersion": str(revision[0])}, "items": items}
+
+
+def age(obj):
+    created = obj.get("metadata", {}).get("creationTimestamp") or obj.get("lastTimestamp")
+    if not created:
+        return "<unknown>"
+    then = datetime.datetime.strptime(created[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+    seconds = max(0, int((datetime.datetime.now(datetime.timezone.utc) - then).total_seconds()))
+    return f"{seconds}s" if seconds < 120 else f"{seconds // 60}m" if seconds < 7200 else f"{seconds // 3600}h"
+
+
+def columns_of(plural, obj):
+    """What `kubectl get` prints for a kind: the server's columns, as a real apiserver's table printers give them."""
+    status = obj.get("status", {})
+    if plural == "deployments":
+        return [("Ready", f'{status.get("readyReplicas", 0)}/{obj.get("spec", {}).get("replicas", 0)}'),
+                ("Up-to-date", status.get("updatedReplicas", 0)), ("Available", status.get("availableReplicas", 0))]
+    if plural == "statefulsets":
+        return [("Ready", f'{status.get("readyReplicas", 0)}/{obj.get("spec", {}).get("replicas", 0)}')]
+    if plural == "events":
+        about = obj.get("involvedObject", {})
+        return [("Last Seen", age({"lastTimestamp": obj.get("lastTimestamp")})), ("Type", obj.get("type", "")),
+                ("Reason", obj.get("reason", "")), ("Object", f'{about.get("kind", "").lower()}/{about.get("name")}'),
+                ("Message", obj.get("message", ""))]
+    return []
+
+
+def as_table(plural, answer):
+    """A meta.k8s.io/v1 Table of an object or a list, for clients that ask for one in Accept."""
+    items = answer.get("items", [answer]) if isinstance(answer, dict) else []
+    extra = columns_of(plural, items[0] if items else {})
+    names = ["Name"] + [name for name, _ in extra] + ([] if plural == "events" else ["Age"])
+    if plural == "events":
+        names = [name for name, _ in extra]
+    definitions = [{"name": name, "type": "string", "format": "name" if name == "Name" else "", "description": "",
+                    "priority": 0} for name in names]
+    rows = []
+    for item in items:
+        cells = [value for _, value in columns_of(plural, item)]
+        if plural != "events":
+            cells = [item["metadata"]["name"]] + cells + [age(item)]
+        rows.append({"cells": cells, "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                                                "metadata": item.get("metadata", {})}})
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1",
+            "metadata": {"resourceVersion": answer.get("metadata", {}).get("resourceVersion", "")},
+            "columnDefinitions": definitions, "rows": rows}
 
 
 def decode_patch(content_type, body, current):
@@ -355,6 +408,8 @@ def handle_object(method, parsed, content_type, body, query):
             return status_object(409, "AlreadyExists", f'{qualified(group, plural)} "{meta["name"]}" already exists',
                                  {"name": meta["name"], "group": group, "kind": plural})
         meta.pop("resourceVersion", None)
+        if namespace and ("", "namespaces", None, namespace) not in store:
+            return not_found("", "namespaces", namespace)
         if "dryRun" in query:
             return 201, obj
         return 201, copy.deepcopy(store_put(group, plural, namespace, obj))
@@ -458,7 +513,9 @@ def control(method, path, query, body):
         if not found:
             return status_object(400, "BadRequest", "unknown kind")
         group, _, entry = found
-        return 201, store_put(group, entry[0], obj["metadata"].get("namespace", "default") if entry[2] else None, obj)
+        namespace = obj["metadata"].get("namespace", "default") if entry[2] else None
+        ensure_namespace(namespace)
+        return 201, store_put(group, entry[0], namespace, obj)
     if path == "/fake/objects" and method == "GET":
         arg = {k: v[0] for k, v in query.items()}
         found = resource_of_kind(arg.get("apiVersion", ""), arg.get("kind", ""))
@@ -593,6 +650,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     after_fault(fault, parsed)
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             code, answer = status_object(400, "BadRequest", f"the request could not be decoded: {error}")
+        if code == 200 and self.command == "GET" and parsed[5] is None and "as=Table" in self.headers.get("Accept", ""):
+            answer = as_table(parsed[3], answer)
         self.send_json(code, answer)
         return code
 
@@ -609,6 +668,8 @@ class Server(http.server.ThreadingHTTPServer):
         pass  # a client that gave up during the TLS handshake (a curl timeout) is no news
 
 
+for name in ("default", "kube-system"):
+    ensure_namespace(name)
 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 context.load_cert_chain(options.cert, options.key)
 context.load_verify_locations(options.client_ca)
