@@ -188,6 +188,7 @@ static void test_kubectl_accepts_the_deploy_manifests(void **state)
                               "role.rbac.authorization.k8s.io/hydra-scaler created (dry run)",
                               "rolebinding.rbac.authorization.k8s.io/hydra-scaler created (dry run)",
                               "role.rbac.authorization.k8s.io/hydra-leader-election created (dry run)",
+                              "rolebinding.rbac.authorization.k8s.io/hydra-leader-election created (dry run)",
                               "configmap/hydra-config created (dry run)",
                               "persistentvolumeclaim/hydra-data created (dry run)",
                               "deployment.apps/hydra created (dry run)",
