@@ -120,7 +120,7 @@ check: tests-build
 DEBIAN_PACKAGES := gcc make pkg-config liblua5.4-dev libconfig-dev libcmocka-dev libmicrohttpd-dev libjansson-dev \
                    libsqlite3-dev sqlite3 curl libssl-dev libitl-dev itools postgresql libcurl4-openssl-dev libpq-dev zlib1g \
                    gnuplot-nox wrk python3 python3-aiosmtpd prometheus \
-                   libyaml-dev openssl
+                   libyaml-dev openssl python3-yaml
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 deps:

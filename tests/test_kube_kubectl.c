@@ -198,6 +198,57 @@ static void test_kubectl_accepts_the_deploy_manifests(void **state)
     assert_int_equal(kube_fake_count_requests(&fake, "POST", "/namespaces"), 0); /* a dry run creates nothing */
 }
 
+/* What the dry run leaves out: every field is one the API has for its kind, the objects fit together, RBAC grants
+ * exactly what hydra uses; and the ConfigMap holds a config hydra accepts, its scaler finding the API in-cluster. */
+static void test_deploy_manifests_pass_the_schema_check_and_hold_a_valid_config(void **state)
+{
+    (void)state;
+    const char *output = NULL;
+    char *line = xasprintf("/usr/bin/python3 tests/kube_manifests.py deploy/kubernetes --config-out %s/hydra.cfg",
+                           fake.dir);
+    assert_int_equal(support_run(line, &output), 0);
+    free(line);
+    assert_string_equal(output, "ok\n");
+
+    /* The check can fail: a misspelt probe, a port as a string, a verb too many. */
+    line = xasprintf("rm -rf %1$s/bad && cp -r deploy/kubernetes %1$s/bad && "
+                     "sed -i 's/readinessProbe:/readynessProbe:/; s/containerPort: 8080/containerPort: \"8080\"/' "
+                     "%1$s/bad/50-deployment.yaml && "
+                     "sed -i 's/verbs: \\[\"get\", \"create\", \"update\"\\]/verbs: [\"*\"]/' %1$s/bad/20-rbac.yaml && "
+                     "/usr/bin/python3 tests/kube_manifests.py %1$s/bad",
+                     fake.dir);
+    assert_int_equal(support_run(line, &output), 1);
+    free(line);
+    assert_contains(output, "50-deployment.yaml: spec.template.spec.containers[0].readynessProbe: unknown field");
+    assert_contains(output, "containers[0].ports[0].containerPort: expected integer, found str '8080'");
+    line = xasprintf("sed -i 's/readynessProbe:/readinessProbe:/; s/containerPort: \"8080\"/containerPort: 8080/' "
+                     "%1$s/bad/50-deployment.yaml && /usr/bin/python3 tests/kube_manifests.py %1$s/bad", fake.dir);
+    assert_int_equal(support_run(line, &output), 1);
+    free(line);
+    assert_contains(output, "20-rbac.yaml: Role hydra-leader-election: grants [(('coordination.k8s.io', 'leases'), "
+                            "['*'])]");
+
+    /* The pod's paths become the test's: the installed policy is the source tree's, the service account's files
+     * the fake's (token and CA), the store a file in the test's folder. */
+    char *token = xasprintf("%s/sa-token", fake.dir);
+    FILE *file = fopen(token, "w");
+    fputs(KUBE_ADMIN_TOKEN, file);
+    fclose(file);
+    line = xasprintf("cd %1$s && sed -i -e 's|/usr/local/share/hydra/scripts|'\"$OLDPWD\"'/scripts|' "
+                     "-e 's|/var/lib/hydra/hydra.db|%1$s/hydra.db|' "
+                     "-e 's|settings = { namespace = \"shop\";|settings = { namespace = \"shop\"; token_file = "
+                     "\"%2$s\"; ca_file = \"%3$s\";|' hydra.cfg && cd - >/dev/null && "
+                     "KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=%4$d %5$s/hydra check-config "
+                     "%1$s/hydra.cfg",
+                     fake.dir, token, fake.ca, fake.server.port, support_build_dir());
+    int status = support_run(line, &output);
+    free(line);
+    free(token);
+    if (status != 0)
+        fail_msg("hydra check-config: %s", output);
+    assert_contains(output, "hydra.cfg: ok: 4 plugins, 1 targets");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +256,7 @@ int main(void)
         cmocka_unit_test(test_kubectl_and_hydra_share_a_statefulset),
         cmocka_unit_test(test_kubectl_gets_the_answers_a_real_server_gives),
         cmocka_unit_test(test_kubectl_accepts_the_deploy_manifests),
+        cmocka_unit_test(test_deploy_manifests_pass_the_schema_check_and_hold_a_valid_config),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
