@@ -1115,8 +1115,8 @@ static void *kubernetes_create(const hydra_host *host)
         snprintf(self->reporting_instance, sizeof self->reporting_instance, "hydra");
     self->actions_metric = host->metric_register(host, "scale_actions_total", "Workloads scaled", HYDRA_METRIC_COUNTER);
     self->conflicts_metric = host->metric_register(
-        host, "api_conflicts_total", "Scale updates answered 409 Conflict (read again)", HYDRA_METRIC_COUNTER);
-    self->retries_metric = host->metric_register(host, "api_retries_total",
+        host, "kubernetes_api_conflicts_total", "Scale updates answered 409 Conflict (read again)", HYDRA_METRIC_COUNTER);
+    self->retries_metric = host->metric_register(host, "kubernetes_api_retries_total",
                                                  "API requests retried after 429, 5xx or no answer",
                                                  HYDRA_METRIC_COUNTER);
     return self;
