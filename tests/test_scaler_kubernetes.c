@@ -416,6 +416,9 @@ static void test_kubernetes_in_cluster_reads_the_service_account(void **state)
     assert_int_equal(instance_scale(scaler, &request, &after), -1);
     assert_contains(instance_error(scaler), "User \"bob\" cannot update");
     support_plugin_close(&plugin);
+    assert_contains(create_error("token_file = \"/nonexistent/token\";"),
+                    "in a cluster (KUBERNETES_SERVICE_HOST is set), but the service account's /nonexistent/token "
+                    "cannot be read: No such file or directory (is automountServiceAccountToken off?)");
     unsetenv("KUBERNETES_SERVICE_HOST");
     unsetenv("KUBERNETES_SERVICE_PORT");
     assert_contains(create_error(settings), "no Kubernetes API to talk to: set 'kubeconfig', or run inside a cluster");

@@ -512,12 +512,10 @@ static int in_cluster_load(kubernetes *self, credentials *out, char **namespace)
         out->server = NULL;
         return -1;
     }
-    if (access(token_file, R_OK) != 0 || access(ca_file, R_OK) != 0) {
-        host->set_error(host, "in the cluster, but the service account's %s %s cannot be read: %s (is "
-                              "automountServiceAccountToken off?)",
-                        access(token_file, R_OK) != 0 ? "token" : "CA", access(token_file, R_OK) != 0 ? token_file
-                                                                                                       : ca_file,
-                        strerror(errno));
+    const char *unreadable = access(token_file, R_OK) != 0 ? token_file : access(ca_file, R_OK) != 0 ? ca_file : NULL;
+    if (unreadable) {
+        host->set_error(host, "in a cluster (KUBERNETES_SERVICE_HOST is set), but the service account's %s cannot be "
+                              "read: %s (is automountServiceAccountToken off?)", unreadable, strerror(errno));
         return -1;
     }
     out->token_file = strdup(token_file);
@@ -607,9 +605,11 @@ static void set_tls(CURL *curl, const credentials *auth)
         curl_easy_setopt(curl, CURLOPT_SSLKEY, auth->key_file);
 }
 
-/* The bearer header, the token read now when it comes from a file; NULL without a token. */
+/* The bearer header, the token read now when it comes from a file. Never over plain HTTP, as kubectl. */
 static struct curl_slist *auth_header(const credentials *auth, struct curl_slist *headers, char *why, size_t size)
 {
+    if (strncmp(auth->server, "http://", 7) == 0)
+        return headers;
     char *token = auth->token ? strdup(auth->token) : NULL;
     if (!auth->token && auth->token_file && !(token = file_read(auth->token_file, NULL))) {
         snprintf(why, size, "cannot read the token file %s: %s", auth->token_file, strerror(errno));
