@@ -26,6 +26,8 @@ Controls for the tests, under /fake/ (no authentication):
                                 a concurrent change between a client's GET and its PUT.
   DELETE /fake/faults           forgets every fault
   GET    /fake/requests         [{"method","path","query","content_type","user","status"}, ...] in order
+What it does not do: protobuf bodies (`kubectl create` of a built-in kind sends one; answered 415), watches,
+OpenAPI documents (so `kubectl apply` needs --validate=false), server-side apply, garbage collection.
 DIR is not used (peers.h gives every peer one)."""
 import argparse
 import copy
@@ -641,6 +643,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             code, answer = status_object(403, "Forbidden", f'{subject} is forbidden: User "{user}" cannot {verb} '
                                          f'resource "{resource}" in API group "{group}" in the namespace '
                                          f'"{namespace}"', {"name": name or "", "group": group, "kind": plural})
+            self.send_json(code, answer)
+            return code
+        if "protobuf" in (self.headers.get("Content-Type") or ""):
+            code, answer = status_object(415, "UnsupportedMediaType", "the fake speaks JSON only: the body of the "
+                                         "request was in protobuf (kubectl create of a built-in kind sends it)")
             self.send_json(code, answer)
             return code
         try:

@@ -176,6 +176,52 @@ static void test_kubectl_gets_the_answers_a_real_server_gives(void **state)
     assert_int_equal(kube_fake_replicas(&fake, "Deployment", "shop", "api"), 4);
 }
 
+/* Leases (coordination.k8s.io/v1) as leader election uses them: create, read, update with the resourceVersion
+ * read; a stale one answers 409 Conflict as a Status, the way the apiserver does. kubectl reads what was written. */
+static void test_fake_serves_leases_with_resource_version_checks(void **state)
+{
+    (void)state;
+    long status = 0;
+    json_t *lease = kube_fake_call(&fake, "POST", "/apis/coordination.k8s.io/v1/namespaces/hydra/leases",
+                                   "{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\",\"metadata\":"
+                                   "{\"name\":\"hydra-leader\"},\"spec\":{\"holderIdentity\":\"hydra-0\","
+                                   "\"leaseDurationSeconds\":15}}",
+                                   &status);
+    assert_int_equal(status, 404); /* no namespace hydra yet: refused as a real server refuses it */
+    json_decref(lease);
+    json_decref(kube_fake_call(&fake, "POST", "/fake/objects",
+                               "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"hydra\"}}", &status));
+    assert_int_equal(status, 201);
+    lease = kube_fake_call(&fake, "POST", "/apis/coordination.k8s.io/v1/namespaces/hydra/leases",
+                           "{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\",\"metadata\":"
+                           "{\"name\":\"hydra-leader\"},\"spec\":{\"holderIdentity\":\"hydra-0\","
+                           "\"leaseDurationSeconds\":15}}",
+                           &status);
+    assert_int_equal(status, 201);
+    const char *first_version = json_string_value(json_object_get(json_object_get(lease, "metadata"),
+                                                                  "resourceVersion"));
+    char *update = xasprintf("{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\",\"metadata\":{\"name\":"
+                             "\"hydra-leader\",\"resourceVersion\":\"%s\"},\"spec\":{\"holderIdentity\":\"hydra-1\","
+                             "\"leaseDurationSeconds\":15,\"leaseTransitions\":1}}",
+                             first_version);
+    json_decref(kube_fake_call(&fake, "PUT", "/apis/coordination.k8s.io/v1/namespaces/hydra/leases/hydra-leader",
+                               update, &status));
+    assert_int_equal(status, 200);
+    json_t *conflict = kube_fake_call(&fake, "PUT", "/apis/coordination.k8s.io/v1/namespaces/hydra/leases/hydra-leader",
+                                      update, &status); /* the same resourceVersion again: someone else won */
+    free(update);
+    json_decref(lease);
+    assert_int_equal(status, 409);
+    assert_string_equal(json_string_value(json_object_get(conflict, "reason")), "Conflict");
+    assert_contains(json_string_value(json_object_get(conflict, "message")),
+                    "Operation cannot be fulfilled on leases.coordination.k8s.io \"hydra-leader\": the object has "
+                    "been modified");
+    json_decref(conflict);
+    assert_string_equal(kubectl_ok("-n hydra get lease hydra-leader -o jsonpath={.spec.holderIdentity}"), "hydra-1");
+    json_decref(kube_fake_call(&fake, "DELETE", "/api/v1/namespaces/hydra", NULL, &status));
+    assert_int_equal(status, 200);
+}
+
 /* deploy/kubernetes/ through the real kubectl: every document parses, every kind is one the server serves (from
  * its discovery), and each would be created. Client-side schema validation needs the server's OpenAPI v2 document
  * in protobuf, which the fake does not serve, hence --validate=false; tests/kube_manifests.py checks the fields. */
@@ -255,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_kubectl_and_hydra_see_the_same_deployment),
         cmocka_unit_test(test_kubectl_and_hydra_share_a_statefulset),
         cmocka_unit_test(test_kubectl_gets_the_answers_a_real_server_gives),
+        cmocka_unit_test(test_fake_serves_leases_with_resource_version_checks),
         cmocka_unit_test(test_kubectl_accepts_the_deploy_manifests),
         cmocka_unit_test(test_deploy_manifests_pass_the_schema_check_and_hold_a_valid_config),
     };

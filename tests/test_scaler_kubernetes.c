@@ -75,31 +75,29 @@ static hydra_scale_request request_for(const char *target, int replicas)
     return (hydra_scale_request){target, replicas, "rec-000042", "alice", "forecast peak 900 at 02:40 needs more"};
 }
 
-/* The newest Event about name in namespace (the caller's reference), NULL when there is none. */
-static json_t *last_event_about(const char *namespace, const char *name)
+/* How many Events are about name in namespace; the newest one (the caller's reference) in *last when asked. */
+static size_t events_about(const char *namespace, const char *name, json_t **last)
 {
-    json_t *events = kube_fake_events(&fake, namespace), *found = NULL, *event;
-    size_t index;
-    json_array_foreach(events, index, event) {
-        const char *about = json_string_value(json_object_get(json_object_get(event, "involvedObject"), "name"));
-        if (about && strcmp(about, name) == 0)
-            found = event;
-    }
-    json_incref(found);
-    json_decref(events);
-    return found;
-}
-
-static size_t events_about(const char *namespace, const char *name)
-{
-    json_t *events = kube_fake_events(&fake, namespace), *event;
+    json_t *events = kube_fake_events(&fake, namespace), *event, *found = NULL;
     size_t index, count = 0;
     json_array_foreach(events, index, event) {
         const char *about = json_string_value(json_object_get(json_object_get(event, "involvedObject"), "name"));
-        count += about && strcmp(about, name) == 0;
+        if (about && strcmp(about, name) == 0) {
+            found = event;
+            count++;
+        }
     }
+    if (last)
+        *last = json_incref(found);
     json_decref(events);
     return count;
+}
+
+static json_t *last_event_about(const char *namespace, const char *name)
+{
+    json_t *last = NULL;
+    events_about(namespace, name, &last);
+    return last;
 }
 
 static const char *text_at(json_t *object, const char *key) { return json_string_value(json_object_get(object, key)); }
@@ -167,7 +165,7 @@ static void test_kubernetes_scales_with_the_resource_version_read_and_posts_an_e
     /* Asked again for what it already runs: no update and no event, as nothing was done. */
     assert_int_equal(instance_scale(scaler, &request, &after), 0);
     assert_int_equal(kube_fake_count_requests(&fake, "PUT", "/deployments/scale-web/scale"), 1);
-    assert_int_equal(events_about("shop", "scale-web"), 1);
+    assert_int_equal(events_about("shop", "scale-web", NULL), 1);
     support_plugin_close(&plugin);
 }
 
@@ -191,7 +189,7 @@ static void test_kubernetes_conflict_is_read_again_and_applied_once(void **state
     assert_int_equal(after.desired, 10);
     assert_int_equal(kube_fake_replicas(&fake, "Deployment", "shop", "race-web"), 10);
     assert_int_equal(kube_fake_count_requests(&fake, "PUT", "/deployments/race-web/scale"), 2); /* 409, then 200 */
-    assert_int_equal(events_about("shop", "race-web"), 1);
+    assert_int_equal(events_about("shop", "race-web", NULL), 1);
     json_t *event = last_event_about("shop", "race-web");
     assert_contains(text_at(event, "message"), "New size: 10 (was 3)");
     json_decref(event);
