@@ -906,7 +906,9 @@ typedef struct scale_outcome {
 } scale_outcome;
 
 /* Reconciles until the workload is at the request, a concurrent change already took it further the same way, or
- * something fails. `first` is the state read before; the direction of the change comes from it. */
+ * something fails. `state` comes in as read before acting (the direction of the change is taken from it) and
+ * leaves as last read or written. A PUT whose answer was lost but which did apply comes back as a 409, then as
+ * "already there": nothing is ever applied twice. */
 static void scale_reconcile(kubernetes *self, const workload *w, int replicas, double deadline_at,
                             workload_state *state, scale_outcome *outcome)
 {
