@@ -381,6 +381,45 @@ static void test_kubernetes_client_certificate_authenticates(void **state)
     support_plugin_close(&plugin);
 }
 
+/* The other ways a kubeconfig gives the same things: the CA as a path relative to the kubeconfig, the client
+ * certificate and key inline (base64), or a token in a file beside it. */
+static void test_kubernetes_kubeconfig_paths_inline_data_and_token_file(void **state)
+{
+    (void)state;
+    assert_int_equal(kube_fake_add_workload(&fake, "Deployment", "shop", "inline-web", 1, NULL), 0);
+    const char *output = NULL;
+    char *line = xasprintf("cd %1$s && printf '%%s' " KUBE_ADMIN_TOKEN " > token && "
+                           "printf 'clusters:\n- name: k\n  cluster:\n    server: %2$s\n    certificate-authority: ca.pem\n"
+                           "users:\n- name: inline\n  user:\n    client-certificate-data: %%s\n    client-key-data: %%s\n"
+                           "- name: file\n  user:\n    tokenFile: token\n"
+                           "contexts:\n- name: inline\n  context: {cluster: k, user: inline, namespace: shop}\n"
+                           "- name: file\n  context: {cluster: k, user: file, namespace: shop}\n"
+                           "current-context: inline\n' \"$(base64 -w0 client.pem)\" \"$(base64 -w0 client.key)\" "
+                           "> relative-config",
+                           fake.dir, fake.url);
+    assert_int_equal(support_run(line, &output), 0);
+    free(line);
+    char *config = xasprintf("%s/relative-config", fake.dir);
+    support_plugin plugin;
+    plugin_instance *scaler = open_scaler(&plugin, config, NULL);
+    hydra_scale_request request = request_for("inline-web", 2);
+    hydra_scale_status after;
+    assert_int_equal(instance_scale(scaler, &request, &after), 0);
+    json_t *all = kube_fake_call(&fake, "GET", "/fake/requests", NULL, NULL);
+    assert_string_equal(text_at(json_array_get(all, json_array_size(all) - 1), "user"), KUBE_CLIENT_USER);
+    json_decref(all);
+    support_plugin_close(&plugin);
+    scaler = open_scaler(&plugin, config, "context = \"file\";");
+    request.replicas = 3;
+    assert_int_equal(instance_scale(scaler, &request, &after), 0);
+    all = kube_fake_call(&fake, "GET", "/fake/requests", NULL, NULL);
+    assert_string_equal(text_at(json_array_get(all, json_array_size(all) - 1), "user"), "alice");
+    json_decref(all);
+    support_plugin_close(&plugin);
+    assert_int_equal(kube_fake_replicas(&fake, "Deployment", "shop", "inline-web"), 3);
+    free(config);
+}
+
 /* Inside a pod: the service's address from the environment, the token, CA and namespace from files; the token is
  * read again for every request, as projected tokens rotate. */
 static void test_kubernetes_in_cluster_reads_the_service_account(void **state)
@@ -515,6 +554,7 @@ int main(void)
         cmocka_unit_test_setup(test_kubernetes_statefulset_in_another_namespace_by_mapping, before_each),
         cmocka_unit_test_setup(test_kubernetes_refused_credentials_say_what_the_api_said, before_each),
         cmocka_unit_test_setup(test_kubernetes_client_certificate_authenticates, before_each),
+        cmocka_unit_test_setup(test_kubernetes_kubeconfig_paths_inline_data_and_token_file, before_each),
         cmocka_unit_test_setup(test_kubernetes_in_cluster_reads_the_service_account, before_each),
         cmocka_unit_test(test_kubernetes_bad_kubeconfig_is_refused_clearly),
         cmocka_unit_test(test_kubernetes_bad_settings_are_refused_clearly),
