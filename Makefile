@@ -75,6 +75,8 @@ LIBS_notifier/webhook          := $(shell pkg-config --libs libcurl jansson libc
 LIBS_notifier/slack            := $(shell pkg-config --libs libcurl jansson) -pthread
 LIBS_notifier/email            := $(shell pkg-config --libs libcurl) -lm -pthread
 LIBS_source/prometheus         := $(shell pkg-config --libs libcurl jansson) -lm
+# libyaml reads kubeconfig files (YAML); libcrypto decodes their base64 *-data fields.
+LIBS_scaler/kubernetes         := $(shell pkg-config --libs libcurl jansson yaml-0.1 libcrypto) -lm
 
 plugins: $(PLUGIN_SOS)
 
@@ -96,6 +98,10 @@ TEST_SUPPORT_OBJS := $(O)/tests/support.o $(O)/tests/servers.o $(O)/tests/peers.
 $(O)/tests/test_%: $(O)/tests/test_%.o $(TEST_SUPPORT_OBJS) $(CORE_OBJS)
 	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(CORE_LIBS) -lcmocka
 
+# The tests that talk to the fake Kubernetes API server (tests/kube_fake.py) share its harness.
+KUBE_TESTS := $(O)/tests/test_scaler_kubernetes $(O)/tests/test_kube_kubectl $(O)/tests/test_kube_daemon
+$(filter $(TEST_BINS),$(KUBE_TESTS)): $(O)/tests/kube_harness.o
+
 $(O)/tests/fixtures/%.so: tests/fixtures/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(PLUGIN_CFLAGS) -MMD -MP $(LDFLAGS) -shared -o $@ $<
@@ -114,7 +120,8 @@ check: tests-build
 # Debian packages the build and the tests need; `make deps` installs the missing ones (as root, or with sudo).
 DEBIAN_PACKAGES := gcc make pkg-config liblua5.4-dev libconfig-dev libcmocka-dev libmicrohttpd-dev libjansson-dev \
                    libsqlite3-dev sqlite3 curl libssl-dev libitl-dev itools postgresql libcurl4-openssl-dev libpq-dev zlib1g \
-                   gnuplot-nox wrk python3 python3-aiosmtpd prometheus
+                   gnuplot-nox wrk python3 python3-aiosmtpd prometheus \
+                   libyaml-dev openssl python3-yaml
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 deps:

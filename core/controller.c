@@ -315,8 +315,13 @@ static void finish_execution(controller *c, target_state *t, recommendation *rec
 
 static void execute(controller *c, target_state *t, recommendation *rec, double now)
 {
-    if (t->paused) {
-        t->open = rec; /* executed by the first tick after the target is resumed */
+    /* Paused by a person here, or by the workload itself (its scaler reports paused: hydra.io/paused on Kubernetes):
+     * executed by the first tick after it is resumed. */
+    if (t->paused || t->status.paused) {
+        if (t->status.paused && t->open != rec)
+            log_info("target %s: the scaler reports its workload paused; %s (%d -> %d) waits until it is resumed",
+                     t->config->name, rec->id, rec->from_replicas, rec->to_replicas);
+        t->open = rec;
         return;
     }
     recommendation_transition(&c->book, rec, REC_EXECUTING, now, rec->decided_by,
@@ -575,15 +580,23 @@ static void expire_if_due(controller *c, target_state *t, double now)
     }
 }
 
+/* The target as its scaler reports it now; in a dry run, as the recommendations recorded would have left it. */
+static int refresh_status(target_state *t)
+{
+    if (instance_scale_status(t->scaler, t->config->name, &t->status) != 0)
+        return -1;
+    if (t->dry_run_desired > 0)
+        t->status.desired = t->status.ready = t->dry_run_desired;
+    return 0;
+}
+
 static void tick_target(controller *c, size_t index, double now)
 {
     target_state *t = &c->targets[index];
     complete_buckets(c, t, now);
     run_batch_anomaly(c, t);
-    if (instance_scale_status(t->scaler, t->config->name, &t->status) != 0)
+    if (refresh_status(t) != 0)
         return;
-    if (t->dry_run_desired > 0)
-        t->status.desired = t->status.ready = t->dry_run_desired;
     expire_if_due(c, t, now);
     if (t->open && t->open->state == REC_APPROVED)
         execute(c, t, t->open, now);
@@ -616,6 +629,8 @@ int controller_decide(controller *c, const char *id, bool approve, const char *b
         t->quiet_until = now + c->config->approval_timeout_seconds;
         return 0;
     }
+    /* A person may have paused the workload since the last tick; when the scaler cannot say, the last word stands. */
+    refresh_status(t);
     execute(c, t, rec, now);
     return 0;
 }
