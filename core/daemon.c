@@ -804,6 +804,7 @@ static void leader_metrics(bool leader, bool changed)
 /* Called with the lock held. The controller takes over where the store says the last leader stopped. */
 static void leadership_gained(daemon_app *app)
 {
+    log_info("leader: this replica holds lock %s: it now ticks and executes", app->leader_lock);
     char error[2048];
     int status = app->controller_led ? controller_start(app, true, error, sizeof error)
                                      : resume_open_recommendations(app, error, sizeof error);
@@ -817,7 +818,6 @@ static void leadership_gained(daemon_app *app)
     app->controller_led = true;
     app->leader_since = clock_now(&app->clock);
     leader_metrics(true, true);
-    log_info("leader: this replica holds lock %s: it now ticks and executes", app->leader_lock);
 }
 
 static void leadership_lost(daemon_app *app, const char *why)
@@ -882,6 +882,20 @@ static void follow_decisions(daemon_app *app, double now)
     }
 }
 
+/* An approval of a recommendation this leader never had in hand (made while another replica led, say, in the moment
+ * before it lost the lock) is carried out all the same: the store holds it, so it is owed. */
+static int execute_unknown_approval(void *context, const hydra_recommendation_record *record)
+{
+    daemon_app *app = context;
+    if (recommendation_find(controller_recommendations(app->controller), record->id))
+        return 0;
+    recommendation rec;
+    recommendation_from_record(record, &rec);
+    if (controller_restore(app->controller, &rec, clock_now(&app->clock)) == 0)
+        log_info("recommendation %s was approved outside this leader's view: executing it", record->id);
+    return 0;
+}
+
 static int follow_pause(void *context, const hydra_service_record *record)
 {
     daemon_app *app = context;
@@ -905,6 +919,8 @@ static void follow_store(daemon_app *app, double now)
         return;
     app->store.ops->list_services(app->store.state, app->store.config.tenant, follow_pause, app);
     follow_decisions(app, now);
+    app->store.ops->list_recommendations(app->store.state, app->store.config.tenant, "approved", 0,
+                                         execute_unknown_approval, app);
 }
 
 /* ## Running --------------------------------------------------------------------------------------------------- */
