@@ -323,6 +323,8 @@ static void notify_alert(daemon_app *app, const char *id, const controller_alert
 void api_store_alert(void *context, const controller_alert *alert)
 {
     daemon_app *app = context;
+    if (!atomic_load(&app->leader))
+        return; /* every replica's models see every sample; only the leader tells of what they find */
     char id[160], message[320];
     /* The id is the episode's start: replaying history after a restart saves the same alert again, not a new one. */
     format_into(id, sizeof id, "%s-%s-%.0f", alert_kind_name(alert->kind), alert->target, alert->at);
