@@ -313,6 +313,28 @@ static void test_leader_a_database_restart_steps_both_down_then_one_leads(void *
     assert_int_equal(is_leader(&first) + is_leader(&second), 1);
 }
 
+/* An approval the leader never had in hand (written while another replica led, in the moment before that one lost
+ * the lock, say) is owed all the same: the leader finds it in the database at its next tick and executes it once. */
+static void test_leader_an_approval_it_never_had_in_hand_is_executed_once(void **state)
+{
+    (void)state;
+    const daemon_run *leader = is_leader(&first) ? &first : &second;
+    double now = (double)time(NULL);
+    char *insert = xasprintf(
+        "INSERT INTO recommendations (tenant, id, target, state, from_replicas, to_replicas, asked, created_at,"
+        " expires_at, decided_at, reason, decided_by, decision_reason)"
+        " VALUES ('default', 'rec-elsewhere-000001', 'donations-api', 'approved', 3, 2, 1, %.0f, %.0f, %.0f,"
+        " 'a quiet night', 'alice', 'fine');"
+        "INSERT INTO recommendation_events (tenant, recommendation_id, from_state, to_state, at, actor, why) VALUES"
+        " ('default', 'rec-elsewhere-000001', 'pending', 'pending', %.0f, 'policy', 'ask'),"
+        " ('default', 'rec-elsewhere-000001', 'pending', 'approved', %.0f, 'alice', 'fine')",
+        now - 5, now + 600, now - 1, now - 5, now - 1);
+    sql(insert);
+    free(insert);
+    assert_executed_once_by("rec-elsewhere-000001", leader);
+    assert_true(logged(leader, "recommendation rec-elsewhere-000001 was approved outside this leader"));
+}
+
 /* Over the whole run, in the database and in the scalers' logs: nothing left approved or executing, and no
  * recommendation the scalers acted on twice; each the database says a scaler executed was acted on exactly once. */
 static void test_leader_no_recommendation_was_executed_twice_or_lost(void **state)
@@ -344,6 +366,7 @@ int main(void)
         cmocka_unit_test(test_leader_kill_9_the_follower_takes_over_and_executes_what_was_approved),
         cmocka_unit_test(test_leader_kill_9_with_a_pending_recommendation_loses_nothing),
         cmocka_unit_test(test_leader_a_database_restart_steps_both_down_then_one_leads),
+        cmocka_unit_test(test_leader_an_approval_it_never_had_in_hand_is_executed_once),
         cmocka_unit_test(test_leader_no_recommendation_was_executed_twice_or_lost),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
