@@ -56,7 +56,9 @@ static const char *query_metric(const http_request *request)
 /* The configured target called name, for a caller of its tenant; -1 after a 404. */
 static long target_named(daemon_app *app, const http_request *request, const char *name, http_response *response)
 {
+    pthread_mutex_lock(&app->lock); /* a replica that leads again replaces its controller */
     long index = daemon_serves_caller(app, request) ? controller_target_index(app->controller, name) : -1;
+    pthread_mutex_unlock(&app->lock);
     if (index < 0)
         http_error(response, 404, NULL, "no service %s", name);
     return index;
