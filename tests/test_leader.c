@@ -358,6 +358,32 @@ static void test_leader_no_recommendation_was_executed_twice_or_lost(void **stat
     assert_true(executed >= 3);
 }
 
+/* On SQLite (one machine) the lock is a flock beside the database: a second daemon started on the same file by
+ * mistake serves the API but does not act, and takes over when the first dies (the default retry, 5 s). */
+static void test_leader_two_daemons_on_one_sqlite_file_one_leads(void **state)
+{
+    (void)state;
+    daemon_run one, two;
+    assert_int_equal(daemon_prepare(&one, NULL, NULL), 0);
+    assert_int_equal(daemon_prepare_replica(&two, &one), 0);
+    assert_int_equal(daemon_start(&one), 0);
+    assert_int_equal(daemon_start(&two), 0);
+    assert_true(is_leader(&one));
+    assert_false(is_leader(&two));
+    char id[64];
+    assert_int_equal(daemon_surge_to_pending(&one, 5000, 0, id, sizeof id), 0);
+    daemon_stop(&one, SIGKILL);
+    double took = wait_for_leader(&two, 10);
+    print_message("SQLite: takeover after kill -9 %.2f s (retry 5 s)\n", took);
+    assert_true(took >= 0 && took <= 5 + 2);
+    reply r = approve(&two, id);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "state")), "executed"); /* by the leader, at once */
+    json_decref(r.json);
+    daemon_cleanup(&two);
+    daemon_cleanup(&one);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_leader_a_database_restart_steps_both_down_then_one_leads),
         cmocka_unit_test(test_leader_an_approval_it_never_had_in_hand_is_executed_once),
         cmocka_unit_test(test_leader_no_recommendation_was_executed_twice_or_lost),
+        cmocka_unit_test(test_leader_two_daemons_on_one_sqlite_file_one_leads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
