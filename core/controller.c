@@ -586,6 +586,15 @@ void controller_tick_target(controller *c, size_t index, double now)
         tick_target(c, index, now);
 }
 
+void controller_refresh_status(controller *c)
+{
+    for (size_t i = 0; i < c->target_count; i++) {
+        target_state *t = &c->targets[i];
+        if (instance_scale_status(t->scaler, t->config->name, &t->status) == 0 && t->dry_run_desired > 0)
+            t->status.desired = t->status.ready = t->dry_run_desired;
+    }
+}
+
 void controller_tick(controller *c, double now)
 {
     for (size_t i = 0; i < c->target_count; i++)

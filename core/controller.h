@@ -82,6 +82,9 @@ int controller_observe(controller *controller, size_t target, double ts, double 
 void controller_tick(controller *controller, double now);
 /* The same for one target: a new sample is evaluated at once, not at the next tick. */
 void controller_tick_target(controller *controller, size_t target, double now);
+/* Reads each target's replicas from its scaler, deciding nothing: what a replica that does not tick (a follower)
+ * shows of the targets stays current. */
+void controller_refresh_status(controller *controller);
 
 /* A person's (or the simulated operator's) answer to a pending recommendation; -1 when it is not pending. */
 int controller_decide(controller *controller, const char *id, bool approve, const char *by, const char *why,

@@ -991,6 +991,8 @@ static void run_loop(daemon_app *app)
                 follow_store(app, now);
             if (ticked)
                 controller_tick(app->controller, now);
+            else if (!app->store_down)
+                controller_refresh_status(app->controller);
             pthread_mutex_unlock(&app->lock);
             if (ticked)
                 metrics_add(metrics_register("core", "ticks_total", "controller ticks", HYDRA_METRIC_COUNTER), 1);

@@ -210,6 +210,11 @@ static void test_leader_both_replicas_serve_the_api_and_exactly_one_leads(void *
     r = daemon_call(&second, "GET", "/api/v1/recommendations", second.reader_key, NULL, NULL);
     assert_int_equal(r.status, 200);
     json_decref(r.json);
+    r = daemon_call(&second, "GET", "/api/v1/services", second.reader_key, NULL, NULL);
+    assert_int_equal(r.status, 200); /* the follower reads its scaler each tick too, deciding nothing */
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(r.json, "services"), 0),
+                                                        "desired")), 4);
+    json_decref(r.json);
     char *leading = daemon_text(&first, "/metrics", first.reader_key);
     char *following = daemon_text(&second, "/metrics", second.reader_key);
     assert_non_null(leading);
