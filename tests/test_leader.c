@@ -318,6 +318,23 @@ static void test_leader_a_database_restart_steps_both_down_then_one_leads(void *
     assert_int_equal(is_leader(&first) + is_leader(&second), 1);
 }
 
+/* A leader stopped on purpose (SIGTERM, as systemd or Kubernetes stop it) lets go of the lock as it exits, so the
+ * other replica takes over at its next try rather than when the server notices the session gone. */
+static void test_leader_a_stopped_leader_hands_the_lead_over(void **state)
+{
+    (void)state;
+    daemon_run *leader = is_leader(&first) ? &first : &second, *other = leader == &first ? &second : &first;
+    assert_true(is_leader(leader));
+    daemon_stop(leader, SIGTERM);
+    double took = wait_for_leader(other, 10);
+    print_message("takeover after SIGTERM of the leader: %.2f s\n", took);
+    assert_true(took >= 0 && took <= TAKEOVER_LIMIT);
+    assert_true(logged(leader, "leader: lock tenant default released"));
+    assert_int_equal(daemon_start(leader), 0);
+    usleep((useconds_t)(2 * RETRY_SECONDS * 1e6));
+    assert_false(is_leader(leader));
+}
+
 /* An approval the leader never had in hand (written while another replica led, in the moment before that one lost
  * the lock, say) is owed all the same: the leader finds it in the database at its next tick and executes it once. */
 static void test_leader_an_approval_it_never_had_in_hand_is_executed_once(void **state)
@@ -397,6 +414,7 @@ int main(void)
         cmocka_unit_test(test_leader_kill_9_the_follower_takes_over_and_executes_what_was_approved),
         cmocka_unit_test(test_leader_kill_9_with_a_pending_recommendation_loses_nothing),
         cmocka_unit_test(test_leader_a_database_restart_steps_both_down_then_one_leads),
+        cmocka_unit_test(test_leader_a_stopped_leader_hands_the_lead_over),
         cmocka_unit_test(test_leader_an_approval_it_never_had_in_hand_is_executed_once),
         cmocka_unit_test(test_leader_no_recommendation_was_executed_twice_or_lost),
         cmocka_unit_test(test_leader_two_daemons_on_one_sqlite_file_one_leads),
