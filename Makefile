@@ -18,11 +18,11 @@ CC        ?= cc
 DEPS_PKGS := lua5.4 libconfig jansson libmicrohttpd libcrypto libcurl
 WARNINGS  := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 CFLAGS    ?= -O2 -g
-CFLAGS    += -std=c11 -D_GNU_SOURCE $(WARNINGS) -fno-common -Iinclude
+override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARNINGS) -fno-common -Iinclude
 LDFLAGS   ?=
 ifneq ($(SANITIZE),)
-CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-LDFLAGS   += -fsanitize=address,undefined
+override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+override LDFLAGS += -fsanitize=address,undefined
 endif
 # Core code sees core/ and every library the core links; plugins see only include/ and their own libraries.
 CORE_CFLAGS := -Icore -Isimulator $(shell pkg-config --cflags $(DEPS_PKGS))
@@ -33,7 +33,7 @@ PLUGIN_LDFLAGS := -shared -Wl,-z,defs
 
 # Where the binary looks for plugins when none is configured and none sits beside it.
 PLUGIN_INSTALL_DIR := $(PREFIX)/lib/hydra/plugins
-CFLAGS    += -DHYDRA_VERSION='"$(VERSION)"' -DHYDRA_PLUGIN_INSTALL_DIR='"$(PLUGIN_INSTALL_DIR)"' \
+override CFLAGS += -DHYDRA_VERSION='"$(VERSION)"' -DHYDRA_PLUGIN_INSTALL_DIR='"$(PLUGIN_INSTALL_DIR)"' \
              -DHYDRA_DATA_DIR='"$(PREFIX)/share/hydra"'
 
 ## The binary ---------------------------------------------------------------------------------------------------
@@ -59,6 +59,7 @@ LIBS_forecaster/seasonal_naive := -lm
 LIBS_forecaster/holt_winters   := -lm
 LIBS_forecaster/calendar       := -litl -lm
 LIBS_forecaster/linear         := -lm
+LIBS_forecaster/ensemble       := -lm
 LIBS_forecaster/lua            := $(shell pkg-config --libs lua5.4) -lm
 LIBS_anomaly/robust_z          := -lm
 LIBS_anomaly/ewma              := -lm

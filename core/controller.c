@@ -382,12 +382,29 @@ static void draft_from_plan(const target_state *t, size_t index, const planner_d
     planner_explain(plan, draft->reason, sizeof draft->reason);
 }
 
+/* A forecaster that knows why the peak comes (the calendar's "35 min before Imsak, night 27 of Ramadan") has its
+ * words added to the reason, with how far the peak is above the load now. */
+static void explain_peak(target_state *t, const planner_decision *plan, recommendation *draft)
+{
+    char words[160];
+    if (plan->reactive || !t->forecast_model ||
+        instance_model_explain(t->forecaster, t->forecast_model, plan->peak_at, words, sizeof words) != 0 || !words[0])
+        return;
+    size_t used = strlen(draft->reason);
+    if (isnan(t->last_load))
+        format_into(draft->reason + used, sizeof draft->reason - used, "; the peak comes %s", words);
+    else
+        format_into(draft->reason + used, sizeof draft->reason - used, "; the peak (%+.0f on the load now) comes %s",
+                    plan->peak - t->last_load, words);
+}
+
 /* Asks the policy about a plan and records the outcome: executed at once, waiting for a person, or refused. */
 static void recommend(controller *c, size_t index, const planner_decision *plan, double now)
 {
     target_state *t = &c->targets[index];
     recommendation draft;
     draft_from_plan(t, index, plan, now, now + c->config->approval_timeout_seconds, &draft);
+    explain_peak(t, plan, &draft);
     policy_context context = context_for(c, t, now, plan->reactive);
     char why[REC_TEXT_MAX];
     policy_verdict verdict = policy_decide(c->policy, &draft, &context, why, sizeof why);
