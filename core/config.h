@@ -76,6 +76,7 @@ typedef struct hydra_config {
     char *tenant;                /* the tenant the configured targets belong to */
     char *public_url;            /* where people reach the API, for links in notifications; NULL: no links */
     bool dry_run;                /* every target's default: recommend, never execute */
+    double leader_retry_seconds; /* how often a follower asks for leadership, and the leader checks it still has it */
 } hydra_config;
 
 /* Reads and checks path. Returns 0, or -1 with "config FILE:LINE: ..." in error. */

@@ -313,8 +313,11 @@ static void finish_execution(controller *c, target_state *t, recommendation *rec
     }
 }
 
+/* Only the replica whose move to executing the store took calls the scaler: another cannot execute it twice. */
 static void execute(controller *c, target_state *t, recommendation *rec, double now)
 {
+    if (!rec)
+        return;
     /* Paused by a person here, or by the workload itself (its scaler reports paused: hydra.io/paused on Kubernetes):
      * executed by the first tick after it is resumed. */
     if (t->paused || t->status.paused) {
@@ -324,9 +327,10 @@ static void execute(controller *c, target_state *t, recommendation *rec, double 
         t->open = rec;
         return;
     }
-    recommendation_transition(&c->book, rec, REC_EXECUTING, now, rec->decided_by,
-                              t->config->dry_run ? CONTROLLER_DRY_RUN_PREFIX "kept from the scaler"
-                                                 : "sent to the scaler");
+    if (recommendation_transition(&c->book, rec, REC_EXECUTING, now, rec->decided_by,
+                                  t->config->dry_run ? CONTROLLER_DRY_RUN_PREFIX "kept from the scaler"
+                                                     : "sent to the scaler") != 0)
+        return;
     if (t->open == rec)
         t->open = NULL;
     finish_execution(c, t, rec, now);
@@ -412,6 +416,8 @@ static void recommend(controller *c, size_t index, const planner_decision *plan,
     draft.asked = verdict == VERDICT_ASK;
     draft.state = verdict == VERDICT_APPROVE ? REC_APPROVED : REC_PENDING;
     recommendation *rec = recommendation_add(&c->book, &draft, policy_name(c->policy), why);
+    if (!rec)
+        return; /* not recorded: asked again at the next tick */
     if (verdict == VERDICT_REJECT) {
         recommendation_transition(&c->book, rec, REC_REJECTED, now, policy_name(c->policy), why);
         t->quiet_until = now + c->config->approval_timeout_seconds;
@@ -610,10 +616,49 @@ void controller_tick_target(controller *c, size_t index, double now)
         tick_target(c, index, now);
 }
 
+void controller_refresh_status(controller *c)
+{
+    for (size_t i = 0; i < c->target_count; i++) {
+        target_state *t = &c->targets[i];
+        if (instance_scale_status(t->scaler, t->config->name, &t->status) == 0 && t->dry_run_desired > 0)
+            t->status.desired = t->status.ready = t->dry_run_desired;
+    }
+}
+
 void controller_tick(controller *c, double now)
 {
     for (size_t i = 0; i < c->target_count; i++)
         tick_target(c, i, now);
+}
+
+/* Another replica's change, read from the store: a decision on a pending recommendation is taken as it was made
+ * (an approval is then executed here); any other change means someone else is carrying it on, so it is let go. */
+int controller_adopt(controller *c, const char *id, recommendation_state state, const char *by, const char *why,
+                     double at, double now)
+{
+    recommendation *rec = recommendation_find(&c->book, id);
+    if (!rec || rec->state == state)
+        return -1;
+    target_state *t = &c->targets[rec->target_index];
+    bool decision = state == REC_APPROVED || state == REC_REJECTED || state == REC_EXPIRED;
+    if (rec->state == REC_PENDING && decision) {
+        if (recommendation_adopt(&c->book, rec, state, at, by, why) != 0)
+            return -1;
+        if (state == REC_APPROVED) {
+            refresh_status(t); /* the workload may have been paused since the last tick */
+            execute(c, t, rec, now);
+            return 0;
+        }
+        if (state == REC_REJECTED)
+            t->quiet_until = now + c->config->approval_timeout_seconds;
+    } else {
+        log_warn("recommendation %s is %s in the store but %s here: left to the replica that moved it", id,
+                 recommendation_state_name(state), recommendation_state_name(rec->state));
+        rec->state = state;
+    }
+    if (t->open == rec)
+        t->open = NULL;
+    return 0;
 }
 
 int controller_decide(controller *c, const char *id, bool approve, const char *by, const char *why, double now)
@@ -648,16 +693,17 @@ static hydra_event event_for(recommendation_state state)
     return events[state];
 }
 
-/* People hear of what asks them, and of how each action ended; an auto-approved action is told once, when done. */
-static void notify_people(void *context, const recommendation_event *event)
+/* People hear of what asks them, and of how each action ended; an auto-approved action is told once, when done.
+ * Nobody hears of a change the store refused: it did not happen. */
+static int notify_people(void *context, const recommendation_event *event)
 {
     controller *c = context;
-    if (c->listener)
-        c->listener(c->listener_context, event);
+    if (c->listener && c->listener(c->listener_context, event) != 0)
+        return -1;
     const recommendation *rec = event->rec;
     hydra_event kind = event_for(event->to);
     if (!kind || c->notifier_count == 0 || (event->to == REC_APPROVED && event->from == REC_APPROVED))
-        return;
+        return 0;
     char summary[256];
     format_into(summary, sizeof summary, "%s %s from %d to %d replicas", recommendation_state_name(event->to),
                 rec->target, rec->from_replicas, rec->to_replicas);
@@ -674,6 +720,7 @@ static void notify_people(void *context, const recommendation_event *event)
         if (instance_notify(c->notifiers[i], &n) != 0)
             log_warn("notifier %s: %s not notified: %s", instance_name(c->notifiers[i]), rec->id,
                      instance_error(c->notifiers[i]));
+    return 0;
 }
 
 /* ## Setup ----------------------------------------------------------------------------------------------------- */

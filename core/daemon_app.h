@@ -12,6 +12,7 @@
 #include "policy.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #define KEY_CACHE_SLOTS 64
 #define KEY_CACHE_SECONDS 2.0 /* how long a revoked key may still be taken */
@@ -36,6 +37,13 @@ typedef struct daemon_app {
     cached_key key_cache[KEY_CACHE_SLOTS];
     double *pulled_until; /* per target with a source: the newest sample it gave (or the store held) */
     bool *pull_failing;   /* per target: logged once when pulling starts failing, once when it recovers */
+    double *seen_until;   /* per target: the newest sample the controller took, whichever replica stored it */
+    /* Replicas sharing a store: each serves the API, only the leader ticks, pulls and executes. */
+    atomic_bool leader;
+    char leader_lock[160];   /* the lock's name in the store: "tenant NAME" */
+    double leader_since;     /* when this replica became the leader; guarded by lock */
+    bool controller_led;     /* the controller has decided things as leader: rebuilt before it leads again */
+    bool leader_unknown;     /* the store could not say who leads: logged once */
 } daemon_app;
 
 /* The store's failure as an HTTP answer: 503 (with Retry-After) when the database cannot be reached, else 500. */

@@ -393,6 +393,14 @@ typedef struct hydra_store_ops {
      * it is new; list_services walks a tenant's services by name. */
     int (*set_service_paused)(void *state, const hydra_service_record *record);
     int (*list_services)(void *state, const char *tenant, hydra_service_visitor visit, void *context);
+    /* Mandatory. Leadership among replicas sharing the database: one of them runs the controller. leader_hold takes
+     * the lock called name when it is free, or confirms that this instance still holds it: 0 when it holds it now,
+     * 1 when another holds it, -1 when the store cannot tell (set_error says why) — the instance then no longer
+     * holds it and the caller must act as a follower. The lock goes with the instance: released by leader_release,
+     * by destroy, and when the process dies (so a follower can take over without waiting for a lease to run out).
+     * Called again every few seconds; each call is cheap (one round trip at most). */
+    int (*leader_hold)(void *state, const char *name);
+    int (*leader_release)(void *state, const char *name);
 } hydra_store_ops;
 
 /* ## Source */
