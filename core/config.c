@@ -32,7 +32,8 @@ static const field top_fields[] = {
     {NULL, 0},
 };
 static const field clock_fields[] = {{"mode", FIELD_STRING}, {"start", FIELD_STRING}, {NULL, 0}};
-static const field approval_fields[] = {{"timeout", FIELD_DURATION}, {"expected_latency", FIELD_DURATION}, {NULL, 0}};
+static const field approval_fields[] = {
+    {"timeout", FIELD_DURATION}, {"expected_latency", FIELD_DURATION}, {"link_secret_file", FIELD_STRING}, {NULL, 0}};
 static const field leader_fields[] = {{"retry", FIELD_DURATION}, {NULL, 0}};
 static const field store_fields[] = {{"name", FIELD_STRING}, {"file", FIELD_STRING}, {"settings", FIELD_GROUP},
                                      {NULL, 0}};
@@ -443,6 +444,9 @@ static int read_top_level(checker *c, hydra_config *config, config_setting_t *ro
     const config_setting_t *approval = config_setting_get_member(root, "approval");
     if (approval && check_members(c, approval, approval_fields) != 0)
         return -1;
+    const config_setting_t *link_secret = approval ? config_setting_get_member(approval, "link_secret_file") : NULL;
+    if (link_secret)
+        config->link_secret_file = path_resolve(config->base_dir, config_setting_get_string(link_secret));
     const config_setting_t *leader = config_setting_get_member(root, "leader");
     if (leader && check_members(c, leader, leader_fields) != 0)
         return -1;
@@ -586,6 +590,7 @@ void config_free(hydra_config *config)
     free(config->listen_host);
     free(config->tenant);
     free(config->public_url);
+    free(config->link_secret_file);
     free(config->policy_path);
     free(config->plugin_dir);
     free(config->base_dir);

@@ -1,5 +1,6 @@
 #include "controller.h"
 
+#include "links.h"
 #include "log.h"
 #include "util.h"
 
@@ -66,6 +67,7 @@ typedef struct target_state {
 
 struct controller {
     const hydra_config *config;
+    const link_signer *links;
     policy *policy;
     const hydra_clock *clock;
     plugin_instance **notifiers;
@@ -707,11 +709,19 @@ static int notify_people(void *context, const recommendation_event *event)
     char summary[256];
     format_into(summary, sizeof summary, "%s %s from %d to %d replicas", recommendation_state_name(event->to),
                 rec->target, rec->from_replicas, rec->to_replicas);
-    /* Only a question carries links: the routes a person (or `hydra recommendations`) answers it on. */
+    /* Only a question carries links: signed ones a person opens from the message, valid until the question
+     * expires, or else the API's routes (which need a key, as `hydra recommendations` has). */
     char approve[512] = "", reject[512] = "";
-    if (event->to == REC_PENDING && c->config->public_url) {
-        format_into(approve, sizeof approve, "%s/api/v1/recommendations/%s/approve", c->config->public_url, rec->id);
-        format_into(reject, sizeof reject, "%s/api/v1/recommendations/%s/reject", c->config->public_url, rec->id);
+    const char *public_url = c->config->public_url;
+    if (event->to == REC_PENDING && public_url && c->links) {
+        long long expires = (long long)ceil(rec->expires_at);
+        const char *tenant = c->config->tenant;
+        if (link_url(c->links, public_url, "approve", tenant, rec->id, expires, approve, sizeof approve) != 0 ||
+            link_url(c->links, public_url, "reject", tenant, rec->id, expires, reject, sizeof reject) != 0)
+            approve[0] = reject[0] = '\0';
+    } else if (event->to == REC_PENDING && public_url) {
+        format_into(approve, sizeof approve, "%s/api/v1/recommendations/%s/approve", public_url, rec->id);
+        format_into(reject, sizeof reject, "%s/api/v1/recommendations/%s/reject", public_url, rec->id);
     }
     hydra_notification n = {kind, event->at, rec->id, rec->target, rec->from_replicas, rec->to_replicas,
                             rec->forecast_peak, summary, rec->reason, event->by, approve[0] ? approve : NULL,
@@ -776,6 +786,7 @@ controller *controller_create(const controller_setup *setup, char *error, size_t
     c->step = setup->config->tick_seconds;
     c->listener = setup->listener;
     c->listener_context = setup->listener_context;
+    c->links = setup->links;
     recommendation_book_init(&c->book, setup->id_prefix);
     recommendation_book_listen(&c->book, notify_people, c);
     collect_notifiers(c, setup);

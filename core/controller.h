@@ -48,6 +48,9 @@ typedef struct controller_setup {
     const char *id_prefix;        /* recommendation ids: "<prefix>-000001" */
     recommendation_listener listener; /* told of every event before the notifiers (the store); may refuse it */
     void *listener_context;
+    /* Signs the approve and reject links questions carry, for people answering from a mail or a chat; NULL: the
+     * links are the API's own routes, which need a key. */
+    const struct link_signer *links;
 } controller_setup;
 
 /* What the controller saw and decided for one target at the last tick: for reports and the API. */

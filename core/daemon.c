@@ -178,8 +178,7 @@ static int keep_stored(void *context, const hydra_recommendation_record *record)
     return 0;
 }
 
-/* One recommendation as the store has it now: 0, 1 when there is none, -1 when the store failed. */
-static int read_stored(daemon_app *app, const char *id, recommendation *out)
+int daemon_read_recommendation(daemon_app *app, const char *id, recommendation *out)
 {
     out->id[0] = '\0';
     int status = app->store.ops->get_recommendation(app->store.state, app->store.config.tenant, id, keep_stored, NULL,
@@ -416,12 +415,11 @@ static void handle_show_recommendation(void *context, const http_request *reques
 /* The decision is taken by the store: a compare-and-set from pending, so that of two people (or two replicas) one
  * wins. The leader then executes an approval at once; a follower leaves that to the leader, which reads it back at its
  * next tick. Called with the lock held; the HTTP status, with the state to answer in state. */
-static int record_decision(daemon_app *app, const http_request *request, bool approve, const char *why,
+static int record_decision(daemon_app *app, const char *id, bool approve, const char *by, const char *why,
                            char *state, size_t state_size)
 {
-    const char *id = request->params[0];
     recommendation rec;
-    int found = read_stored(app, id, &rec);
+    int found = daemon_read_recommendation(app, id, &rec);
     if (found != 0)
         return found > 0 ? 404 : 500;
     format_into(state, state_size, "%s", recommendation_state_name(rec.state));
@@ -430,23 +428,36 @@ static int record_decision(daemon_app *app, const http_request *request, bool ap
     double now = clock_now(&app->clock);
     rec.state = approve ? REC_APPROVED : REC_REJECTED;
     rec.decided_at = now;
-    format_into(rec.decided_by, sizeof rec.decided_by, "%s", request->caller->name);
+    format_into(rec.decided_by, sizeof rec.decided_by, "%s", by);
     format_into(rec.decision_reason, sizeof rec.decision_reason, "%s", why);
     const char *tenant = app->store.config.tenant;
     hydra_recommendation_record record = record_of(tenant, &rec);
-    hydra_recommendation_event event = {tenant, id, "pending", record.state, now, request->caller->name, why};
+    hydra_recommendation_event event = {tenant, id, "pending", record.state, now, by, why};
     int saved = app->store.ops->save_recommendation(app->store.state, &record, &event, "pending");
     if (saved != 0) {
-        if (saved > 0 && read_stored(app, id, &rec) == 0)
+        if (saved > 0 && daemon_read_recommendation(app, id, &rec) == 0)
             format_into(state, state_size, "%s", recommendation_state_name(rec.state));
         return saved > 0 ? 409 : 500;
     }
     format_into(state, state_size, "%s", record.state);
     const recommendation *mine = recommendation_find(controller_recommendations(app->controller), id);
-    if (atomic_load(&app->leader) && mine &&
-        controller_adopt(app->controller, id, rec.state, request->caller->name, why, now, now) == 0)
+    if (atomic_load(&app->leader) && mine && controller_adopt(app->controller, id, rec.state, by, why, now, now) == 0)
         format_into(state, state_size, "%s", recommendation_state_name(mine->state));
     return 200;
+}
+
+int daemon_decide(daemon_app *app, const char *id, bool approve, const char *by, const char *why,
+                  const char *request_id, char *state, size_t state_size)
+{
+    pthread_mutex_lock(&app->lock);
+    int status = store_can_record(app) ? record_decision(app, id, approve, by, why, state, state_size) : 503;
+    pthread_mutex_unlock(&app->lock);
+    if (status == 200) {
+        hydra_audit_record audit = {app->store.config.tenant, clock_now(&app->clock), by,
+                                    approve ? "approve" : "reject", id, why, request_id};
+        app->store.ops->append_audit(app->store.state, &audit);
+    }
+    return status;
 }
 
 static void decide(daemon_app *app, const http_request *request, http_response *response, bool approve)
@@ -462,12 +473,10 @@ static void decide(daemon_app *app, const http_request *request, http_response *
     const char *why = reason ? json_string_value(reason) : (approve ? "approved" : "rejected");
     const char *id = request->params[0];
     char state[32] = "";
-    pthread_mutex_lock(&app->lock);
-    bool recordable = store_can_record(app);
-    int status = !daemon_serves_caller(app, request) ? 404
-                 : recordable                        ? record_decision(app, request, approve, why, state, sizeof state)
-                                                     : 503;
-    pthread_mutex_unlock(&app->lock);
+    int status = !daemon_serves_caller(app, request)
+                     ? 404
+                     : daemon_decide(app, id, approve, request->caller->name, why, request->request_id, state,
+                                     sizeof state);
     if (status == 503 || status == 500)
         daemon_store_failed(app, response, "cannot record a decision now");
     else if (status == 404)
@@ -476,10 +485,6 @@ static void decide(daemon_app *app, const http_request *request, http_response *
         http_error(response, 409, NULL, "recommendation %s is %s, no longer pending", id, state);
     else
         response->json = json_pack("{s:s, s:s}", "id", id, "state", state);
-    hydra_audit_record audit = {request->caller->tenant, clock_now(&app->clock), request->caller->name,
-                                approve ? "approve" : "reject", id, why, request->request_id};
-    if (status == 200)
-        app->store.ops->append_audit(app->store.state, &audit);
     json_decref(body);
 }
 
@@ -636,6 +641,10 @@ static const http_route routes[] = {
      "one recommendation with every state change"},
     {"POST", "/api/v1/recommendations/{id}/approve", SCOPE_APPROVE, handle_approve,
      "approve a pending recommendation; 409 when it is no longer pending"},
+    {"GET", "/api/v1/recommendations/{id}/link", 0, api_handle_link,
+     "a signed approve or reject link from a notification: a page that asks to confirm (no key: the signature)"},
+    {"POST", "/api/v1/recommendations/{id}/link", 0, api_handle_link,
+     "confirms a signed link's decision (form field reason); 403 for a bad signature, 410 once it has expired"},
     {"POST", "/api/v1/recommendations/{id}/reject", SCOPE_APPROVE, handle_reject,
      "reject a pending recommendation with an optional reason"},
     {"GET", "/api/v1/metrics/live", SCOPE_READ, api_handle_live_metrics,
@@ -777,7 +786,8 @@ static int controller_start(daemon_app *app, bool resume, char *error, size_t er
     format_into(prefix, sizeof prefix, "rec-%llx",
                 (unsigned long long)started.tv_sec * 1000000ull + (unsigned long long)started.tv_nsec / 1000);
     hydra_config *config = &app->store.config;
-    controller_setup setup = {config, &app->plugins, app->policy, &app->clock, NULL, prefix, persist_event, app};
+    controller_setup setup = {config, &app->plugins, app->policy, &app->clock, NULL, prefix, persist_event, app,
+                              &app->links};
     controller *fresh = controller_create(&setup, error, error_size);
     if (!fresh)
         return -1;
@@ -875,7 +885,8 @@ static void follow_decisions(daemon_app *app, double now)
         controller_view view;
         controller_view_target(app->controller, i, &view);
         recommendation stored;
-        if (!view.open || read_stored(app, view.open->id, &stored) != 0 || stored.state == view.open->state)
+        if (!view.open || daemon_read_recommendation(app, view.open->id, &stored) != 0 ||
+            stored.state == view.open->state)
             continue;
         controller_adopt(app->controller, stored.id, stored.state, stored.decided_by, stored.decision_reason,
                          stored.decided_at, now);
@@ -939,6 +950,11 @@ static int app_open(daemon_app *app, const daemon_options *options, char *error,
         }
     }
     clock_init_real(&app->clock);
+    if (link_signer_init(&app->links, config->link_secret_file, error, error_size) != 0)
+        return -1;
+    if (config->public_url && !app->links.from_file)
+        log_warn("approve and reject links in notifications stop working when this hydra restarts, and other "
+                 "replicas refuse them: set approval.link_secret_file to a secret file shared by every replica");
     if (plugin_set_open(&app->plugins, config, &app->clock, error, error_size) != 0)
         return -1;
     script_options limits = {config->lua_memory_limit, config->lua_instruction_limit, &app->clock, NULL, NULL};

@@ -8,6 +8,7 @@
 #include "daemon.h"
 #include "http.h"
 #include "keys.h"
+#include "links.h"
 #include "plugin_set.h"
 #include "policy.h"
 
@@ -44,6 +45,7 @@ typedef struct daemon_app {
     double leader_since;     /* when this replica became the leader; guarded by lock */
     bool controller_led;     /* the controller has decided things as leader: rebuilt before it leads again */
     bool leader_unknown;     /* the store could not say who leads: logged once */
+    link_signer links;       /* signs the approve and reject links notifications carry */
 } daemon_app;
 
 /* The store's failure as an HTTP answer: 503 (with Retry-After) when the database cannot be reached, else 500. */
@@ -51,6 +53,16 @@ void daemon_store_failed(daemon_app *app, http_response *response, const char *w
 /* The configured targets belong to the config's tenant: a key of another tenant sees none of them. */
 bool daemon_serves_caller(const daemon_app *app, const http_request *request);
 
+/* Records a person's decision on a pending recommendation as a compare-and-set in the store (the leader then acts
+ * on it): returns the HTTP status (200, 404, 409, or 503/500 when the store cannot record it), with the state the
+ * recommendation is in afterwards. Takes the lock; audits what it recorded. */
+int daemon_decide(daemon_app *app, const char *id, bool approve, const char *by, const char *why,
+                  const char *request_id, char *state, size_t state_size);
+
+/* One recommendation as the store has it now: 0, 1 when there is none, -1 when the store failed. */
+int daemon_read_recommendation(daemon_app *app, const char *id, recommendation *out);
+
+void api_handle_link(void *app, const http_request *request, http_response *response);
 void api_handle_live_metrics(void *app, const http_request *request, http_response *response);
 void api_handle_trends(void *app, const http_request *request, http_response *response);
 void api_handle_alerts(void *app, const http_request *request, http_response *response);
