@@ -3,6 +3,9 @@
 #ifndef HYDRA_SIMULATION_H
 #define HYDRA_SIMULATION_H
 
+#include "cluster.h"
+#include "config.h"
+#include "instance.h"
 #include "scenario.h"
 
 #include <stdbool.h>
@@ -49,6 +52,14 @@ typedef struct simulation_result {
     double wall_seconds;
     double service_ticks_per_second;
 } simulation_result;
+
+/* The config's targets become the scenario's services (each from the config's target of its name, else its first,
+ * with the service's capacity, cold start and bounds), and the tick the scenario's step. -1 without a target. */
+int simulation_targets_from_services(hydra_config *config, const scenario *world, char *error, size_t error_size);
+/* The scenario's services as a simulated cluster (*out, the caller's to destroy after the instance) and a builtin
+ * scaler instance acting on it; NULL with the reason. */
+plugin_instance *simulation_cluster_scaler(const scenario *world, const hydra_clock *clock, cluster **out,
+                                           char *error, size_t error_size);
 
 /* Runs the whole scenario. -1 with the reason ("file:line: ..." for scripts) in error. */
 int simulation_run(const simulation_options *options, simulation_result *result, char *error, size_t error_size);
