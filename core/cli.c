@@ -33,7 +33,7 @@ static const char usage_text[] =
     "  plugins [--config FILE]      list plugins: kind, name, version, ABI and file\n"
     "  plugins --load FILE.so       load one file and say what it is, or why it is refused\n"
     "        [--kind KIND]          ... and require it to be of this kind\n"
-    "  serve [--config FILE] [--listen HOST:PORT] [--data FILE]\n"
+    "  serve [--config FILE] [--listen HOST:PORT] [--data FILE] [--reports DIR]\n"
     "        [--scenario FILE [--speed N] [--start-day D]]\n"
     "                               run the daemon: the controller on the wall clock and the HTTP API; with a\n"
     "                               scenario, a live demo on a clock N (600) times faster, D days in\n"
@@ -389,6 +389,12 @@ static int simulate_compare(simulate_args *a)
     }
     if (status == 0)
         print_comparison(results, count);
+    char error[1024];
+    if (status == 0 && a->json_path &&
+        simulation_write_comparison_json(a->json_path, results, count, error, sizeof error) != 0) {
+        fprintf(stderr, "hydra: %s\n", error);
+        status = 1;
+    }
     for (size_t i = 0; i < count; i++)
         simulation_result_free(&results[i]);
     free(list);
@@ -491,8 +497,8 @@ static int live_demo_numbers(const named_options *args, daemon_options *options)
 /* A live demo without --data keeps its store in a folder of its own, gone when it stops. */
 static int command_serve(int argc, char **argv)
 {
-    static const char *const allowed[] = {"--config", "--listen", "--data", "--scenario", "--speed", "--start-day",
-                                          NULL};
+    static const char *const allowed[] = {"--config", "--listen",    "--data",    "--scenario",
+                                          "--speed",  "--start-day", "--reports", NULL};
     named_options args;
     int status = parse_named("serve", argc, argv, 1, allowed, &args);
     if (status != 0)
@@ -500,6 +506,7 @@ static int command_serve(int argc, char **argv)
     char *config_owned;
     daemon_options options = daemon_options_from(&args, &config_owned);
     options.scenario_path = named(&args, "--scenario");
+    options.reports_dir = named(&args, "--reports");
     char folder[] = "/tmp/hydra-live-XXXXXX", data[64];
     bool temporary = options.scenario_path && !options.data_path;
     if ((status = live_demo_numbers(&args, &options)) != 0) {

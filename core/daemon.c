@@ -55,6 +55,10 @@ int store_handle_open(store_handle *handle, const daemon_options *options, char 
         format_into(error, error_size, "config %s: no store = { name = ...; } to keep data in", config->path);
         return -1;
     }
+    if (options->reports_dir) {
+        free(config->reports_dir);
+        config->reports_dir = absolute_path(options->reports_dir);
+    }
     if (options->data_path) {
         char *data = absolute_path(options->data_path);
         config_set_store_setting(config, "path", data);
@@ -593,6 +597,10 @@ static const http_route routes[] = {
     {"GET", "/api/v1/session", SCOPE_READ, dashboard_handle_session, "who the key is: tenant, key name and scopes"},
     {"GET", "/api/v1/events", SCOPE_READ, dashboard_handle_events,
      "server-sent events: tick, recommendation, alert and clock, pushed as they happen; keepalive every 15 s"},
+    {"GET", "/api/v1/calendar", SCOPE_READ, dashboard_handle_calendar, "prayer times and Hijri dates ?from= ?to="},
+    {"GET", "/api/v1/audit", SCOPE_READ, dashboard_handle_audit, "the audit log, newest first; ?limit= (100)"},
+    {"GET", "/api/v1/reports", SCOPE_READ, dashboard_handle_reports, "simulation reports in reports_dir"},
+    {"GET", "/api/v1/reports/{name}", SCOPE_READ, dashboard_handle_report, "one report: hydra simulate's JSON"},
 };
 
 static void handle_openapi(void *context, const http_request *request, http_response *response)

@@ -12,6 +12,7 @@ typedef struct daemon_options {
     const char *scenario_path; /* a live demo of this scenario (see live_demo.h); NULL: the real clock */
     double speed;              /* of the live demo's clock: simulated seconds per wall second */
     double start_day;          /* where in the scenario the live demo starts; the days before are history */
+    const char *reports_dir;   /* overrides the config's reports_dir */
 } daemon_options;
 
 /* Runs until SIGTERM or SIGINT; returns the process exit status. */

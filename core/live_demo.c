@@ -167,6 +167,10 @@ live_demo *live_demo_open(daemon_app *app, const daemon_options *options, char *
     }
     cluster_set_time(live->cluster, live_from);
     scale_approval_times(config, live->speed);
+    if (!config->has_location && world->has_location) { /* the dashboard's calendar is the scenario's place */
+        config->has_location = true;
+        config->location = world->location;
+    }
     if (ensure_demo_key(app) != 0)
         log_warn("live demo: no demo key made: %s", instance_error(app->store.instance));
     app->clock_speed = live->speed;

@@ -525,9 +525,9 @@ static json_t *services_json(const simulation_result *r)
     return services;
 }
 
-int simulation_write_json(const char *path, const simulation_result *r, char *error, size_t error_size)
+json_t *simulation_result_json(const simulation_result *r)
 {
-    json_t *doc = json_pack(
+    return json_pack(
         "{s:s, s:s, s:I, s:f, s:f, s:{s:f, s:f, s:f}, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:I, "
         "s:{s:f, s:f}, s:f, s:f}",
         "scenario", r->scenario, "policy", r->policy, "seed", (json_int_t)r->seed, "days", r->days, "step_seconds",
@@ -540,9 +540,29 @@ int simulation_write_json(const char *path, const simulation_result *r, char *er
         "policy_errors", (json_int_t)r->policy_errors, "human_response_seconds", "median", r->human_response_median,
         "p90", r->human_response_p90, "wall_seconds", r->wall_seconds, "service_ticks_per_second",
         r->service_ticks_per_second);
+}
+
+static int write_document(const char *path, json_t *doc, char *error, size_t error_size)
+{
     int status = doc ? json_dump_file(doc, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10)) : -1;
     json_decref(doc);
     if (status != 0)
         format_into(error, error_size, "%s: cannot write the JSON scorecard", path);
     return status;
+}
+
+int simulation_write_json(const char *path, const simulation_result *r, char *error, size_t error_size)
+{
+    return write_document(path, simulation_result_json(r), error, error_size);
+}
+
+int simulation_write_comparison_json(const char *path, const simulation_result *results, size_t count, char *error,
+                                     size_t error_size)
+{
+    json_t *runs = json_array();
+    for (size_t i = 0; i < count; i++)
+        json_array_append_new(runs, simulation_result_json(&results[i]));
+    json_t *doc = json_pack("{s:s, s:s, s:o}", "kind", "comparison", "scenario", count ? results[0].scenario : "",
+                            "runs", runs);
+    return write_document(path, doc, error, error_size);
 }

@@ -4,6 +4,7 @@
 #define HYDRA_SIMULATION_H
 
 #include "cluster.h"
+#include <jansson.h>
 #include "config.h"
 #include "instance.h"
 #include "scenario.h"
@@ -68,5 +69,10 @@ void simulation_result_free(simulation_result *result);
 /* Writes the scorecard for people, and the JSON document (wall-clock fields last). */
 void simulation_print_scorecard(FILE *out, const simulation_result *result);
 int simulation_write_json(const char *path, const simulation_result *result, char *error, size_t error_size);
+/* The scorecard as JSON (what simulation_write_json writes); newly allocated. */
+json_t *simulation_result_json(const simulation_result *result);
+/* {"kind": "comparison", "scenario", "runs": [scorecard, ...]}: hydra simulate --compare --json. */
+int simulation_write_comparison_json(const char *path, const simulation_result *results, size_t count, char *error,
+                                     size_t error_size);
 
 #endif
