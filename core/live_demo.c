@@ -150,9 +150,11 @@ live_demo *live_demo_open(daemon_app *app, const daemon_options *options, char *
         return NULL;
     }
     const scenario *world = &live->world;
-    double live_from = world->start + round(options->start_day * 86400 / world->step) * world->step;
-    if (options->start_day < 0 || live_from >= world->start + world->duration) {
-        format_into(error, error_size, "--start-day %g: the scenario %s runs %g days", options->start_day, world->path,
+    double day = isnan(options->start_day) ? fmin(LIVE_DEFAULT_START_DAY, world->duration / 86400 / 2)
+                                           : options->start_day;
+    double live_from = world->start + round(day * 86400 / world->step) * world->step;
+    if (day < 0 || live_from >= world->start + world->duration) {
+        format_into(error, error_size, "--start-day %g: the scenario %s runs %g days", day, world->path,
                     world->duration / 86400);
         live_demo_close(live);
         return NULL;
