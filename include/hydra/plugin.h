@@ -337,6 +337,7 @@ typedef int (*hydra_api_key_visitor)(void *context, const hydra_api_key_record *
 typedef int (*hydra_alert_visitor)(void *context, const hydra_alert_record *record);
 typedef int (*hydra_bucket_visitor)(void *context, const hydra_sample_bucket *bucket);
 typedef int (*hydra_service_visitor)(void *context, const hydra_service_record *record);
+typedef int (*hydra_audit_visitor)(void *context, const hydra_audit_record *record);
 
 typedef struct hydra_store_ops {
     uint32_t size; /* sizeof(hydra_store_ops) */
@@ -401,6 +402,8 @@ typedef struct hydra_store_ops {
      * Called again every few seconds; each call is cheap (one round trip at most). */
     int (*leader_hold)(void *state, const char *name);
     int (*leader_release)(void *state, const char *name);
+    /* Mandatory. A tenant's audit log, newest first, at most limit entries (the dashboard's audit page). */
+    int (*list_audit)(void *state, const char *tenant, size_t limit, hydra_audit_visitor visit, void *context);
 } hydra_store_ops;
 
 /* ## Source */
