@@ -102,7 +102,7 @@ static void test_sqlite_a_database_from_a_newer_hydra_is_refused(void **state)
     store_clear_error(f);
     assert_int_equal(f->ops->migrate(f->db, &version), -1);
     assert_contains(store_error(f), "schema version 999");
-    assert_contains(store_error(f), "newer than version 2");
+    assert_contains(store_error(f), "newer than version 3");
     assert_contains(store_error(f), "upgrade hydra");
     assert_string_equal(cli(f->scratch, "SELECT max(version) FROM schema_migrations;"), "999\n");
 }
