@@ -4,6 +4,7 @@
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
+#include "models.h"
 #include "record_json.h"
 #include "util.h"
 
@@ -523,8 +524,9 @@ static void handle_metrics(void *context, const http_request *request, http_resp
     exposition out = {xstrdup(""), xstrdup("\n")};
     metrics_each(append_metric, &out);
     free(out.names_seen);
-    char *http = http_metrics_text(app->http);
-    response->text = xasprintf("%s%s", out.text, http);
+    char *http = http_metrics_text(app->http), *models = models_metrics_text(app);
+    response->text = xasprintf("%s%s%s", out.text, http, models);
+    free(models);
     free(http);
     free(out.text);
     response->text_type = "text/plain; version=0.0.4";
@@ -564,6 +566,14 @@ static const http_route routes[] = {
      "keep forecasting the service but execute nothing for it, until resumed (kept across restarts)"},
     {"POST", "/api/v1/services/{name}/resume", SCOPE_APPROVE, api_handle_resume,
      "execute for the service again; an approved recommendation that waited goes ahead at the next tick"},
+    {"GET", "/api/v1/accuracy", SCOPE_READ, models_handle_accuracy,
+     "live accuracy per service and model: rolling MAPE and MASE, whether forecasts are acted on"},
+    {"GET", "/api/v1/models/{service}", SCOPE_READ, models_handle_versions,
+     "the service's saved model versions, newest first, with their scores; the reason when none can be used"},
+    {"POST", "/api/v1/models/{service}/refit", SCOPE_APPROVE, models_handle_refit,
+     "refit now: the new version is promoted only if it beats the active one on the holdout"},
+    {"POST", "/api/v1/models/{service}/activate", SCOPE_APPROVE, models_handle_activate,
+     "put {version} back in use, after checking its state"},
 };
 
 static void handle_openapi(void *context, const http_request *request, http_response *response)
@@ -709,7 +719,8 @@ static int app_open(daemon_app *app, const daemon_options *options, char *error,
                 (unsigned long long)started.tv_sec * 1000000ull + (unsigned long long)started.tv_nsec / 1000);
     controller_setup setup = {config, &app->plugins, app->policy, &app->clock, NULL, prefix, persist_event, app};
     if (!(app->controller = controller_create(&setup, error, error_size)) ||
-        warm_up_from_store(app, error, error_size) != 0 || resume_open_recommendations(app, error, error_size) != 0)
+        warm_up_from_store(app, error, error_size) != 0 || !models_open(app, error, error_size) ||
+        resume_open_recommendations(app, error, error_size) != 0)
         return -1;
     pthread_mutex_init(&app->lock, NULL);
     pthread_mutex_init(&app->key_cache_lock, NULL);
@@ -723,6 +734,7 @@ static int app_open(daemon_app *app, const daemon_options *options, char *error,
 static void app_close(daemon_app *app)
 {
     http_stop(app->http);
+    models_close(app->models);
     controller_destroy(app->controller);
     policy_close(app->policy);
     plugin_set_close(&app->plugins);
@@ -741,8 +753,10 @@ static void run_loop(daemon_app *app)
             daemon_pull_sources(app, now);
             pthread_mutex_lock(&app->lock);
             bool ticked = store_can_record(app);
-            if (ticked)
+            if (ticked) {
                 controller_tick(app->controller, now);
+                models_tick(app, now);
+            }
             pthread_mutex_unlock(&app->lock);
             if (ticked)
                 metrics_add(metrics_register("core", "ticks_total", "controller ticks", HYDRA_METRIC_COUNTER), 1);

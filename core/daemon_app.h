@@ -36,6 +36,7 @@ typedef struct daemon_app {
     cached_key key_cache[KEY_CACHE_SLOTS];
     double *pulled_until; /* per target with a source: the newest sample it gave (or the store held) */
     bool *pull_failing;   /* per target: logged once when pulling starts failing, once when it recovers */
+    struct models_registry *models; /* the model lifecycle (core/models.c); guarded by lock */
 } daemon_app;
 
 /* The store's failure as an HTTP answer: 503 (with Retry-After) when the database cannot be reached, else 500. */
@@ -60,5 +61,7 @@ void daemon_pull_sources(daemon_app *app, double now);
 
 /* Stores an alert for an anomaly episode the controller reports (the controller's alert listener). */
 void api_store_alert(void *app, const controller_alert *alert);
+/* Tells every configured notifier (each logs its own failure). */
+void api_notify(daemon_app *app, const hydra_notification *notification);
 
 #endif

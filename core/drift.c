@@ -1,0 +1,112 @@
+#include "drift.h"
+
+#include "util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PSI_FLOOR 1e-4
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The measured values, sorted; the caller frees. */
+static double *sorted_measured(const double *values, size_t count, size_t *measured)
+{
+    double *sorted = xcalloc(count + 1, sizeof *sorted);
+    *measured = 0;
+    for (size_t i = 0; i < count; i++)
+        if (isfinite(values[i]))
+            sorted[(*measured)++] = values[i];
+    qsort(sorted, *measured, sizeof *sorted, compare_doubles);
+    return sorted;
+}
+
+int drift_sketch(const double *values, size_t count, double quantiles[DRIFT_QUANTILES])
+{
+    size_t n = 0;
+    double *sorted = sorted_measured(values, count, &n);
+    if (n >= 2) {
+        for (size_t q = 0; q < DRIFT_QUANTILES; q++) {
+            double position = (double)q / (DRIFT_QUANTILES - 1) * (double)(n - 1);
+            size_t below = (size_t)floor(position);
+            double above = below + 1 < n ? sorted[below + 1] : sorted[below];
+            quantiles[q] = sorted[below] + (position - (double)below) * (above - sorted[below]);
+        }
+    }
+    free(sorted);
+    return n >= 2 ? 0 : -1;
+}
+
+/* The training distribution function at x, read off the sketch: linear between quantiles, flat over ties. */
+static double sketch_cdf(const double quantiles[DRIFT_QUANTILES], double x)
+{
+    if (x < quantiles[0])
+        return 0;
+    if (x >= quantiles[DRIFT_QUANTILES - 1])
+        return 1;
+    size_t q = 0;
+    while (q + 1 < DRIFT_QUANTILES && quantiles[q + 1] <= x)
+        q++;
+    double width = quantiles[q + 1] - quantiles[q];
+    double within = width > 0 ? (x - quantiles[q]) / width : 0;
+    return ((double)q + within) / (DRIFT_QUANTILES - 1);
+}
+
+/* How many of the sorted values fall in each bin [edges[b - 1], edges[b]) (the first open below, the last above). */
+static void bin_shares(const double *sorted, size_t n, const double *edges, size_t edge_count, double *shares)
+{
+    size_t taken = 0;
+    for (size_t b = 0; b <= edge_count; b++) {
+        size_t in = 0;
+        while (taken < n && (b == edge_count || sorted[taken] < edges[b])) {
+            taken++;
+            in++;
+        }
+        shares[b] = fmax((double)in / (double)n, PSI_FLOOR);
+    }
+}
+
+/* Bins are the training deciles, ties merged: a training window of one repeated value has two bins, below it and
+ * from it up, so the same value again is no drift. Both sides are binned alike, the training side as the sketch's
+ * evenly spaced quantiles. */
+double drift_psi(const double quantiles[DRIFT_QUANTILES], const double *recent, size_t count)
+{
+    size_t n = 0;
+    double *sorted = sorted_measured(recent, count, &n);
+    double edges[9];
+    size_t edge_count = 0;
+    for (int decile = 1; decile < 10; decile++) {
+        double edge = quantiles[decile * (DRIFT_QUANTILES - 1) / 10];
+        if (edge_count == 0 || edge > edges[edge_count - 1])
+            edges[edge_count++] = edge;
+    }
+    double psi = NAN, recent_shares[10], training_shares[10];
+    if (n) {
+        bin_shares(sorted, n, edges, edge_count, recent_shares);
+        bin_shares(quantiles, DRIFT_QUANTILES, edges, edge_count, training_shares);
+        psi = 0;
+        for (size_t b = 0; b <= edge_count; b++)
+            psi += (recent_shares[b] - training_shares[b]) * log(recent_shares[b] / training_shares[b]);
+    }
+    free(sorted);
+    return psi;
+}
+
+double drift_ks(const double quantiles[DRIFT_QUANTILES], const double *recent, size_t count)
+{
+    size_t n = 0;
+    double *sorted = sorted_measured(recent, count, &n);
+    double distance = n ? 0 : NAN;
+    for (size_t i = 0; i < n; i++) {
+        double training = sketch_cdf(quantiles, sorted[i]);
+        double before = (double)i / (double)n, after = (double)(i + 1) / (double)n;
+        distance = fmax(distance, fmax(fabs(training - before), fabs(after - training)));
+    }
+    free(sorted);
+    return distance;
+}
