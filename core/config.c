@@ -474,7 +474,8 @@ static int read_models(checker *c, hydra_config *config, const config_setting_t 
         get_duration(c, group, "drift_window", 60, 366 * 86400, 86400, &m->drift_window_seconds) != 0 ||
         get_number(c, group, "drift_psi", 0, 100, 0.25, &m->drift_psi) != 0 ||
         get_number(c, group, "drift_ks", 0, 1, 0.3, &m->drift_ks) != 0 ||
-        get_duration(c, group, "holdout", 60, 366 * 86400, 6 * 3600, &m->holdout_seconds) != 0 ||
+        get_duration(c, group, "holdout", 60, 366 * 86400, fmin(6 * 3600, config->history_seconds / 4),
+                     &m->holdout_seconds) != 0 ||
         get_duration(c, group, "train_window", 0, 366 * 86400, 0, &m->train_window_seconds) != 0)
         return -1;
     if (m->holdout_seconds >= config->history_seconds)

@@ -68,6 +68,7 @@ typedef struct target_state {
     bool distrusted;      /* accuracy is past the bound: the planner sizes for the load seen now */
     char distrust_note[200];
     char *model_problem;  /* the saved model was refused: no forecasts until one is adopted */
+    double model_seen_until; /* an adopted model has seen the intervals before this: they are not fed to it again */
 } target_state;
 
 struct controller {
@@ -140,7 +141,7 @@ static void feed_models(controller *c, target_state *t, double value)
     } else if (isnan(t->last_load_at) || t->bucket_ts - t->last_load_at >= LOAD_STALE_INTERVALS * c->step) {
         t->last_load = NAN;
     }
-    if (t->forecast_model)
+    if (t->forecast_model && !(t->bucket_ts < t->model_seen_until - 1e-9))
         instance_model_observe(t->forecaster, t->forecast_model, value);
     if (t->anomaly_model) {
         double score = 0;
@@ -875,21 +876,19 @@ void *controller_forecast_model(controller *c, size_t index)
 int controller_adopt_model(controller *c, size_t index, void *model, double trained_to)
 {
     target_state *t = &c->targets[index];
-    /* the kept intervals are [bucket_ts - count * step, bucket_ts); the model has seen those before trained_to */
+    /* the kept intervals are [bucket_ts - count * step, bucket_ts); the model has seen those before trained_to, and
+     * those after it that are still to come (a model saved by a run that had ticked further) it will not see twice */
     double oldest = t->bucket_ts - (double)t->count * c->step;
     double behind = isnan(t->bucket_ts) ? 0 : round((t->bucket_ts - trained_to) / c->step);
-    if (behind < 0) {
-        instance_model_close(t->forecaster, model);
-        return -1;
-    }
     for (double gap = round((oldest - trained_to) / c->step); gap > 0; gap--)
         instance_model_observe(t->forecaster, model, NAN);
-    size_t replay = (size_t)fmin(behind, (double)t->count);
+    size_t replay = (size_t)fmax(0, fmin(behind, (double)t->count));
     for (size_t i = t->count - replay; i < t->count; i++)
         instance_model_observe(t->forecaster, model, t->history[(t->head + i) % t->capacity]);
     if (t->forecast_model)
         instance_model_close(t->forecaster, t->forecast_model);
     t->forecast_model = model;
+    t->model_seen_until = trained_to;
     free(t->model_problem);
     t->model_problem = NULL;
     return 0;

@@ -120,8 +120,8 @@ void controller_accuracy(const controller *controller, size_t target, controller
 /* The target's streaming forecast model (borrowed; NULL when it has none or it was refused). */
 void *controller_forecast_model(controller *controller, size_t target);
 /* Replaces the target's forecast model with `model` (taken over), which has seen every interval before
- * trained_to: the complete intervals kept since then are fed to it (missing ones as NAN). -1 when trained_to is
- * after the newest complete interval (the model is then closed). Clears a refusal. */
+ * trained_to: the complete intervals kept since then are fed to it (missing ones as NAN), and intervals before
+ * trained_to still to complete are not. Clears a refusal. Returns 0. */
 int controller_adopt_model(controller *controller, size_t target, void *model, double trained_to);
 /* The target's model was refused (a corrupt saved state): no forecast until a model is adopted; forecasts and
  * /predict say `reason`. */

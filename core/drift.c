@@ -97,15 +97,20 @@ double drift_psi(const double quantiles[DRIFT_QUANTILES], const double *recent, 
     return psi;
 }
 
+/* Compared at each distinct recent value, just below it and at it, so that a value repeated in both windows (an
+ * atom) is one step in both distribution functions, not a distance. */
 double drift_ks(const double quantiles[DRIFT_QUANTILES], const double *recent, size_t count)
 {
     size_t n = 0;
     double *sorted = sorted_measured(recent, count, &n);
     double distance = n ? 0 : NAN;
-    for (size_t i = 0; i < n; i++) {
-        double training = sketch_cdf(quantiles, sorted[i]);
-        double before = (double)i / (double)n, after = (double)(i + 1) / (double)n;
-        distance = fmax(distance, fmax(fabs(training - before), fabs(after - training)));
+    for (size_t i = 0; i < n;) {
+        size_t ties = i;
+        while (ties < n && sorted[ties] == sorted[i])
+            ties++;
+        double below = sketch_cdf(quantiles, nextafter(sorted[i], -INFINITY)), at = sketch_cdf(quantiles, sorted[i]);
+        distance = fmax(distance, fmax(fabs(below - (double)i / (double)n), fabs(at - (double)ties / (double)n)));
+        i = ties;
     }
     free(sorted);
     return distance;
