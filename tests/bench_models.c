@@ -136,8 +136,8 @@ static int compare_with_statsmodels(void)
            "%d)\n\n", DAY_STEPS);
     printf("| series | points | hydra fit | statsmodels fit | fit speed-up | hydra MASE | statsmodels MASE |\n");
     printf("| --- | --- | --- | --- | --- | --- | --- |\n");
-    double log_speedup = 0, hydra_mase = 0, their_mase = 0;
-    size_t compared = 0;
+    double log_speedup = 0, hydra_mase = 0, their_mase = 0, log_mase_ratio = 0;
+    size_t compared = 0, hydra_wins = 0;
     for (size_t s = 0; s < ARRAY_LEN(hw_series); s++) {
         char path[512], error[1024];
         format_into(path, sizeof path, "%s/data/%s", NAB_DIR, hw_series[s]);
@@ -158,15 +158,18 @@ static int compare_with_statsmodels(void)
         printf("| %s | %zu | %.2f ms | %.0f ms | %.0f x | %.3f | %.3f |\n", strrchr(hw_series[s], '/') + 1,
                series.count, ours.fit_seconds * 1e3, theirs.fit_seconds * 1e3, speedup, ours.mase, theirs.mase);
         log_speedup += log(speedup);
+        log_mase_ratio += log(ours.mase / theirs.mase);
+        hydra_wins += ours.mase <= theirs.mase;
         hydra_mase += ours.mase;
         their_mase += theirs.mase;
         compared++;
         series_csv_free(&series);
     }
     printf("\nover %zu series: fit %.0f x faster (geometric mean); mean MASE hydra %.3f, statsmodels %.3f (ratio "
-           "%.2f); target: MASE no worse at >= 100 x faster: %s\n\n",
+           "%.2f; geometric mean of the per-series ratios %.2f; hydra no worse on %zu of %zu)\n",
            compared, exp(log_speedup / (double)compared), hydra_mase / (double)compared, their_mase / (double)compared,
-           hydra_mase / their_mase,
+           hydra_mase / their_mase, exp(log_mase_ratio / (double)compared), hydra_wins, compared);
+    printf("target, MASE no worse (the mean) at a fit >= 100 x faster: %s\n\n",
            exp(log_speedup / (double)compared) >= 100 && hydra_mase <= their_mase ? "met" : "NOT met");
     return 0;
 }
