@@ -873,7 +873,7 @@ void *controller_forecast_model(controller *c, size_t index)
     return index < c->target_count ? c->targets[index].forecast_model : NULL;
 }
 
-int controller_adopt_model(controller *c, size_t index, void *model, double trained_to)
+void controller_adopt_model(controller *c, size_t index, void *model, double trained_to)
 {
     target_state *t = &c->targets[index];
     /* the kept intervals are [bucket_ts - count * step, bucket_ts); the model has seen those before trained_to, and
@@ -891,7 +891,6 @@ int controller_adopt_model(controller *c, size_t index, void *model, double trai
     t->model_seen_until = trained_to;
     free(t->model_problem);
     t->model_problem = NULL;
-    return 0;
 }
 
 void controller_refuse_model(controller *c, size_t index, const char *reason)

@@ -121,8 +121,8 @@ void controller_accuracy(const controller *controller, size_t target, controller
 void *controller_forecast_model(controller *controller, size_t target);
 /* Replaces the target's forecast model with `model` (taken over), which has seen every interval before
  * trained_to: the complete intervals kept since then are fed to it (missing ones as NAN), and intervals before
- * trained_to still to complete are not. Clears a refusal. Returns 0. */
-int controller_adopt_model(controller *controller, size_t target, void *model, double trained_to);
+ * trained_to still to complete are not. Clears a refusal. */
+void controller_adopt_model(controller *controller, size_t target, void *model, double trained_to);
 /* The target's model was refused (a corrupt saved state): no forecast until a model is adopted; forecasts and
  * /predict say `reason`. */
 void controller_refuse_model(controller *controller, size_t target, const char *reason);

@@ -213,12 +213,8 @@ static int load_active(daemon_app *app, size_t index, char *error, size_t error_
     char why[768];
     void *model = model_from_version(app, index, &v, why, sizeof why);
     slot->active = v.version;
-    if (model && controller_adopt_model(app->controller, index, model, v.trained_to) != 0) {
-        format_into(why, sizeof why, "service %s model %s version %lld: trained until %.0f, after the newest sample",
-                    target_config(app, index)->name, target_config(app, index)->forecaster, v.version, v.trained_to);
-        model = NULL;
-    }
     if (model) {
+        controller_adopt_model(app->controller, index, model, v.trained_to);
         slot_take_version(slot, v.version, v.trained_from, v.trained_to, v.metrics);
         log_info("service %s: model %s version %lld loaded from the store", target_config(app, index)->name,
                  target_config(app, index)->forecaster, v.version);
@@ -409,8 +405,10 @@ static int refit_target(daemon_app *app, size_t index, const char *trigger, refi
     if (save_version(app, index, candidate, training.start, trained_to, metrics, out->promoted, out->note,
                      &out->version) == 0) {
         status = 0;
-        if (out->promoted && controller_adopt_model(app->controller, index, candidate, trained_to) == 0)
+        if (out->promoted) {
+            controller_adopt_model(app->controller, index, candidate, trained_to);
             candidate = NULL; /* the controller's now */
+        }
     } else {
         format_into(out->note, sizeof out->note, "the new version could not be saved (see the log)");
     }
@@ -687,16 +685,17 @@ void models_handle_activate(void *context, const http_request *request, http_res
     void *model = found == 0 ? model_from_version(app, (size_t)index, &v, why, sizeof why) : NULL;
     if (found > 0)
         format_into(why, sizeof why, "service %s has no version %lld", request->params[0], version);
-    if (model && controller_adopt_model(app->controller, (size_t)index, model, v.trained_to) != 0) {
-        format_into(why, sizeof why, "version %lld was trained until after the newest sample", version);
-        model = NULL;
-    }
     const config_target *target = target_config(app, (size_t)index);
+    /* durable first: the store says which version a restart takes */
     int stored = model ? app->store.ops->activate_model_version(app->store.state, app->store.config.tenant,
                                                                 target->name, target->forecaster, version)
                        : -1;
-    if (stored == 0)
+    if (stored == 0) {
+        controller_adopt_model(app->controller, (size_t)index, model, v.trained_to);
         slot_take_version(&app->models->slots[index], version, v.trained_from, v.trained_to, v.metrics);
+    } else if (model) {
+        instance_model_close(app->models->slots[index].forecaster, model);
+    }
     pthread_mutex_unlock(&app->lock);
     if (found < 0 || (model && stored != 0))
         daemon_store_failed(app, response, found < 0 ? why : "cannot activate the version");
@@ -705,6 +704,15 @@ void models_handle_activate(void *context, const http_request *request, http_res
     else
         response->json = json_pack("{s:s, s:s, s:I, s:b}", "service", target->name, "model", target->forecaster,
                                    "version", (json_int_t)version, "active", 1);
+    if (stored == 0) {
+        char detail[128];
+        format_into(detail, sizeof detail, "%s version %lld", target->forecaster, version);
+        hydra_audit_record audit = {request->caller->tenant, clock_now(&app->clock), request->caller->name,
+                                    "models.activate", target->name, detail, request->request_id};
+        app->store.ops->append_audit(app->store.state, &audit);
+        log_info("service %s: model %s version %lld activated by %s", target->name, target->forecaster, version,
+                 request->caller->name);
+    }
     if (found == 0)
         stored_version_free(&v);
 }
