@@ -200,3 +200,5 @@ CREATE TABLE model_versions (
 ) STRICT, WITHOUT ROWID;
 -- At most one active version per service and model, enforced by the database.
 CREATE UNIQUE INDEX model_versions_one_active ON model_versions (tenant, service, model) WHERE active = 1;
+-- Serves list_model_versions (ORDER BY model, version DESC) without a sort.
+CREATE INDEX model_versions_newest ON model_versions (tenant, service, model, version DESC);

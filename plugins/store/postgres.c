@@ -551,6 +551,7 @@ static const char *const schema_model_versions[] = {
     "  PRIMARY KEY (tenant, service, model, version),"
     "  FOREIGN KEY (tenant, service) REFERENCES services (tenant, name))",
     "CREATE UNIQUE INDEX model_versions_one_active ON model_versions (tenant, service, model) WHERE active = 1",
+    "CREATE INDEX model_versions_newest ON model_versions (tenant, service, model, version DESC)",
     NULL,
 };
 

@@ -190,7 +190,8 @@ static const char *const migrations[] = {
     "  PRIMARY KEY (tenant, service, model, version),"
     "  FOREIGN KEY (tenant, service) REFERENCES services (tenant, name)"
     ") STRICT, WITHOUT ROWID;"
-    "CREATE UNIQUE INDEX model_versions_one_active ON model_versions (tenant, service, model) WHERE active = 1;",
+    "CREATE UNIQUE INDEX model_versions_one_active ON model_versions (tenant, service, model) WHERE active = 1;"
+    "CREATE INDEX model_versions_newest ON model_versions (tenant, service, model, version DESC);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -926,9 +927,12 @@ static int store_get_model_version(void *state, const char *tenant, const char *
     if (problem || !text_present(model) || version < 0)
         return invalid(self, "get_model_version: %s", problem ? problem : "a model and a version >= 0 are needed");
     pthread_mutex_lock(&self->lock);
+    /* two statements rather than one with an OR, so each has its index: the active one, or the primary key */
     sqlite3_stmt *stmt = prepare(self,
-                                 "SELECT " MODEL_COLUMNS " FROM model_versions WHERE tenant = ?1 AND service = ?2 AND "
-                                 "model = ?3 AND (version = ?4 OR (?4 = 0 AND active = 1))",
+                                 version ? "SELECT " MODEL_COLUMNS " FROM model_versions WHERE tenant = ?1 AND "
+                                           "service = ?2 AND model = ?3 AND version = ?4"
+                                         : "SELECT " MODEL_COLUMNS " FROM model_versions WHERE tenant = ?1 AND "
+                                           "service = ?2 AND model = ?3 AND active = 1 AND ?4 = 0",
                                  "get_model_version");
     bool found = false;
     int result = stmt ? bind_failed(self, bind_text(stmt, 1, tenant) + bind_text(stmt, 2, service) +
