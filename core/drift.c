@@ -26,20 +26,15 @@ static double *sorted_measured(const double *values, size_t count, size_t *measu
     return sorted;
 }
 
-int drift_sketch(const double *values, size_t count, double quantiles[DRIFT_QUANTILES])
+/* Interpolated quantiles of n sorted values (n >= 2). */
+static void quantiles_of(const double *sorted, size_t n, double quantiles[DRIFT_QUANTILES])
 {
-    size_t n = 0;
-    double *sorted = sorted_measured(values, count, &n);
-    if (n >= 2) {
-        for (size_t q = 0; q < DRIFT_QUANTILES; q++) {
-            double position = (double)q / (DRIFT_QUANTILES - 1) * (double)(n - 1);
-            size_t below = (size_t)floor(position);
-            double above = below + 1 < n ? sorted[below + 1] : sorted[below];
-            quantiles[q] = sorted[below] + (position - (double)below) * (above - sorted[below]);
-        }
+    for (size_t q = 0; q < DRIFT_QUANTILES; q++) {
+        double position = (double)q / (DRIFT_QUANTILES - 1) * (double)(n - 1);
+        size_t below = (size_t)floor(position);
+        double above = below + 1 < n ? sorted[below + 1] : sorted[below];
+        quantiles[q] = sorted[below] + (position - (double)below) * (above - sorted[below]);
     }
-    free(sorted);
-    return n >= 2 ? 0 : -1;
 }
 
 /* The training distribution function at x, read off the sketch: linear between quantiles, flat over ties. */
@@ -57,7 +52,20 @@ static double sketch_cdf(const double quantiles[DRIFT_QUANTILES], double x)
     return ((double)q + within) / (DRIFT_QUANTILES - 1);
 }
 
-/* How many of the sorted values fall in each bin [edges[b - 1], edges[b]) (the first open below, the last above). */
+/* The PSI bins: the training deciles, ties merged (a window of one repeated value has two bins, below it and from
+ * it up). Returns how many edges; bin b is [edges[b - 1], edges[b]), the first open below, the last above. */
+static size_t bin_edges(const double quantiles[DRIFT_QUANTILES], double edges[DRIFT_BINS - 1])
+{
+    size_t count = 0;
+    for (int decile = 1; decile < DRIFT_BINS; decile++) {
+        double edge = quantiles[decile * (DRIFT_QUANTILES - 1) / DRIFT_BINS];
+        if (count == 0 || edge > edges[count - 1])
+            edges[count++] = edge;
+    }
+    return count;
+}
+
+/* The share of the sorted values in each bin, floored at PSI_FLOOR. */
 static void bin_shares(const double *sorted, size_t n, const double *edges, size_t edge_count, double *shares)
 {
     size_t taken = 0;
@@ -71,27 +79,33 @@ static void bin_shares(const double *sorted, size_t n, const double *edges, size
     }
 }
 
-/* Bins are the training deciles, ties merged: a training window of one repeated value has two bins, below it and
- * from it up, so the same value again is no drift. Both sides are binned alike, the training side as the sketch's
- * evenly spaced quantiles. */
-double drift_psi(const double quantiles[DRIFT_QUANTILES], const double *recent, size_t count)
+int drift_reference_make(const double *values, size_t count, drift_reference *out)
+{
+    size_t n = 0;
+    double *sorted = sorted_measured(values, count, &n);
+    memset(out, 0, sizeof *out);
+    if (n >= 2) {
+        quantiles_of(sorted, n, out->quantiles);
+        double edges[DRIFT_BINS - 1];
+        bin_shares(sorted, n, edges, bin_edges(out->quantiles, edges), out->shares);
+    }
+    free(sorted);
+    return n >= 2 ? 0 : -1;
+}
+
+double drift_psi(const drift_reference *reference, const double *recent, size_t count)
 {
     size_t n = 0;
     double *sorted = sorted_measured(recent, count, &n);
-    double edges[9];
-    size_t edge_count = 0;
-    for (int decile = 1; decile < 10; decile++) {
-        double edge = quantiles[decile * (DRIFT_QUANTILES - 1) / 10];
-        if (edge_count == 0 || edge > edges[edge_count - 1])
-            edges[edge_count++] = edge;
-    }
-    double psi = NAN, recent_shares[10], training_shares[10];
+    double edges[DRIFT_BINS - 1], shares[DRIFT_BINS], psi = NAN;
+    size_t edge_count = bin_edges(reference->quantiles, edges);
     if (n) {
-        bin_shares(sorted, n, edges, edge_count, recent_shares);
-        bin_shares(quantiles, DRIFT_QUANTILES, edges, edge_count, training_shares);
+        bin_shares(sorted, n, edges, edge_count, shares);
         psi = 0;
-        for (size_t b = 0; b <= edge_count; b++)
-            psi += (recent_shares[b] - training_shares[b]) * log(recent_shares[b] / training_shares[b]);
+        for (size_t b = 0; b <= edge_count; b++) {
+            double expected = fmax(reference->shares[b], PSI_FLOOR);
+            psi += (shares[b] - expected) * log(shares[b] / expected);
+        }
     }
     free(sorted);
     return psi;
@@ -99,7 +113,7 @@ double drift_psi(const double quantiles[DRIFT_QUANTILES], const double *recent, 
 
 /* Compared at each distinct recent value, just below it and at it, so that a value repeated in both windows (an
  * atom) is one step in both distribution functions, not a distance. */
-double drift_ks(const double quantiles[DRIFT_QUANTILES], const double *recent, size_t count)
+double drift_ks(const drift_reference *reference, const double *recent, size_t count)
 {
     size_t n = 0;
     double *sorted = sorted_measured(recent, count, &n);
@@ -108,7 +122,8 @@ double drift_ks(const double quantiles[DRIFT_QUANTILES], const double *recent, s
         size_t ties = i;
         while (ties < n && sorted[ties] == sorted[i])
             ties++;
-        double below = sketch_cdf(quantiles, nextafter(sorted[i], -INFINITY)), at = sketch_cdf(quantiles, sorted[i]);
+        double below = sketch_cdf(reference->quantiles, nextafter(sorted[i], -INFINITY));
+        double at = sketch_cdf(reference->quantiles, sorted[i]);
         distance = fmax(distance, fmax(fabs(below - (double)i / (double)n), fabs(at - (double)ties / (double)n)));
         i = ties;
     }

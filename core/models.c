@@ -14,8 +14,8 @@ typedef struct model_slot {
     bool saveable;            /* the registry is on and the forecaster streams and saves its models */
     long long active;         /* the active version; 0 while none was saved */
     double trained_from, trained_to;
-    double sketch[DRIFT_QUANTILES]; /* the active version's training window, for drift */
-    bool has_sketch;
+    drift_reference reference; /* the active version's training window, for drift */
+    bool has_reference;
     double next_drift_check;
     double next_refit;        /* the next scheduled refit; INFINITY when none are */
     char refit_trigger[256];  /* why a refit is due; "" when none is */
@@ -106,27 +106,41 @@ static void *model_from_version(daemon_app *app, size_t index, const stored_vers
 
 /* ## Training windows: their distribution, kept with the version as JSON ------------------------------------------ */
 
-static json_t *sketch_json(const double *values, size_t count)
+static json_t *numbers_json(const double *values, size_t count)
 {
-    double sketch[DRIFT_QUANTILES];
-    if (drift_sketch(values, count, sketch) != 0)
-        return json_null();
     json_t *list = json_array();
-    for (size_t q = 0; q < DRIFT_QUANTILES; q++)
-        json_array_append_new(list, json_real(sketch[q]));
+    for (size_t i = 0; i < count; i++)
+        json_array_append_new(list, json_real(values[i]));
     return list;
 }
 
-static bool sketch_from_metrics(const char *metrics, double sketch[DRIFT_QUANTILES])
+/* Adds the training window's drift reference to a version's metrics. */
+static void add_reference(json_t *metrics, const double *values, size_t count)
+{
+    drift_reference reference;
+    if (drift_reference_make(values, count, &reference) != 0)
+        return;
+    json_object_set_new(metrics, "training_quantiles", numbers_json(reference.quantiles, DRIFT_QUANTILES));
+    json_object_set_new(metrics, "training_shares", numbers_json(reference.shares, DRIFT_BINS));
+}
+
+static bool numbers_read(json_t *document, const char *name, double *out, size_t count)
+{
+    json_t *list = json_object_get(document, name);
+    bool complete = json_array_size(list) == count;
+    for (size_t i = 0; complete && i < count; i++) {
+        complete = json_is_number(json_array_get(list, i));
+        out[i] = json_number_value(json_array_get(list, i));
+    }
+    return complete;
+}
+
+static bool reference_from_metrics(const char *metrics, drift_reference *reference)
 {
     json_error_t ignored;
     json_t *document = metrics ? json_loads(metrics, 0, &ignored) : NULL;
-    json_t *list = json_object_get(document, "training_quantiles");
-    bool complete = json_array_size(list) == DRIFT_QUANTILES;
-    for (size_t q = 0; complete && q < DRIFT_QUANTILES; q++) {
-        complete = json_is_number(json_array_get(list, q));
-        sketch[q] = json_number_value(json_array_get(list, q));
-    }
+    bool complete = numbers_read(document, "training_quantiles", reference->quantiles, DRIFT_QUANTILES) &&
+                    numbers_read(document, "training_shares", reference->shares, DRIFT_BINS);
     json_decref(document);
     return complete;
 }
@@ -136,7 +150,7 @@ static void slot_take_version(model_slot *slot, long long version, double from, 
     slot->active = version;
     slot->trained_from = from;
     slot->trained_to = to;
-    slot->has_sketch = sketch_from_metrics(metrics, slot->sketch);
+    slot->has_reference = reference_from_metrics(metrics, &slot->reference);
     slot->drifting = false;
 }
 
@@ -341,8 +355,7 @@ static json_t *refit_metrics(const refit_data *d, const refit_outcome *o, long l
     json_object_set_new(metrics, "active_version", compared_with ? json_integer(compared_with) : json_null());
     json_object_set_new(metrics, "active_holdout_mase", isfinite(o->active_score) ? json_real(o->active_score)
                                                                                    : json_null());
-    json_object_set_new(metrics, "training_quantiles",
-                        sketch_json(d->values + d->train_start, trained_until - d->train_start));
+    add_reference(metrics, d->values + d->train_start, trained_until - d->train_start);
     return metrics;
 }
 
@@ -462,7 +475,8 @@ static void save_first_fit(daemon_app *app, size_t index)
     size_t count = 0;
     double last_at = 0;
     double *values = history_of(app, index, &count, &last_at);
-    json_t *metrics = json_pack("{s:s, s:o}", "trigger", "first fit", "training_quantiles", sketch_json(values, count));
+    json_t *metrics = json_pack("{s:s}", "trigger", "first fit");
+    add_reference(metrics, values, count);
     long long version = 0;
     double from = last_at - (double)count * app->store.config.tick_seconds;
     if (save_version(app, index, model, from, last_at, metrics, true, "first fit", &version) == 0)
@@ -482,8 +496,8 @@ static void check_drift(daemon_app *app, size_t index, double now)
     double last_at = 0;
     double *values = history_of(app, index, &count, &last_at);
     size_t recent = (size_t)fmin((double)count, ceil(m->drift_window_seconds / app->store.config.tick_seconds));
-    double psi = drift_psi(slot->sketch, values + count - recent, recent);
-    double ks = drift_ks(slot->sketch, values + count - recent, recent);
+    double psi = drift_psi(&slot->reference, values + count - recent, recent);
+    double ks = drift_ks(&slot->reference, values + count - recent, recent);
     free(values);
     bool drift = psi > m->drift_psi || ks > m->drift_ks;
     if (!drift || slot->drifting) {
@@ -514,7 +528,7 @@ void models_tick(daemon_app *app, double now)
             save_first_fit(app, i);
             continue;
         }
-        if (!refused && slot->has_sketch && m->drift_check_seconds > 0 && now >= slot->next_drift_check)
+        if (!refused && slot->has_reference && m->drift_check_seconds > 0 && now >= slot->next_drift_check)
             check_drift(app, i, now);
         if (now >= slot->next_refit) {
             slot->next_refit = now + m->refit_every_seconds;
@@ -608,7 +622,8 @@ static int append_version(void *context, const hydra_model_record *r)
 {
     json_error_t ignored;
     json_t *metrics = r->metrics ? json_loads(r->metrics, 0, &ignored) : NULL;
-    json_object_del(metrics, "training_quantiles"); /* 101 numbers nobody reads in a listing */
+    json_object_del(metrics, "training_quantiles"); /* the drift reference: numbers nobody reads in a listing */
+    json_object_del(metrics, "training_shares");
     json_array_append_new(context, json_pack("{s:I, s:b, s:s, s:f, s:f, s:f, s:s?, s:o}", "version",
                                              (json_int_t)r->version, "active", r->active, "checksum", r->checksum,
                                              "trained_from", r->trained_from, "trained_to", r->trained_to,
