@@ -923,6 +923,20 @@ static void test_calendar_saved_model_forecasts_as_the_original(void **unused)
     free(values);
 }
 
+static void test_linear_saved_model_forecasts_as_the_original(void **unused)
+{
+    (void)unused;
+    enum { COUNT = 200 };
+    double values[COUNT];
+    additive_shape shape = {50, 0.3, 5, 1, 17};
+    additive_fill(&shape, values, COUNT);
+    values[150] = NAN; /* a missing sample stays missing in the ring */
+    char *text = assert_saved_model_forecasts_as_the_original("linear", "window = 40;", values, 160, COUNT);
+    assert_contains(text, "linear 1\nwindow 40\ncount 160\n");
+    assert_contains(load_error("linear", "window = 30;", text), "window 40, the config says 30");
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -958,6 +972,7 @@ int main(void)
         cmocka_unit_test(test_forecasters_on_nab_traffic_series_with_daily_season),
         cmocka_unit_test(test_holt_winters_saved_model_forecasts_as_the_original_and_damage_is_refused),
         cmocka_unit_test(test_calendar_saved_model_forecasts_as_the_original),
+        cmocka_unit_test(test_linear_saved_model_forecasts_as_the_original),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
