@@ -19,7 +19,8 @@ typedef struct model_slot {
     double next_drift_check;
     double next_refit;        /* the next scheduled refit; INFINITY when none are */
     char refit_trigger[256];  /* why a refit is due; "" when none is */
-    double refit_not_before;  /* a refused or deferred refit waits for new data */
+    double refit_not_before;  /* a refused or failed refit waits for new data */
+    bool refit_waiting;       /* the refit due waits for new data; said once */
     bool drifting;            /* a drift episode is under way: alerted once */
 } model_slot;
 
@@ -324,10 +325,7 @@ static void *active_at_split(daemon_app *app, size_t index, const refit_data *d,
     stored_version v;
     if (read_version(app, index, slot->active, &v, error, error_size) != 0)
         return NULL;
-    void *model = v.trained_to <= d->split_at + 1e-6 ? model_from_version(app, index, &v, error, error_size) : NULL;
-    if (v.trained_to > d->split_at + 1e-6)
-        format_into(error, error_size, "version %lld was trained until %.0f, after the holdout starts at %.0f: it "
-                    "is judged on data it has not seen, so later", v.version, v.trained_to, d->split_at);
+    void *model = model_from_version(app, index, &v, error, error_size);
     for (double t = v.trained_to; model && t < d->split_at - 1e-6; t += d->step) {
         double offset = round((t - d->ring_from) / d->step);
         instance_model_observe(slot->forecaster, model, offset < 0 ? NAN : d->values[(size_t)offset]);
@@ -359,8 +357,9 @@ static json_t *refit_metrics(const refit_data *d, const refit_outcome *o, long l
     return metrics;
 }
 
-/* -1 (with why in note) when there is not enough history, the candidate cannot be fitted, or the active version
- * cannot yet be judged; the refit then waits for more data. */
+/* 0 when a version was saved (promoted or refused: out says which, with both scores). 1 (why in note) when new
+ * data must come first: history shorter than the holdout, or an active version trained into it. -1 when the new
+ * fit cannot forecast or its version cannot be saved. */
 static int refit_target(daemon_app *app, size_t index, const char *trigger, refit_outcome *out)
 {
     const hydra_config *config = &app->store.config;
@@ -373,17 +372,25 @@ static int refit_target(daemon_app *app, size_t index, const char *trigger, refi
     size_t holdout = (size_t)ceil(config->models.holdout_seconds / d.step);
     size_t train_steps = config->models.train_window_seconds > 0
                              ? (size_t)ceil(config->models.train_window_seconds / d.step) : d.count;
-    int status = -1;
+    int status = 1;
     void *candidate = NULL, *active = NULL;
+    bool judged_against_active = slot->active > 0 && !controller_model_problem(app->controller, index);
+    d.split = d.count > holdout ? d.count - holdout : 0;
+    d.split_at = d.last_at - (double)holdout * d.step;
+    /* what new data alone will settle is checked before any fitting: the refit is then tried again at each tick */
     if (d.count < holdout + 2) {
         format_into(out->note, sizeof out->note, "%zu intervals of history, the holdout alone needs %zu", d.count,
                     holdout);
         goto done;
     }
-    d.split = d.count - holdout;
+    if (judged_against_active && slot->trained_to > d.split_at + 1e-6) {
+        format_into(out->note, sizeof out->note, "version %lld was trained until %.0f, after the holdout starts at "
+                    "%.0f: it is judged on data it has not seen, so later", slot->active, slot->trained_to, d.split_at);
+        goto done;
+    }
+    status = -1;
     d.train_start = d.split > train_steps ? d.split - train_steps : 0;
     d.ring_from = d.last_at - (double)d.count * d.step;
-    d.split_at = d.last_at - (double)holdout * d.step;
     hydra_series training = {d.values + d.train_start, d.split - d.train_start,
                              d.ring_from + (double)d.train_start * d.step, d.step};
     candidate = instance_model_open(slot->forecaster, &training);
@@ -395,7 +402,6 @@ static int refit_target(daemon_app *app, size_t index, const char *trigger, refi
                     instance_error(slot->forecaster));
         goto done;
     }
-    bool judged_against_active = slot->active > 0 && !controller_model_problem(app->controller, index);
     if (judged_against_active) {
         active = active_at_split(app, index, &d, out->note, sizeof out->note);
         if (!active)
@@ -436,7 +442,8 @@ done:
     return status;
 }
 
-/* Runs the refit and tells people; a refused or impossible one waits for a holdout's worth of new data. */
+/* Runs the refit and tells people. One that must wait for new data (1) is tried again at the next tick, said once
+ * in the log; one that failed, or was refused, waits for a holdout's worth of new data. */
 static int refit_and_tell(daemon_app *app, size_t index, const char *trigger, refit_outcome *out)
 {
     model_slot *slot = &app->models->slots[index];
@@ -444,9 +451,12 @@ static int refit_and_tell(daemon_app *app, size_t index, const char *trigger, re
     double now = clock_now(&app->clock);
     int status = refit_target(app, index, trigger, out);
     if (status != 0) {
-        log_info("service %s model %s: refit (%s) deferred: %s", target->name, target->forecaster, trigger,
-                 out->note);
-        slot->refit_not_before = now + app->store.config.models.holdout_seconds;
+        if (status < 0 || !slot->refit_waiting)
+            log_info("service %s model %s: refit (%s) %s: %s", target->name, target->forecaster, trigger,
+                     status < 0 ? "failed, tried again after a holdout of new data" : "waits", out->note);
+        slot->refit_waiting = status > 0;
+        if (status < 0)
+            slot->refit_not_before = now + app->store.config.models.holdout_seconds;
         return -1;
     }
     char summary[256];
@@ -454,6 +464,7 @@ static int refit_and_tell(daemon_app *app, size_t index, const char *trigger, re
                 out->version, out->promoted ? "promoted" : "refused");
     tell(app, index, summary, out->note);
     slot->refit_trigger[0] = '\0';
+    slot->refit_waiting = false;
     if (!out->promoted)
         slot->refit_not_before = now + app->store.config.models.holdout_seconds;
     return 0;

@@ -338,6 +338,27 @@ static void test_drift_refit_that_does_not_beat_the_active_version_is_recorded_a
     daemon_cleanup(&d);
 }
 
+static void test_a_scheduled_refit_saves_a_version_judged_on_the_holdout(void **unused)
+{
+    (void)unused;
+    daemon_run d;
+    start(&d, "refit_every = 1; drift_check_every = 0; holdout = \"60s\";", SLOW_SEASON);
+    double t0 = sample_start();
+    ingest_range(&d, t0, 0, 100, 100, 20);
+    json_decref(wait_for_version(&d, 1)); /* the first fit, trained on all 100: a refit waits for new data */
+    ingest_range(&d, t0, 100, 220, 100, 20);
+    json_t *listing = wait_for_version(&d, 2);
+    json_t *second = version_entry(listing, 2);
+    const char *note = json_string_value(json_object_get(second, "note"));
+    assert_true(strstr(note, "promoted (scheduled): holdout MASE") || strstr(note, "refused (scheduled): holdout MASE"));
+    json_t *metrics = json_object_get(second, "metrics");
+    assert_true(json_is_number(json_object_get(metrics, "holdout_mase")));
+    assert_true(json_is_number(json_object_get(metrics, "active_holdout_mase")));
+    assert_string_equal(json_string_value(json_object_get(metrics, "trigger")), "scheduled");
+    json_decref(listing);
+    daemon_cleanup(&d);
+}
+
 /* ## Live accuracy: past the bound, the planner is reactive and every reason says so ------------------------------ */
 
 static double accuracy_field(const daemon_run *d, const char *field)
@@ -420,6 +441,7 @@ int main(void)
         cmocka_unit_test(test_registry_refuses_a_corrupt_or_missing_state_and_predict_answers_503_until_a_refit),
         cmocka_unit_test(test_drift_schedules_a_refit_that_is_promoted_when_it_beats_the_active_version),
         cmocka_unit_test(test_drift_refit_that_does_not_beat_the_active_version_is_recorded_and_refused),
+        cmocka_unit_test(test_a_scheduled_refit_saves_a_version_judged_on_the_holdout),
         cmocka_unit_test(test_an_inaccurate_forecast_is_not_acted_on_until_accuracy_recovers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
