@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -554,16 +555,19 @@ void models_tick(daemon_app *app, double now)
 
 /* ## Metrics and routes ---------------------------------------------------------------------------------------------- */
 
-static void metric_line(char **text, const char *name, const config_target *target, double value)
+/* Prometheus spells the special values its own way. */
+static void metric_line(FILE *out, const char *name, const config_target *target, double value)
 {
-    char number[40];
-    format_into(number, sizeof number, isnan(value) ? "NaN" : isinf(value) ? "+Inf" : "%.17g", value);
-    char *more = xasprintf("%shydra_%s{service=\"%s\",model=\"%s\"} %s\n", *text, name, target->name,
-                           target->forecaster, number);
-    free(*text);
-    *text = more;
+    fprintf(out, "hydra_%s{service=\"%s\",model=\"%s\"} ", name, target->name, target->forecaster);
+    if (isnan(value))
+        fputs("NaN\n", out);
+    else if (isinf(value))
+        fputs(value > 0 ? "+Inf\n" : "-Inf\n", out);
+    else
+        fprintf(out, "%.17g\n", value);
 }
 
+/* Written to a memory stream: with thousands of targets, appending line by line to a string would be quadratic. */
 char *models_metrics_text(daemon_app *app)
 {
     static const char *const headers[][2] = {
@@ -573,22 +577,24 @@ char *models_metrics_text(daemon_app *app)
         {"forecast_trusted", "1 while accuracy is within the bound and forecasts are acted on"},
         {"model_active_version", "the model version in use (0: none saved yet)"},
     };
-    char *text = xstrdup("");
+    char *text = NULL;
+    size_t length = 0;
+    FILE *out = open_memstream(&text, &length);
+    if (!out)
+        return xstrdup("");
     pthread_mutex_lock(&app->lock);
     for (size_t h = 0; h < ARRAY_LEN(headers); h++) {
-        char *more = xasprintf("%s# HELP hydra_%s %s\n# TYPE hydra_%s gauge\n", text, headers[h][0], headers[h][1],
-                               headers[h][0]);
-        free(text);
-        text = more;
+        fprintf(out, "# HELP hydra_%s %s\n# TYPE hydra_%s gauge\n", headers[h][0], headers[h][1], headers[h][0]);
         for (size_t i = 0; i < app->store.config.target_count; i++) {
             controller_accuracy_view a;
             controller_accuracy(app->controller, i, &a);
             double values[] = {a.mape, a.mase, (double)a.compared, a.trusted,
                                app->models ? (double)app->models->slots[i].active : 0};
-            metric_line(&text, headers[h][0], target_config(app, i), values[h]);
+            metric_line(out, headers[h][0], target_config(app, i), values[h]);
         }
     }
     pthread_mutex_unlock(&app->lock);
+    fclose(out);
     return text;
 }
 
