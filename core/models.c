@@ -359,7 +359,8 @@ static json_t *refit_metrics(const refit_data *d, const refit_outcome *o, long l
 }
 
 /* 0 when a version was saved (promoted or refused: out says which, with both scores). 1 (why in note) when new
- * data must come first: history shorter than the holdout, or an active version trained into it. -1 when the new
+ * data must come first: history shorter than the holdout, a holdout without samples, or an active version trained
+ * into it. -1 when the new
  * fit cannot forecast or its version cannot be saved. */
 static int refit_target(daemon_app *app, size_t index, const char *trigger, refit_outcome *out)
 {
@@ -382,6 +383,13 @@ static int refit_target(daemon_app *app, size_t index, const char *trigger, refi
     if (d.count < holdout + 2) {
         format_into(out->note, sizeof out->note, "%zu intervals of history, the holdout alone needs %zu", d.count,
                     holdout);
+        goto done;
+    }
+    size_t measured = 0;
+    for (size_t i = d.split; i < d.count; i++)
+        measured += !isnan(d.values[i]);
+    if (measured == 0) {
+        format_into(out->note, sizeof out->note, "no samples in the last %zu intervals (the holdout)", holdout);
         goto done;
     }
     if (judged_against_active && slot->trained_to > d.split_at + 1e-6) {
