@@ -121,7 +121,7 @@ check: tests-build
 # Debian packages the build and the tests need; `make deps` installs the missing ones (as root, or with sudo).
 DEBIAN_PACKAGES := gcc make pkg-config liblua5.4-dev libconfig-dev libcmocka-dev libmicrohttpd-dev libjansson-dev \
                    libsqlite3-dev sqlite3 curl libssl-dev libitl-dev itools postgresql libcurl4-openssl-dev libpq-dev zlib1g \
-                   gnuplot-nox wrk python3 python3-aiosmtpd prometheus \
+                   gnuplot-nox wrk python3 python3-aiosmtpd prometheus python3-statsmodels \
                    libyaml-dev openssl python3-yaml
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 

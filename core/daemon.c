@@ -5,6 +5,7 @@
 #include "live_demo.h"
 #include "log.h"
 #include "metrics.h"
+#include "models.h"
 #include "record_json.h"
 #include "util.h"
 #include "web_static.h"
@@ -687,8 +688,9 @@ static void handle_metrics(void *context, const http_request *request, http_resp
     exposition out = {xstrdup(""), xstrdup("\n")};
     metrics_each(append_metric, &out);
     free(out.names_seen);
-    char *http = http_metrics_text(app->http);
-    response->text = xasprintf("%s%s", out.text, http);
+    char *http = http_metrics_text(app->http), *models = models_metrics_text(app);
+    response->text = xasprintf("%s%s%s", out.text, http, models);
+    free(models);
     free(http);
     free(out.text);
     response->text_type = "text/plain; version=0.0.4";
@@ -741,6 +743,14 @@ static const http_route routes[] = {
     {"GET", "/api/v1/audit", SCOPE_READ, dashboard_handle_audit, "the audit log, newest first; ?limit= (100)"},
     {"GET", "/api/v1/reports", SCOPE_READ, dashboard_handle_reports, "simulation reports in reports_dir"},
     {"GET", "/api/v1/reports/{name}", SCOPE_READ, dashboard_handle_report, "one report: hydra simulate's JSON"},
+    {"GET", "/api/v1/accuracy", SCOPE_READ, models_handle_accuracy,
+     "live accuracy per service and model: rolling MAPE and MASE, whether forecasts are acted on"},
+    {"GET", "/api/v1/models/{service}", SCOPE_READ, models_handle_versions,
+     "the service's saved model versions, newest first, with their scores; the reason when none can be used"},
+    {"POST", "/api/v1/models/{service}/refit", SCOPE_APPROVE, models_handle_refit,
+     "refit now: the new version is promoted only if it beats the active one on the holdout"},
+    {"POST", "/api/v1/models/{service}/activate", SCOPE_APPROVE, models_handle_activate,
+     "put {version} back in use, after checking its state"},
 };
 
 static void handle_openapi(void *context, const http_request *request, http_response *response)
@@ -872,10 +882,14 @@ static int controller_start(daemon_app *app, bool resume, char *error, size_t er
     controller_destroy(app->controller);
     app->controller = fresh;
     app->controller_led = false;
-    if (warm_up_from_store(app, error, error_size) != 0 || (resume && resume_open_recommendations(app, error,
-                                                                                                  error_size) != 0))
+    if (warm_up_from_store(app, error, error_size) != 0)
         return -1;
-    return 0;
+    /* The registry's active models go into each new controller, before it resumes anything. */
+    models_close(app->models);
+    app->models = NULL;
+    if (!models_open(app, error, error_size))
+        return -1;
+    return resume ? resume_open_recommendations(app, error, error_size) : 0;
 }
 
 /* ## Leadership: one replica runs the loop ------------------------------------------------------------------------ */
@@ -1063,6 +1077,7 @@ static void app_close(daemon_app *app)
     http_stop(app->http);
     events_destroy(app->events);
     free(app->web_root);
+    models_close(app->models);
     controller_destroy(app->controller);
     live_demo_close(app->live);
     policy_close(app->policy);
@@ -1094,6 +1109,7 @@ static void run_loop(daemon_app *app)
                 follow_store(app, now);
             if (ticked) {
                 controller_tick(app->controller, now);
+                models_tick(app, now);
                 dashboard_publish_ticks(app, now);
             } else if (!app->store_down) {
                 controller_refresh_status(app->controller);

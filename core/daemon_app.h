@@ -53,6 +53,7 @@ typedef struct daemon_app {
     double keys_checked;    /* monotonic seconds of the last check of the event streams' keys */
     struct live_demo *live; /* hydra serve --scenario: the scenario, its cluster, the pace; NULL otherwise */
     double clock_speed;     /* simulated seconds per wall second in a live demo */
+    struct models_registry *models; /* the model lifecycle (core/models.c); guarded by lock */
 } daemon_app;
 
 /* The store's failure as an HTTP answer: 503 (with Retry-After) when the database cannot be reached, else 500. */
@@ -112,5 +113,7 @@ void dashboard_heartbeat(daemon_app *app);
 
 /* Stores an alert for an anomaly episode the controller reports (the controller's alert listener). */
 void api_store_alert(void *app, const controller_alert *alert);
+/* Tells every configured notifier (each logs its own failure). */
+void api_notify(daemon_app *app, const hydra_notification *notification);
 
 #endif

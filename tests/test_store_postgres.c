@@ -275,8 +275,8 @@ static void test_postgres_each_migration_is_recorded_once(void **state)
     assert_string_equal(sql(f->scratch, query), expected);
     assert_string_equal(sql(f->scratch, "SELECT string_agg(table_name, ' ' ORDER BY table_name)"
                                         " FROM information_schema.tables WHERE table_schema = 'public'"),
-                        "alerts api_keys audit_log forecasts idempotency_keys metric_samples recommendation_events "
-                        "recommendations schema_migrations services store_settings tenants\n");
+                        "alerts api_keys audit_log forecasts idempotency_keys metric_samples model_versions "
+                        "recommendation_events recommendations schema_migrations services store_settings tenants\n");
 }
 
 static void test_postgres_a_database_from_a_newer_hydra_is_refused(void **state)
@@ -287,7 +287,7 @@ static void test_postgres_a_database_from_a_newer_hydra_is_refused(void **state)
     store_clear_error(f);
     assert_int_equal(f->ops->migrate(f->db, &version), -1);
     assert_contains(store_error(f), "schema version 999");
-    assert_contains(store_error(f), "newer than version 3");
+    assert_contains(store_error(f), "newer than version 4");
     assert_contains(store_error(f), "upgrade hydra");
     assert_string_equal(sql(f->scratch, "SELECT max(version) FROM schema_migrations"), "999\n");
 }
