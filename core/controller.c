@@ -57,6 +57,10 @@ typedef struct target_state {
     double anomalous_until;
     bool forecast_failing; /* logged once when it starts, once when it ends */
     hydra_scale_status status;
+    bool status_known;    /* a read succeeded once: until then nothing is planned */
+    bool status_failing;  /* the last read failed: nothing is planned until one succeeds */
+    recommendation **owed; /* approved recommendations to carry out (or resumed executing ones), oldest first */
+    size_t owed_count, owed_capacity;
     planner_memory memory;
     recommendation *open;
     double quiet_until;   /* after a rejection, no new recommendation before this */
@@ -87,6 +91,8 @@ struct controller {
     void *listener_context;
     controller_alert_listener alert_listener;
     void *alert_context;
+    controller_dispatch dispatch; /* NULL: scaler calls are made at once, in the caller's thread */
+    void *dispatch_context;
 };
 
 /* ## Samples on the grid ------------------------------------------------------------------------------------- */
@@ -285,7 +291,52 @@ static void run_batch_anomaly(controller *c, target_state *t)
     }
 }
 
+/* format_into(buffer, size, "%s", text) without printf: drafts are made for every question to the policy. */
+static void copy_text(char *buffer, size_t size, const char *text)
+{
+    size_t length = strnlen(text, size - 1);
+    memcpy(buffer, text, length);
+    buffer[length] = '\0';
+}
+
 /* ## Acting ---------------------------------------------------------------------------------------------------- */
+
+/* Every approved recommendation goes through the target's queue of actions owed, oldest first: the status is read,
+ * the first is moved to executing (the store's compare-and-set), the scaler is called, the answer recorded, then
+ * the next. In the simulator (no dispatch) that runs at once, in the caller's thread; hydra serve hands the target
+ * to a worker that makes the scaler's calls without the daemon's lock, and calls begin and finish with it. */
+
+static size_t target_index_of(const controller *c, const target_state *t) { return (size_t)(t - c->targets); }
+
+static void apply_status(target_state *t, const hydra_scale_status *status)
+{
+    t->status = *status;
+    t->status_known = true;
+    if (t->dry_run_desired > 0)
+        t->status.desired = t->status.ready = t->dry_run_desired;
+}
+
+static void owed_remove(target_state *t, const recommendation *rec)
+{
+    for (size_t i = 0; i < t->owed_count; i++)
+        if (t->owed[i] == rec) {
+            memmove(&t->owed[i], &t->owed[i + 1], (t->owed_count - i - 1) * sizeof *t->owed);
+            t->owed_count--;
+            return;
+        }
+}
+
+static void owed_add(target_state *t, recommendation *rec)
+{
+    for (size_t i = 0; i < t->owed_count; i++)
+        if (t->owed[i] == rec)
+            return;
+    if (t->owed_count == t->owed_capacity) {
+        t->owed_capacity = t->owed_capacity ? 2 * t->owed_capacity : 4;
+        t->owed = xrealloc(t->owed, t->owed_capacity * sizeof *t->owed);
+    }
+    t->owed[t->owed_count++] = rec;
+}
 
 /* A dry run records what would have been done, then plans as if it had been: otherwise the same change would be
  * recommended again at every tick. */
@@ -300,53 +351,152 @@ static void finish_dry_run(controller *c, target_state *t, recommendation *rec, 
 }
 
 /* Reconciles first: a scale-up the target has already reached (a smaller step went ahead while a person was still
- * deciding on this one, or a restart came between sending and hearing back) is done, not undone. */
-static void finish_execution(controller *c, target_state *t, recommendation *rec, double now)
+ * deciding on this one, or a restart came between sending and hearing back) is done, not undone. True when it
+ * finished without the scaler. */
+static bool finish_without_scaler(controller *c, target_state *t, recommendation *rec, double now)
 {
     if (t->config->dry_run) {
         finish_dry_run(c, t, rec, now);
-        return;
+        return true;
     }
     bool scale_up = rec->to_replicas > rec->from_replicas;
-    if ((scale_up && t->status.desired >= rec->to_replicas) || t->status.desired == rec->to_replicas) {
-        char result[128];
-        format_into(result, sizeof result, "target already runs %d desired, nothing to do", t->status.desired);
-        recommendation_transition(&c->book, rec, REC_EXECUTED, now, "controller", result);
-        return;
+    if (!(scale_up && t->status.desired >= rec->to_replicas) && t->status.desired != rec->to_replicas)
+        return false;
+    char result[128];
+    format_into(result, sizeof result, "target already runs %d desired, nothing to do", t->status.desired);
+    recommendation_transition(&c->book, rec, REC_EXECUTED, now, "controller", result);
+    return true;
+}
+
+/* Paused by a person here, or by the workload itself (its scaler reports paused: hydra.io/paused on Kubernetes):
+ * executed by the first tick after it is resumed. */
+static bool held_while_paused(target_state *t, recommendation *rec)
+{
+    if (!t->paused && !t->status.paused)
+        return false;
+    if (t->status.paused && t->open != rec)
+        log_info("target %s: the scaler reports its workload paused; %s (%d -> %d) waits until it is resumed",
+                 t->config->name, rec->id, rec->from_replicas, rec->to_replicas);
+    t->open = rec;
+    return true;
+}
+
+static void action_for(const target_state *t, size_t index, const recommendation *rec, controller_action *action)
+{
+    memset(action, 0, sizeof *action);
+    action->target = index;
+    action->scaler = t->scaler;
+    action->replicas = rec->to_replicas;
+    copy_text(action->id, sizeof action->id, rec->id);
+    copy_text(action->target_name, sizeof action->target_name, rec->target);
+    copy_text(action->decided_by, sizeof action->decided_by, rec->decided_by);
+    copy_text(action->reason, sizeof action->reason, rec->reason);
+}
+
+/* Only the replica whose move to executing the store took calls the scaler: another cannot execute it twice. A
+ * move the store refused drops the recommendation from the queue; an open one is offered again at the next tick. */
+int controller_begin_action(controller *c, size_t index, const hydra_scale_status *status, double now,
+                            controller_action *action)
+{
+    if (index >= c->target_count)
+        return 0;
+    target_state *t = &c->targets[index];
+    if (status)
+        apply_status(t, status); /* when the read failed, the last word stands */
+    while (t->owed_count) {
+        recommendation *rec = t->owed[0];
+        if (rec->state == REC_APPROVED) {
+            if (held_while_paused(t, rec))
+                return 0;
+            if (recommendation_transition(&c->book, rec, REC_EXECUTING, now, rec->decided_by,
+                                          t->config->dry_run ? CONTROLLER_DRY_RUN_PREFIX "kept from the scaler"
+                                                             : "sent to the scaler") != 0) {
+                owed_remove(t, rec);
+                continue;
+            }
+            if (t->open == rec)
+                t->open = NULL;
+        } else if (rec->state != REC_EXECUTING) {
+            owed_remove(t, rec); /* another replica carried it on */
+            continue;
+        }
+        if (finish_without_scaler(c, t, rec, now)) {
+            owed_remove(t, rec);
+            continue;
+        }
+        action_for(t, index, rec, action);
+        return 1;
     }
-    hydra_scale_request request = {rec->target, rec->to_replicas, rec->id, rec->decided_by, rec->reason};
-    hydra_scale_status after = {0};
-    if (instance_scale(t->scaler, &request, &after) == 0) {
+    return 0;
+}
+
+int controller_finish_action(controller *c, const controller_action *action, bool done,
+                             const hydra_scale_status *after, const char *why, double now)
+{
+    recommendation *rec = recommendation_find(&c->book, action->id);
+    if (!rec || rec->state != REC_EXECUTING || action->target >= c->target_count) {
+        log_warn("recommendation %s: the scaler %s (%s), but it is %s here: not recorded by this controller",
+                 action->id, done ? "succeeded" : "failed", done ? "" : why,
+                 rec ? recommendation_state_name(rec->state) : "unknown");
+        return -1;
+    }
+    target_state *t = &c->targets[action->target];
+    owed_remove(t, rec);
+    if (done) {
         char result[128];
-        format_into(result, sizeof result, "target reports %d desired, %d ready", after.desired, after.ready);
-        t->status = after;
+        format_into(result, sizeof result, "target reports %d desired, %d ready", after->desired, after->ready);
+        apply_status(t, after);
         recommendation_transition(&c->book, rec, REC_EXECUTED, now, "scaler", result);
     } else {
-        recommendation_transition(&c->book, rec, REC_FAILED, now, "scaler", instance_error(t->scaler));
+        recommendation_transition(&c->book, rec, REC_FAILED, now, "scaler", why && why[0] ? why : "no reason given");
+    }
+    if (t->owed_count && c->dispatch)
+        c->dispatch(c->dispatch_context, action->target);
+    return 0;
+}
+
+/* The queue carried out here and now: each action on a fresh read of the target. */
+static void act_now(controller *c, target_state *t, double now)
+{
+    size_t index = target_index_of(c, t);
+    controller_action action;
+    for (;;) {
+        hydra_scale_status status;
+        bool read = instance_scale_status(t->scaler, t->config->name, &status) == 0;
+        if (controller_begin_action(c, index, read ? &status : NULL, now, &action) != 1)
+            return;
+        hydra_scale_status after = {0};
+        hydra_scale_request request = {action.target_name, action.replicas, action.id, action.decided_by,
+                                       action.reason};
+        bool done = instance_scale(t->scaler, &request, &after) == 0;
+        controller_finish_action(c, &action, done, &after, done ? "" : instance_error(t->scaler), now);
     }
 }
 
-/* Only the replica whose move to executing the store took calls the scaler: another cannot execute it twice. */
+/* A dry run calls no scaler to act: with a worker it is recorded at once, on the status last read. */
+static void act(controller *c, target_state *t, double now)
+{
+    if (!t->owed_count)
+        return;
+    if (!c->dispatch) {
+        act_now(c, t, now);
+        return;
+    }
+    if (t->config->dry_run) {
+        controller_action action;
+        controller_begin_action(c, target_index_of(c, t), NULL, now, &action);
+        if (!t->owed_count)
+            return;
+    }
+    c->dispatch(c->dispatch_context, target_index_of(c, t));
+}
+
 static void execute(controller *c, target_state *t, recommendation *rec, double now)
 {
     if (!rec)
         return;
-    /* Paused by a person here, or by the workload itself (its scaler reports paused: hydra.io/paused on Kubernetes):
-     * executed by the first tick after it is resumed. */
-    if (t->paused || t->status.paused) {
-        if (t->status.paused && t->open != rec)
-            log_info("target %s: the scaler reports its workload paused; %s (%d -> %d) waits until it is resumed",
-                     t->config->name, rec->id, rec->from_replicas, rec->to_replicas);
-        t->open = rec;
-        return;
-    }
-    if (recommendation_transition(&c->book, rec, REC_EXECUTING, now, rec->decided_by,
-                                  t->config->dry_run ? CONTROLLER_DRY_RUN_PREFIX "kept from the scaler"
-                                                     : "sent to the scaler") != 0)
-        return;
-    if (t->open == rec)
-        t->open = NULL;
-    finish_execution(c, t, rec, now);
+    owed_add(t, rec);
+    act(c, t, now);
 }
 
 int controller_restore(controller *c, const recommendation *saved, double now)
@@ -357,16 +507,10 @@ int controller_restore(controller *c, const recommendation *saved, double now)
     recommendation *rec = recommendation_restore(&c->book, saved);
     rec->target_index = (size_t)index;
     target_state *t = &c->targets[index];
-    if (rec->state == REC_PENDING) {
+    if (rec->state == REC_PENDING)
         t->open = rec;
-        return 0;
-    }
-    if (instance_scale_status(t->scaler, t->config->name, &t->status) != 0)
-        return -1;
-    if (rec->state == REC_APPROVED)
-        execute(c, t, rec, now);
     else
-        finish_execution(c, t, rec, now); /* it was sent before the restart: reconcile, then act on the difference */
+        execute(c, t, rec, now); /* an executing one was sent before the restart: reconciled, then acted on */
     return 0;
 }
 
@@ -375,14 +519,6 @@ static policy_context context_for(const controller *c, const target_state *t, do
     (void)c;
     return (policy_context){now, t->config->min_replicas, t->config->max_replicas, t->status.ready, t->last_load,
                             t->config->capacity_per_replica, reactive};
-}
-
-/* format_into(buffer, size, "%s", text) without printf: drafts are made for every question to the policy. */
-static void copy_text(char *buffer, size_t size, const char *text)
-{
-    size_t length = strnlen(text, size - 1);
-    memcpy(buffer, text, length);
-    buffer[length] = '\0';
 }
 
 static void draft_from_plan(const target_state *t, size_t index, const planner_decision *plan, double now,
@@ -618,7 +754,8 @@ static void plan_target(controller *c, size_t index, double now)
         in.forecast = t->forecast.upper95;
     planner_plan(&in, &long_memory, &early);
     t->last_forecast = soon.peak;
-    if (t->paused)
+    /* An action under way changes what the target runs: the next plan waits for its outcome. */
+    if (t->paused || t->owed_count)
         return;
     recommendation *pending = t->open && t->open->state == REC_PENDING ? t->open : NULL;
     if (pending && !outgrown(t, pending, &soon, &early)) {
@@ -650,13 +787,17 @@ static void expire_if_due(controller *c, target_state *t, double now)
     }
 }
 
-/* The target as its scaler reports it now; in a dry run, as the recommendations recorded would have left it. */
-static int refresh_status(target_state *t)
+/* The target as its scaler reports it now; in a dry run, as the recommendations recorded would have left it. With a
+ * worker, the status it read last (controller_set_status): the scaler is not called here. */
+static int refresh_status(controller *c, target_state *t)
 {
-    if (instance_scale_status(t->scaler, t->config->name, &t->status) != 0)
+    if (c->dispatch)
+        return t->status_known && !t->status_failing ? 0 : -1;
+    hydra_scale_status status;
+    t->status_failing = instance_scale_status(t->scaler, t->config->name, &status) != 0;
+    if (t->status_failing)
         return -1;
-    if (t->dry_run_desired > 0)
-        t->status.desired = t->status.ready = t->dry_run_desired;
+    apply_status(t, &status);
     return 0;
 }
 
@@ -665,7 +806,7 @@ static void tick_target(controller *c, size_t index, double now)
     target_state *t = &c->targets[index];
     complete_buckets(c, t, now);
     run_batch_anomaly(c, t);
-    if (refresh_status(t) != 0)
+    if (refresh_status(c, t) != 0)
         return;
     expire_if_due(c, t, now);
     if (t->open && t->open->state == REC_APPROVED)
@@ -682,11 +823,34 @@ void controller_tick_target(controller *c, size_t index, double now)
 
 void controller_refresh_status(controller *c)
 {
-    for (size_t i = 0; i < c->target_count; i++) {
-        target_state *t = &c->targets[i];
-        if (instance_scale_status(t->scaler, t->config->name, &t->status) == 0 && t->dry_run_desired > 0)
-            t->status.desired = t->status.ready = t->dry_run_desired;
-    }
+    for (size_t i = 0; i < c->target_count; i++)
+        refresh_status(c, &c->targets[i]);
+}
+
+void controller_set_status(controller *c, size_t index, const hydra_scale_status *status)
+{
+    if (index >= c->target_count)
+        return;
+    target_state *t = &c->targets[index];
+    t->status_failing = !status;
+    if (status)
+        apply_status(t, status);
+}
+
+void controller_defer_actions(controller *c, controller_dispatch dispatch, void *context)
+{
+    c->dispatch = dispatch;
+    c->dispatch_context = context;
+}
+
+bool controller_owes_action(const controller *c, size_t index)
+{
+    return index < c->target_count && c->targets[index].owed_count > 0;
+}
+
+plugin_instance *controller_scaler(const controller *c, size_t index)
+{
+    return index < c->target_count ? c->targets[index].scaler : NULL;
 }
 
 void controller_tick(controller *c, double now)
@@ -709,8 +873,7 @@ int controller_adopt(controller *c, const char *id, recommendation_state state, 
         if (recommendation_adopt(&c->book, rec, state, at, by, why) != 0)
             return -1;
         if (state == REC_APPROVED) {
-            refresh_status(t); /* the workload may have been paused since the last tick */
-            execute(c, t, rec, now);
+            execute(c, t, rec, now); /* on a fresh read: the workload may have been paused since the last tick */
             return 0;
         }
         if (state == REC_REJECTED)
@@ -719,6 +882,7 @@ int controller_adopt(controller *c, const char *id, recommendation_state state, 
         log_warn("recommendation %s is %s in the store but %s here: left to the replica that moved it", id,
                  recommendation_state_name(state), recommendation_state_name(rec->state));
         rec->state = state;
+        owed_remove(t, rec);
     }
     if (t->open == rec)
         t->open = NULL;
@@ -738,8 +902,8 @@ int controller_decide(controller *c, const char *id, bool approve, const char *b
         t->quiet_until = now + c->config->approval_timeout_seconds;
         return 0;
     }
-    /* A person may have paused the workload since the last tick; when the scaler cannot say, the last word stands. */
-    refresh_status(t);
+    /* Executed on a fresh read: a person may have paused the workload since the last tick (when the scaler cannot
+     * say, the last word stands). */
     execute(c, t, rec, now);
     return 0;
 }
@@ -880,6 +1044,7 @@ void controller_destroy(controller *c)
         free(t->history);
         free(t->window);
         free(t->scores);
+        free(t->owed);
     }
     free(c->targets);
     free(c->notifiers);

@@ -92,6 +92,46 @@ void controller_tick_target(controller *controller, size_t target, double now);
  * shows of the targets stays current. */
 void controller_refresh_status(controller *controller);
 
+/* ## Scaler calls off the caller's lock (hydra serve)
+ *
+ * Every approved recommendation joins its target's queue of actions owed. Without a dispatch, the queue is carried
+ * out at once, in the caller's thread (the simulator: its cluster answers at once). With one, the controller never
+ * calls the scaler itself: it tells dispatch that a target owes an action, and whoever it tells reads the target's
+ * status, calls controller_begin_action, makes the scaler call without any lock, then controller_finish_action; and
+ * reads each target's status for controller_set_status, which ticks then use. A target that owes an action gets no
+ * new recommendation until the outcome is recorded. */
+
+/* Called with whatever guards the controller held: it must only take note and return. */
+typedef void (*controller_dispatch)(void *context, size_t target);
+
+/* The scaler call to make: copies, valid after the controller is gone. */
+typedef struct controller_action {
+    size_t target;
+    plugin_instance *scaler;
+    int replicas;
+    char id[REC_ID_MAX];
+    char target_name[REC_NAME_MAX];
+    char decided_by[REC_NAME_MAX];
+    char reason[REC_TEXT_MAX];
+} controller_action;
+
+void controller_defer_actions(controller *controller, controller_dispatch dispatch, void *context);
+plugin_instance *controller_scaler(const controller *controller, size_t target);
+/* The target's status as just read off the lock; NULL when the read failed (its ticks then plan nothing). */
+void controller_set_status(controller *controller, size_t target, const hydra_scale_status *status);
+bool controller_owes_action(const controller *controller, size_t target);
+/* The next action the target owes, on a status just read (NULL: the read failed, the last one stands): 1 with the
+ * scaler call to make (the recommendation is now executing, in the store too); 0 when there is none to make now
+ * (nothing owed, held while the target is paused, or finished without the scaler: a dry run, or the target already
+ * there). */
+int controller_begin_action(controller *controller, size_t target, const hydra_scale_status *status, double now,
+                            controller_action *action);
+/* Records the scaler's answer to an action begun: executed with what the target reports (after), or failed with
+ * why. Tells dispatch again when the target owes more. -1 when the recommendation is not executing here (another
+ * replica carried it on, or this controller was replaced by one that never had it). */
+int controller_finish_action(controller *controller, const controller_action *action, bool done,
+                             const hydra_scale_status *after, const char *why, double now);
+
 /* A person's (or the simulated operator's) answer to a pending recommendation; -1 when it is not pending. */
 int controller_decide(controller *controller, const char *id, bool approve, const char *by, const char *why,
                       double now);
