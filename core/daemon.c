@@ -1,6 +1,7 @@
 #include "daemon.h"
 
 #include "daemon_app.h"
+#include "executor.h"
 #include "keys.h"
 #include "live_demo.h"
 #include "log.h"
@@ -25,6 +26,12 @@
 /* A request that writes waits for the store in its thread; the appends waiting together share one transaction, so
  * more threads make larger groups under load (at 4, 500 clients saw p95 of 230 ms; at 16, under 100). */
 #define HTTP_THREADS 16
+/* An approval answers with the action's outcome when the scaler gives it within this; else as it stands then
+ * (executing), and GET /api/v1/recommendations/{id} tells the rest. */
+#define APPROVAL_ANSWER_WAIT_SECONDS 5.0
+/* Before a tick, the loop waits this long at most for the targets' status (read off the lock); a target whose
+ * scaler is slower ticks on the status it read last. */
+#define STATUS_WAIT_SECONDS 2.0
 
 static volatile sig_atomic_t stop_requested;
 
@@ -480,7 +487,7 @@ static void handle_show_recommendation(void *context, const http_request *reques
  * wins. The leader then executes an approval at once; a follower leaves that to the leader, which reads it back at its
  * next tick. Called with the lock held; the HTTP status, with the state to answer in state. */
 static int record_decision(daemon_app *app, const char *id, bool approve, const char *by, const char *why,
-                           char *state, size_t state_size)
+                           char *state, size_t state_size, long *acting_on)
 {
     recommendation rec;
     int found = daemon_read_recommendation(app, id, &rec);
@@ -505,17 +512,35 @@ static int record_decision(daemon_app *app, const char *id, bool approve, const 
     }
     format_into(state, state_size, "%s", record.state);
     const recommendation *mine = recommendation_find(controller_recommendations(app->controller), id);
-    if (atomic_load(&app->leader) && mine && controller_adopt(app->controller, id, rec.state, by, why, now, now) == 0)
+    if (atomic_load(&app->leader) && mine && controller_adopt(app->controller, id, rec.state, by, why, now, now) == 0) {
         format_into(state, state_size, "%s", recommendation_state_name(mine->state));
+        *acting_on = (long)mine->target_index;
+    }
     return 200;
+}
+
+/* The approval was handed to the executor: the answer waits a little for the outcome, without the lock, then says
+ * what the store holds. */
+static void await_execution(daemon_app *app, const char *id, size_t target, char *state, size_t state_size)
+{
+    recommendation rec;
+    if (!app->executor || strcmp(state, "approved") != 0)
+        return;
+    executor_wait_action(app->executor, target, APPROVAL_ANSWER_WAIT_SECONDS);
+    if (daemon_read_recommendation(app, id, &rec) == 0)
+        format_into(state, state_size, "%s", recommendation_state_name(rec.state));
 }
 
 int daemon_decide(daemon_app *app, const char *id, bool approve, const char *by, const char *why,
                   const char *request_id, char *state, size_t state_size)
 {
+    long acting_on = -1;
     pthread_mutex_lock(&app->lock);
-    int status = store_can_record(app) ? record_decision(app, id, approve, by, why, state, state_size) : 503;
+    int status = store_can_record(app) ? record_decision(app, id, approve, by, why, state, state_size, &acting_on)
+                                       : 503;
     pthread_mutex_unlock(&app->lock);
+    if (status == 200 && acting_on >= 0)
+        await_execution(app, id, (size_t)acting_on, state, state_size);
     if (status == 200) {
         hydra_audit_record audit = {app->store.config.tenant, clock_now(&app->clock), by,
                                     approve ? "approve" : "reject", id, why, request_id};
@@ -860,6 +885,92 @@ static int warm_up_from_store(daemon_app *app, char *error, size_t error_size)
     return 0;
 }
 
+/* ## Scaler calls off the lock ----------------------------------------------------------------------------------- */
+
+/* A scaler may take its whole deadline (the kubernetes one retries for 30 s): the controller hands each action to
+ * the executor's worker for its scaler, which reads the status, begins (moves the recommendation to executing) and
+ * finishes (records the outcome) with the lock, and calls the scaler without it. Meanwhile the API answers and the
+ * other targets tick. */
+
+static void in_flight_metric(double delta)
+{
+    metrics_add(metrics_register("core", "scaler_actions_in_flight", "scaler actions sent and not yet answered",
+                                 HYDRA_METRIC_GAUGE),
+                delta);
+}
+
+/* Called by the controller with the lock held. */
+static void dispatch_action(void *context, size_t target)
+{
+    daemon_app *app = context;
+    if (app->executor)
+        executor_want_action(app->executor, target);
+}
+
+static void executor_status_read(void *context, size_t target, const hydra_scale_status *status)
+{
+    daemon_app *app = context;
+    pthread_mutex_lock(&app->lock);
+    controller_set_status(app->controller, target, status);
+    pthread_mutex_unlock(&app->lock);
+}
+
+/* Only the leader begins: a replica that lost the lock leaves what it owes to the next leader (the store holds it
+ * approved). */
+static int executor_action_begin(void *context, size_t target, const hydra_scale_status *status,
+                                 controller_action *action)
+{
+    daemon_app *app = context;
+    pthread_mutex_lock(&app->lock);
+    int begun = 0;
+    if (atomic_load(&app->leader) && !app->store_down)
+        begun = controller_begin_action(app->controller, target, status, clock_now(&app->clock), action);
+    else
+        controller_set_status(app->controller, target, status);
+    pthread_mutex_unlock(&app->lock);
+    if (begun == 1)
+        in_flight_metric(1);
+    return begun;
+}
+
+static void executor_action_finish(void *context, const controller_action *action, bool done,
+                                   const hydra_scale_status *after, const char *why)
+{
+    daemon_app *app = context;
+    in_flight_metric(-1);
+    pthread_mutex_lock(&app->lock);
+    controller_finish_action(app->controller, action, done, after, why, clock_now(&app->clock));
+    pthread_mutex_unlock(&app->lock);
+}
+
+static executor *executor_open(daemon_app *app)
+{
+    const hydra_config *config = &app->store.config;
+    plugin_instance **scalers = xcalloc(config->target_count + 1, sizeof *scalers);
+    const char **names = xcalloc(config->target_count + 1, sizeof *names);
+    bool complete = true;
+    for (size_t i = 0; i < config->target_count; i++) {
+        scalers[i] = plugin_set_find(&app->plugins, HYDRA_KIND_SCALER, config->targets[i].scaler);
+        names[i] = config->targets[i].name;
+        complete = complete && scalers[i];
+    }
+    static const executor_hooks hooks = {executor_status_read, executor_action_begin, executor_action_finish};
+    executor *e = complete ? executor_start(scalers, names, config->target_count, &hooks, app) : NULL;
+    free(scalers);
+    free(names);
+    return e;
+}
+
+/* Asks for every target's status and waits a little: the tick that follows plans on what the targets run now. */
+static void read_statuses(daemon_app *app)
+{
+    if (!app->executor)
+        return;
+    for (size_t i = 0; i < app->store.config.target_count; i++)
+        executor_want_status(app->executor, i);
+    executor_wait_status(app->executor, STATUS_WAIT_SECONDS);
+}
+
 /* ## The controller, built from the store ------------------------------------------------------------------------ */
 
 /* As at start-up, so after a restart or a takeover alike: history into the models, the pauses people set, and, for
@@ -882,6 +993,11 @@ static int controller_start(daemon_app *app, bool resume, char *error, size_t er
     controller_destroy(app->controller);
     app->controller = fresh;
     app->controller_led = false;
+    if (app->executor) {
+        controller_defer_actions(fresh, dispatch_action, app);
+        for (size_t i = 0; i < config->target_count; i++)
+            executor_want_status(app->executor, i); /* read as soon as the lock is let go */
+    }
     if (warm_up_from_store(app, error, error_size) != 0)
         return -1;
     /* The registry's active models go into each new controller, before it resumes anything. */
@@ -1055,13 +1171,17 @@ static int app_open(daemon_app *app, const daemon_options *options, char *error,
     script_options limits = {config->lua_memory_limit, config->lua_instruction_limit, &app->clock, NULL, NULL};
     if (!(app->policy = policy_open(config->policy_path, &limits, error, error_size)))
         return -1;
-    if (controller_start(app, false, error, error_size) != 0)
-        return -1;
     pthread_mutex_init(&app->lock, NULL);
     pthread_mutex_init(&app->key_cache_lock, NULL);
+    if (!app->live)
+        app->executor = executor_open(app);
+    if (controller_start(app, false, error, error_size) != 0)
+        return -1;
     format_into(app->leader_lock, sizeof app->leader_lock, "tenant %s", config->tenant);
     leader_metrics(false, false);
-    leadership_check(app); /* before the API opens: a sample that comes in first is evaluated by the leader */
+    /* Before the API opens: a sample that comes in first is evaluated by the leader, on its targets' status. */
+    leadership_check(app);
+    read_statuses(app);
     app->web_root = config->web_root ? xstrdup(config->web_root) : web_static_default_root();
     http_config http = {config->listen_host, config->listen_port, config->max_body_bytes, HTTP_THREADS, routes,
                         ARRAY_LEN(routes), authenticate, app, config->rate_limit_per_second,
@@ -1075,6 +1195,7 @@ static void app_close(daemon_app *app)
     if (app->events)
         events_close(app->events); /* no stream may sleep through the server's stop */
     http_stop(app->http);
+    executor_destroy(app->executor); /* stopped already, unless the start failed */
     events_destroy(app->events);
     free(app->web_root);
     models_close(app->models);
@@ -1103,6 +1224,7 @@ static void run_loop(daemon_app *app)
         if (now >= next) {
             if (atomic_load(&app->leader))
                 daemon_pull_sources(app, now);
+            read_statuses(app);
             pthread_mutex_lock(&app->lock);
             bool ticked = store_can_record(app) && atomic_load(&app->leader);
             if (!app->store_down)
@@ -1111,7 +1233,7 @@ static void run_loop(daemon_app *app)
                 controller_tick(app->controller, now);
                 models_tick(app, now);
                 dashboard_publish_ticks(app, now);
-            } else if (!app->store_down) {
+            } else if (!app->store_down && !app->executor) {
                 controller_refresh_status(app->controller);
             }
             pthread_mutex_unlock(&app->lock);
@@ -1146,6 +1268,7 @@ int daemon_serve(const daemon_options *options)
     else
         run_loop(&app);
     log_info("stopping: finishing the tick, closing the store");
+    executor_stop(app.executor); /* the actions under way are finished and recorded while this replica still leads */
     if (atomic_load(&app.leader)) {
         app.store.ops->leader_release(app.store.state, app.leader_lock); /* a follower takes over at its next try */
         log_info("leader: lock %s released", app.leader_lock);

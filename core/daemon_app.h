@@ -54,6 +54,8 @@ typedef struct daemon_app {
     struct live_demo *live; /* hydra serve --scenario: the scenario, its cluster, the pace; NULL otherwise */
     double clock_speed;     /* simulated seconds per wall second in a live demo */
     struct models_registry *models; /* the model lifecycle (core/models.c); guarded by lock */
+    struct executor *executor; /* scaler calls off the lock (core/executor.c); NULL in a live demo: its cluster is
+                                * simulated, it answers at once, and the controller calls it in step */
 } daemon_app;
 
 /* The store's failure as an HTTP answer: 503 (with Retry-After) when the database cannot be reached, else 500. */

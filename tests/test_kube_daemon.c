@@ -77,6 +77,20 @@ static json_t *recommendation_of(const char *id)
     return r.json;
 }
 
+/* Actions run on the daemon's worker, off its lock: what a tick sent is recorded moments later. */
+static json_t *recommendation_once(const char *id, const char *state, double seconds)
+{
+    json_t *rec = recommendation_of(id);
+    for (double waited = 0; waited < seconds; waited += 0.1) {
+        if (strcmp(json_string_value(json_object_get(rec, "state")), state) == 0)
+            break;
+        json_decref(rec);
+        usleep(100 * 1000);
+        rec = recommendation_of(id);
+    }
+    return rec;
+}
+
 static json_t *event_with(const char *reason, const char *id)
 {
     json_t *events = kube_fake_events(&fake, "shop"), *found = NULL, *event;
@@ -150,7 +164,7 @@ static void test_daemon_holds_an_approval_while_the_workload_is_paused(void **st
     free(body);
     assert_int_equal(ingest.status, 200);
     json_decref(ingest.json);
-    json_t *rec = recommendation_of(id);
+    json_t *rec = recommendation_once(id, "executed", 10);
     assert_string_equal(json_string_value(json_object_get(rec, "state")), "executed");
     assert_int_equal(json_integer_value(json_object_get(rec, "to_replicas")), 44);
     json_decref(rec);
