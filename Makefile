@@ -100,7 +100,8 @@ $(O)/tests/test_%: $(O)/tests/test_%.o $(TEST_SUPPORT_OBJS) $(CORE_OBJS)
 	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(CORE_LIBS) -lcmocka
 
 # The tests that talk to the fake Kubernetes API server (tests/kube_fake.py) share its harness.
-KUBE_TESTS := $(O)/tests/test_scaler_kubernetes $(O)/tests/test_kube_kubectl $(O)/tests/test_kube_daemon
+KUBE_TESTS := $(O)/tests/test_scaler_kubernetes $(O)/tests/test_kube_kubectl $(O)/tests/test_kube_daemon \
+              $(O)/tests/test_kube_daemon_slow
 $(filter $(TEST_BINS),$(KUBE_TESTS)): $(O)/tests/kube_harness.o
 
 $(O)/tests/fixtures/%.so: tests/fixtures/%.c
