@@ -809,8 +809,10 @@ static void tick_target(controller *c, size_t index, double now)
     if (refresh_status(c, t) != 0)
         return;
     expire_if_due(c, t, now);
+    /* what waited (a paused target, a store that refused the move to executing) is offered again */
     if (t->open && t->open->state == REC_APPROVED)
-        execute(c, t, t->open, now);
+        owed_add(t, t->open);
+    act(c, t, now);
     if (!t->status.paused)
         plan_target(c, index, now);
 }
