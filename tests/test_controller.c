@@ -509,6 +509,91 @@ static void test_controller_adopts_an_approval_made_elsewhere_and_executes_it(vo
     fixture_close(&f);
 }
 
+typedef struct dispatched {
+    size_t count;
+    size_t target;
+} dispatched;
+
+static void note_dispatch(void *context, size_t target)
+{
+    dispatched *seen = context;
+    seen->count++;
+    seen->target = target;
+}
+
+/* With a dispatch (hydra serve), the controller never calls the scaler: it says which target owes an action, then
+ * begin moves the recommendation to executing on the status the worker read, and finish records the scaler's
+ * answer. While the action is under way the target gets no new recommendation; a paused workload holds it. */
+static void test_controller_hands_actions_to_a_worker(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_open(&f, "always_ask.lua");
+    dispatched seen = {0, 99};
+    controller_defer_actions(f.controller, note_dispatch, &seen);
+    hydra_scale_status two = {.desired = 2, .ready = 2};
+    controller_set_status(f.controller, 0, &two);
+    support_log_start();
+    minute(&f, T0, 1000);
+    recommendation *rec = last_rec(&f);
+    assert_int_equal(rec->state, REC_PENDING);
+    assert_int_equal(controller_decide(f.controller, rec->id, true, "alice", "go", T0 + 70), 0);
+    assert_int_equal(rec->state, REC_APPROVED); /* handed over, not executed here */
+    assert_int_equal(seen.count, 1);
+    assert_int_equal(seen.target, 0);
+    assert_true(controller_owes_action(f.controller, 0));
+
+    hydra_scale_status paused = {.desired = 2, .ready = 2, .paused = true};
+    controller_action action;
+    assert_int_equal(controller_begin_action(f.controller, 0, &paused, T0 + 71, &action), 0);
+    assert_int_equal(rec->state, REC_APPROVED);
+
+    assert_int_equal(controller_begin_action(f.controller, 0, &two, T0 + 72, &action), 1);
+    assert_int_equal(rec->state, REC_EXECUTING);
+    assert_string_equal(action.id, rec->id);
+    assert_int_equal(action.replicas, 13);
+    assert_string_equal(action.target_name, "web");
+    assert_string_equal(action.decided_by, "alice");
+    assert_ptr_equal(action.scaler, controller_scaler(f.controller, 0));
+    size_t recommendations = controller_recommendations(f.controller)->count;
+    minute(&f, T0 + 60, 5000); /* far more is needed now, but the action under way comes first */
+    assert_int_equal(controller_recommendations(f.controller)->count, recommendations);
+    assert_null(strstr(support_log_text(), "would scale"));
+
+    hydra_scale_status after = {.desired = 13, .ready = 13};
+    assert_int_equal(controller_finish_action(f.controller, &action, true, &after, "", T0 + 130), 0);
+    assert_int_equal(rec->state, REC_EXECUTED);
+    assert_string_equal(rec->result, "target reports 13 desired, 13 ready");
+    assert_false(controller_owes_action(f.controller, 0));
+    assert_int_equal(controller_finish_action(f.controller, &action, true, &after, "", T0 + 131), -1);
+    minute(&f, T0 + 120, 5000);
+    assert_int_equal(last_rec(&f)->from_replicas, 13); /* planned again, on what the scaler reported */
+    assert_int_equal(controller_recommendations(f.controller)->count, recommendations + 1);
+    support_log_stop();
+    fixture_close(&f);
+}
+
+/* A failed call is recorded with the scaler's reason. */
+static void test_controller_records_a_worker_s_failed_action(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_open(&f, "always_ask.lua");
+    dispatched seen = {0, 99};
+    controller_defer_actions(f.controller, note_dispatch, &seen);
+    hydra_scale_status two = {.desired = 2, .ready = 2};
+    controller_set_status(f.controller, 0, &two);
+    minute(&f, T0, 1000);
+    recommendation *rec = last_rec(&f);
+    assert_int_equal(controller_decide(f.controller, rec->id, true, "alice", "go", T0 + 70), 0);
+    controller_action action;
+    assert_int_equal(controller_begin_action(f.controller, 0, NULL, T0 + 72, &action), 1);
+    assert_int_equal(controller_finish_action(f.controller, &action, false, NULL, "HTTP 503: down", T0 + 100), 0);
+    assert_int_equal(rec->state, REC_FAILED);
+    assert_string_equal(rec->result, "HTTP 503: down");
+    fixture_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -527,6 +612,8 @@ int main(void)
         cmocka_unit_test(test_controller_tells_models_when_the_first_value_is),
         cmocka_unit_test(test_controller_alerts_on_demand_the_forecast_sees_coming),
         cmocka_unit_test(test_controller_questions_carry_approve_and_reject_links),
+        cmocka_unit_test(test_controller_hands_actions_to_a_worker),
+        cmocka_unit_test(test_controller_records_a_worker_s_failed_action),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
