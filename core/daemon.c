@@ -993,11 +993,8 @@ static int controller_start(daemon_app *app, bool resume, char *error, size_t er
     controller_destroy(app->controller);
     app->controller = fresh;
     app->controller_led = false;
-    if (app->executor) {
+    if (app->executor)
         controller_defer_actions(fresh, dispatch_action, app);
-        for (size_t i = 0; i < config->target_count; i++)
-            executor_want_status(app->executor, i); /* read as soon as the lock is let go */
-    }
     if (warm_up_from_store(app, error, error_size) != 0)
         return -1;
     /* The registry's active models go into each new controller, before it resumes anything. */
@@ -1005,7 +1002,11 @@ static int controller_start(daemon_app *app, bool resume, char *error, size_t er
     app->models = NULL;
     if (!models_open(app, error, error_size))
         return -1;
-    return resume ? resume_open_recommendations(app, error, error_size) : 0;
+    if (resume && resume_open_recommendations(app, error, error_size) != 0)
+        return -1;
+    for (size_t i = 0; app->executor && i < config->target_count; i++)
+        executor_want_status(app->executor, i); /* the new controller knows no status yet */
+    return 0;
 }
 
 /* ## Leadership: one replica runs the loop ------------------------------------------------------------------------ */
