@@ -200,6 +200,10 @@ static void test_daemon_answers_and_other_targets_act_while_a_scale_is_slow(void
     json_t *services = get_fast("/api/v1/services");
     assert_int_equal(json_array_size(json_object_get(services, "services")), 2);
     json_decref(services);
+    char *metrics = daemon_text(&run, "/metrics", run.reader_key);
+    assert_non_null(metrics);
+    assert_contains(metrics, "hydra_scaler_actions_in_flight{instance=\"core\"} 1\n");
+    free(metrics);
     char other[64], other_state[32];
     assert_false(newest_for("checkout", other, sizeof other, other_state, sizeof other_state));
 
@@ -217,6 +221,9 @@ static void test_daemon_answers_and_other_targets_act_while_a_scale_is_slow(void
     assert_string_equal(history_of(id), "pending approved executing executed");
     assert_int_equal(kube_fake_replicas(&fake, "Deployment", "shop", "donations-api"), 24);
     assert_int_equal(kube_fake_count_requests(&fake, "PUT", SCALE_PATH), 1);
+    metrics = daemon_text(&run, "/metrics", run.reader_key);
+    assert_contains(metrics, "hydra_scaler_actions_in_flight{instance=\"core\"} 0\n");
+    free(metrics);
     char *log = support_read_file(run.log);
     assert_non_null(log);
     assert_contains(log, "would scale checkout from 4 to 6");
