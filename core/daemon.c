@@ -484,8 +484,9 @@ static void handle_show_recommendation(void *context, const http_request *reques
 }
 
 /* The decision is taken by the store: a compare-and-set from pending, so that of two people (or two replicas) one
- * wins. The leader then executes an approval at once; a follower leaves that to the leader, which reads it back at its
- * next tick. Called with the lock held; the HTTP status, with the state to answer in state. */
+ * wins. The leader then hands an approval to its scaler's worker at once (acting_on: the target); a follower leaves
+ * that to the leader, which reads it back at its next tick. Called with the lock held; the HTTP status, with the
+ * state to answer in state. */
 static int record_decision(daemon_app *app, const char *id, bool approve, const char *by, const char *why,
                            char *state, size_t state_size, long *acting_on)
 {

@@ -32,7 +32,9 @@ typedef struct daemon_app {
     plugin_set plugins;
     policy *policy;
     controller *controller;
-    pthread_mutex_t lock; /* the controller and the plugins are single-threaded: HTTP threads and the loop take turns */
+    /* The controller and the plugins are single-threaded: HTTP threads, the loop and the executor's workers take
+     * turns. Scalers alone are called without it, each by its own worker (core/executor.h). */
+    pthread_mutex_t lock;
     http_server *http;
     bool store_down; /* the last look found the store unreachable; guarded by lock */
     pthread_mutex_t key_cache_lock;
