@@ -435,8 +435,8 @@ int controller_finish_action(controller *c, const controller_action *action, boo
 {
     recommendation *rec = recommendation_find(&c->book, action->id);
     if (!rec || rec->state != REC_EXECUTING || action->target >= c->target_count) {
-        log_warn("recommendation %s: the scaler %s (%s), but it is %s here: not recorded by this controller",
-                 action->id, done ? "succeeded" : "failed", done ? "" : why,
+        log_warn("recommendation %s: the scaler's answer (%s%s%s) is not recorded by this controller: it is %s here",
+                 action->id, done ? "done" : "failed", done || !why ? "" : ": ", done || !why ? "" : why,
                  rec ? recommendation_state_name(rec->state) : "unknown");
         return -1;
     }
