@@ -618,6 +618,16 @@ static void plan_target(controller *c, size_t index, double now)
         in.forecast = t->forecast.upper95;
     planner_plan(&in, &long_memory, &early);
     t->last_forecast = soon.peak;
+    /* Capacity that could come back only through a person, in time, is not given up: a scale-down keeps what the
+     * early plan needs (the approval latency ahead), so a scale-up asked early lasts until its surge. */
+    if (soon.action == PLAN_SCALE_DOWN && early.wanted > soon.replicas) {
+        bool keep_all = early.wanted >= t->status.desired;
+        planner_decision kept = early;
+        kept.action = keep_all ? PLAN_HOLD : PLAN_SCALE_DOWN;
+        kept.replicas = keep_all ? t->status.desired : early.wanted;
+        kept.stabilized = soon.stabilized;
+        soon = kept;
+    }
     if (t->paused)
         return;
     recommendation *pending = t->open && t->open->state == REC_PENDING ? t->open : NULL;
