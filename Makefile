@@ -2,6 +2,7 @@
 #
 #   make            build build/hydra and build/plugins/<kind>/<name>.so
 #   make test       install missing Debian packages, build, run every test, then again under ASan + UBSan
+#   make web        the dashboard (web/, npm ci + Vite) into build/web, which hydra serve serves at /
 #   make demo       run the main job on the embedded default
 #   make bench      benchmarks (figures and ratios measured in the same run)
 #   make nab-scores NAB scores of every detector over the NAB subset (the README's table)
@@ -81,6 +82,20 @@ $(O)/plugins/%.so: plugins/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(CFLAGS_$*) $(PLUGIN_CFLAGS) -MMD -MP $(LDFLAGS) $(PLUGIN_LDFLAGS) -o $@ $< $(LIBS_$*)
 
+## The dashboard: web/ built with npm packages into $(O)/web; running it needs no Node.js ----------------------
+
+WEB_SRCS := web/index.html web/vite.config.js web/package.json $(wildcard web/src/*.js web/src/*/*.js web/src/*.css)
+
+web: $(O)/web/index.html
+
+# npm ci installs exactly the locked versions (from the npm registry, or npm's cache) and records it in this file.
+web/node_modules/.package-lock.json: web/package-lock.json
+	@command -v npm >/dev/null || { echo "make web: npm is missing (Node.js 20 with npm builds the dashboard)"; exit 1; }
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+
+$(O)/web/index.html: web/node_modules/.package-lock.json $(WEB_SRCS)
+	cd web && HYDRA_WEB_OUT=$(abspath $(O))/web node_modules/.bin/vite build --logLevel warn
+
 ## Tests: one cmocka binary per core module, fixture plugins, then the whole suite under sanitizers --------------
 
 TEST_SRCS     := $(wildcard tests/test_*.c)
@@ -106,14 +121,16 @@ $(O)/tests/fixtures/not_a_plugin.so: tests/fixtures/not_a_plugin.c
 # The benchmarks are built here too, so a change that breaks them fails the tests rather than `make bench` later.
 tests-build: all $(TEST_BINS) $(FIXTURE_SOS) $(BENCH_BINS)
 
-# Runs every test binary; prints one closing line "N passed, N failed" over all of them.
-check: tests-build
+# Runs every test binary; prints one closing line "N passed, N failed" over all of them. The browser test runs in
+# the plain pass only (see tests/test_dashboard.c), so only that pass builds the dashboard.
+check: tests-build $(if $(SANITIZE),,web)
 	@tests/run-tests $(O) $(SANITIZE)
 
 # Debian packages the build and the tests need; `make deps` installs the missing ones (as root, or with sudo).
 DEBIAN_PACKAGES := gcc make pkg-config liblua5.4-dev libconfig-dev libcmocka-dev libmicrohttpd-dev libjansson-dev \
                    libsqlite3-dev sqlite3 curl libssl-dev libitl-dev itools postgresql libcurl4-openssl-dev libpq-dev zlib1g \
-                   gnuplot-nox wrk python3 python3-aiosmtpd prometheus
+                   gnuplot-nox wrk python3 python3-aiosmtpd prometheus \
+                   nodejs chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 deps:
@@ -171,6 +188,6 @@ clean:
 # Test objects are intermediate files to make; keep them, so a rebuild is quick and the output ends with the tests'.
 .SECONDARY:
 
-.PHONY: all plugins tests-build check deps test demo bench nab-scores install clean
+.PHONY: all plugins web tests-build check deps test demo bench nab-scores install clean
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
