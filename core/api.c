@@ -6,6 +6,7 @@
 #include "clock.h"
 
 #include "log.h"
+#include "record_json.h"
 #include "util.h"
 
 #include <math.h>
@@ -275,9 +276,7 @@ void api_handle_trends(void *context, const http_request *request, http_response
 static int append_alert(void *context, const hydra_alert_record *a)
 {
     json_t *items = context;
-    json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:f, s:f, s:s}", "id", a->id, "service", a->service,
-                                           "metric", a->metric, "at", a->at, "score", a->score, "message",
-                                           a->message ? a->message : ""));
+    json_array_append_new(items, record_json_alert(a));
     return json_array_size(items) >= ALERTS_MAX;
 }
 
@@ -345,6 +344,7 @@ void api_store_alert(void *context, const controller_alert *alert)
         log_error("store: alert %s not saved: %s", id, instance_error(app->store.instance));
     else
         log_warn("alert %s: %s", id, message);
+    events_publish(app->events, "alert", record_json_alert(&record));
     notify_alert(app, id, alert, message);
 }
 

@@ -28,8 +28,12 @@ static const field top_fields[] = {
     {"approval", FIELD_GROUP},   {"lua", FIELD_GROUP},         {"policy", FIELD_STRING},
     {"plugins", FIELD_LIST},     {"notifiers", FIELD_ARRAY},   {"targets", FIELD_LIST},
     {"store", FIELD_GROUP},      {"listen", FIELD_STRING},     {"api", FIELD_GROUP},
-    {"tenant", FIELD_STRING},    {"dry_run", FIELD_BOOL},      {"public_url", FIELD_STRING}, {NULL, 0},
+    {"tenant", FIELD_STRING},    {"dry_run", FIELD_BOOL},      {"public_url", FIELD_STRING},
+    {"web_root", FIELD_STRING},  {"reports_dir", FIELD_STRING}, {"location", FIELD_GROUP},    {NULL, 0},
 };
+static const field location_fields[] = {{"latitude", FIELD_NUMBER},   {"longitude", FIELD_NUMBER},
+                                        {"utc_offset", FIELD_NUMBER}, {"method", FIELD_STRING},
+                                        {"hijri_adjust", FIELD_INT},  {NULL, 0}};
 static const field clock_fields[] = {{"mode", FIELD_STRING}, {"start", FIELD_STRING}, {NULL, 0}};
 static const field approval_fields[] = {{"timeout", FIELD_DURATION}, {"expected_latency", FIELD_DURATION}, {NULL, 0}};
 static const field store_fields[] = {{"name", FIELD_STRING}, {"file", FIELD_STRING}, {"settings", FIELD_GROUP},
@@ -516,6 +520,40 @@ static int read_daemon(checker *c, hydra_config *config, config_setting_t *root)
     return 0;
 }
 
+/* The dashboard's settings: where its files and the reports it shows are, and the place its calendar is for. */
+static int read_dashboard(checker *c, hydra_config *config, config_setting_t *root)
+{
+    const config_setting_t *web_root = config_setting_get_member(root, "web_root");
+    const config_setting_t *reports = config_setting_get_member(root, "reports_dir");
+    if (web_root)
+        config->web_root = path_resolve(config->base_dir, config_setting_get_string(web_root));
+    if (reports)
+        config->reports_dir = path_resolve(config->base_dir, config_setting_get_string(reports));
+    config_setting_t *location = config_setting_get_member(root, "location");
+    if (!location)
+        return 0;
+    calendar_location *loc = &config->location;
+    char *method = NULL;
+    int adjust = 0;
+    if (check_members(c, location, location_fields) != 0 ||
+        get_number(c, location, "latitude", -90, 90, NAN, &loc->latitude) != 0 ||
+        get_number(c, location, "longitude", -180, 180, NAN, &loc->longitude) != 0 ||
+        get_number(c, location, "utc_offset", -14, 14, 0, &loc->utc_offset_hours) != 0 ||
+        get_int(c, location, "hijri_adjust", -3, 3, 0, &adjust) != 0 ||
+        get_string(c, location, "method", "mwl", &method) != 0)
+        return -1;
+    loc->hijri_adjust_days = adjust;
+    bool known = calendar_method_parse(method, &loc->method);
+    free(method);
+    if (!known)
+        return fail(c, config_setting_get_member(location, "method"), "unknown method (egyptian, mwl, isna, "
+                    "umm_al_qura, karachi, ...: see simulator/calendar.h)");
+    if (isnan(loc->latitude) || isnan(loc->longitude))
+        return fail(c, location, "needs latitude and longitude");
+    config->has_location = true;
+    return 0;
+}
+
 void config_set_store_setting(hydra_config *config, const char *key, const char *value)
 {
     config_setting_t *root = config_root_setting(&config->parsed);
@@ -555,7 +593,7 @@ int config_load(hydra_config *config, const char *path, char *error, size_t erro
         read_plugins(&c, config, config_setting_get_member(root, "plugins")) != 0 ||
         read_notifiers(&c, config, config_setting_get_member(root, "notifiers")) != 0 ||
         read_targets(&c, config, config_setting_get_member(root, "targets")) != 0 ||
-        read_daemon(&c, config, root) != 0)
+        read_daemon(&c, config, root) != 0 || read_dashboard(&c, config, root) != 0)
         return -1;
     return 0;
 }
@@ -580,6 +618,8 @@ void config_free(hydra_config *config)
     free(config->listen_host);
     free(config->tenant);
     free(config->public_url);
+    free(config->web_root);
+    free(config->reports_dir);
     free(config->policy_path);
     free(config->plugin_dir);
     free(config->base_dir);

@@ -3,6 +3,7 @@
 #ifndef HYDRA_CONFIG_H
 #define HYDRA_CONFIG_H
 
+#include "calendar.h"
 #include "clock.h"
 
 #include <hydra/plugin.h>
@@ -76,6 +77,10 @@ typedef struct hydra_config {
     char *tenant;                /* the tenant the configured targets belong to */
     char *public_url;            /* where people reach the API, for links in notifications; NULL: no links */
     bool dry_run;                /* every target's default: recommend, never execute */
+    char *web_root;              /* the dashboard's built files; NULL: beside the binary, else PREFIX/share */
+    char *reports_dir;           /* simulation reports the dashboard lists; NULL: none */
+    bool has_location;           /* the place the dashboard's calendar (prayer times, Hijri dates) is for */
+    calendar_location location;
 } hydra_config;
 
 /* Reads and checks path. Returns 0, or -1 with "config FILE:LINE: ..." in error. */

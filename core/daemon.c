@@ -6,6 +6,7 @@
 #include "metrics.h"
 #include "record_json.h"
 #include "util.h"
+#include "web_static.h"
 
 #include <errno.h>
 #include <math.h>
@@ -130,6 +131,17 @@ static hydra_recommendation_record record_of(const char *tenant, const recommend
                                          rec->result};
 }
 
+/* The dashboard hears of each change as GET /api/v1/recommendations/{id} would then answer. */
+static void publish_recommendation(daemon_app *app, const char *id)
+{
+    int status;
+    json_t *json = events_subscriber_count(app->events) ? daemon_recommendation_json(app, app->store.config.tenant,
+                                                                                      id, &status)
+                                                        : NULL;
+    if (json)
+        events_publish(app->events, "recommendation", json);
+}
+
 /* Every state change is written with its event, and only over the state it changed from. */
 static void persist_event(void *context, const recommendation_event *event)
 {
@@ -144,6 +156,8 @@ static void persist_event(void *context, const recommendation_event *event)
     if (status != 0)
         log_error("store: recommendation %s -> %s not saved: %s", event->rec->id, row.to_state,
                   status > 0 ? "someone else changed it first" : instance_error(app->store.instance));
+    else
+        publish_recommendation(app, event->rec->id);
 }
 
 /* ## Handlers: health and ingest -------------------------------------------------------------------------------- */
@@ -337,22 +351,28 @@ static int append_event(void *context, const hydra_recommendation_event *e)
     return 0;
 }
 
+json_t *daemon_recommendation_json(daemon_app *app, const char *tenant, const char *id, int *status)
+{
+    one_recommendation found = {NULL, json_array()};
+    *status = app->store.ops->get_recommendation(app->store.state, tenant, id, keep_recommendation, append_event,
+                                                 &found);
+    if (*status == 0 && !found.record)
+        *status = 1;
+    if (*status == 0)
+        json_object_set_new(found.record, "events", json_incref(found.events));
+    json_decref(found.events);
+    return *status == 0 ? found.record : (json_decref(found.record), NULL);
+}
+
 static void handle_show_recommendation(void *context, const http_request *request, http_response *response)
 {
     daemon_app *app = context;
-    one_recommendation found = {NULL, json_array()};
-    int status = app->store.ops->get_recommendation(app->store.state, request->caller->tenant, request->params[0],
-                                                    keep_recommendation, append_event, &found);
+    int status;
+    response->json = daemon_recommendation_json(app, request->caller->tenant, request->params[0], &status);
     if (status < 0)
         daemon_store_failed(app, response, "cannot read the recommendation");
-    else if (status > 0 || !found.record)
+    else if (status > 0)
         http_error(response, 404, NULL, "no recommendation %s", request->params[0]);
-    else {
-        json_object_set_new(found.record, "events", found.events);
-        response->json = found.record;
-        found.events = NULL;
-    }
-    json_decref(found.events);
 }
 
 static void decide(daemon_app *app, const http_request *request, http_response *response, bool approve)
@@ -564,6 +584,9 @@ static const http_route routes[] = {
      "keep forecasting the service but execute nothing for it, until resumed (kept across restarts)"},
     {"POST", "/api/v1/services/{name}/resume", SCOPE_APPROVE, api_handle_resume,
      "execute for the service again; an approved recommendation that waited goes ahead at the next tick"},
+    {"GET", "/api/v1/session", SCOPE_READ, dashboard_handle_session, "who the key is: tenant, key name and scopes"},
+    {"GET", "/api/v1/events", SCOPE_READ, dashboard_handle_events,
+     "server-sent events: tick, recommendation, alert and clock, pushed as they happen; keepalive every 15 s"},
 };
 
 static void handle_openapi(void *context, const http_request *request, http_response *response)
@@ -684,6 +707,7 @@ static int warm_up_from_store(daemon_app *app, char *error, size_t error_size)
 
 static int app_open(daemon_app *app, const daemon_options *options, char *error, size_t error_size)
 {
+    app->events = events_create();
     if (store_handle_open(&app->store, options, error, error_size) != 0)
         return -1;
     hydra_config *config = &app->store.config;
@@ -713,16 +737,21 @@ static int app_open(daemon_app *app, const daemon_options *options, char *error,
         return -1;
     pthread_mutex_init(&app->lock, NULL);
     pthread_mutex_init(&app->key_cache_lock, NULL);
+    app->web_root = config->web_root ? xstrdup(config->web_root) : web_static_default_root();
     http_config http = {config->listen_host, config->listen_port, config->max_body_bytes, HTTP_THREADS, routes,
                         ARRAY_LEN(routes), authenticate, app, config->rate_limit_per_second,
-                        config->rate_limit_burst};
+                        config->rate_limit_burst, dashboard_handle_static};
     app->http = http_start(&http, error, error_size);
     return app->http ? 0 : -1;
 }
 
 static void app_close(daemon_app *app)
 {
+    if (app->events)
+        events_close(app->events); /* no stream may sleep through the server's stop */
     http_stop(app->http);
+    events_destroy(app->events);
+    free(app->web_root);
     controller_destroy(app->controller);
     policy_close(app->policy);
     plugin_set_close(&app->plugins);
@@ -741,13 +770,16 @@ static void run_loop(daemon_app *app)
             daemon_pull_sources(app, now);
             pthread_mutex_lock(&app->lock);
             bool ticked = store_can_record(app);
-            if (ticked)
+            if (ticked) {
                 controller_tick(app->controller, now);
+                dashboard_publish_ticks(app, now);
+            }
             pthread_mutex_unlock(&app->lock);
             if (ticked)
                 metrics_add(metrics_register("core", "ticks_total", "controller ticks", HYDRA_METRIC_COUNTER), 1);
             next += tick * ceil((now - next + 1e-9) / tick);
         }
+        dashboard_heartbeat(app);
         struct timespec pause = {0, 100 * 1000 * 1000};
         nanosleep(&pause, NULL);
     }

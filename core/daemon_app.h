@@ -6,6 +6,7 @@
 #include "clock.h"
 #include "controller.h"
 #include "daemon.h"
+#include "events.h"
 #include "http.h"
 #include "keys.h"
 #include "plugin_set.h"
@@ -36,6 +37,11 @@ typedef struct daemon_app {
     cached_key key_cache[KEY_CACHE_SLOTS];
     double *pulled_until; /* per target with a source: the newest sample it gave (or the store held) */
     bool *pull_failing;   /* per target: logged once when pulling starts failing, once when it recovers */
+    events_hub *events;   /* what GET /api/v1/events pushes to the dashboard */
+    char *web_root;       /* the dashboard's files */
+    double clock_published; /* monotonic seconds of the last clock event */
+    struct live_demo *live; /* hydra serve --scenario: the scenario, its cluster, the pace; NULL otherwise */
+    double clock_speed;     /* simulated seconds per wall second in a live demo */
 } daemon_app;
 
 /* The store's failure as an HTTP answer: 503 (with Retry-After) when the database cannot be reached, else 500. */
@@ -57,6 +63,23 @@ void daemon_feed_controller(daemon_app *app, const hydra_sample *samples, size_t
 /* For each target with a source: asks it for what came since the last pull, stores that, and feeds the controller,
  * as if it had been pushed to the ingest route. Called by the loop before each tick, without the lock. */
 void daemon_pull_sources(daemon_app *app, double now);
+
+/* The JSON of GET /api/v1/recommendations/{id}: the record and its events from the store; NULL when it has none,
+ * *status then -1 (the store failed) or 1 (no such recommendation). */
+json_t *daemon_recommendation_json(daemon_app *app, const char *tenant, const char *id, int *status);
+
+/* ## The dashboard's routes and pushes (api_dashboard.c) */
+void dashboard_handle_session(void *app, const http_request *request, http_response *response);
+void dashboard_handle_events(void *app, const http_request *request, http_response *response);
+void dashboard_handle_calendar(void *app, const http_request *request, http_response *response);
+void dashboard_handle_audit(void *app, const http_request *request, http_response *response);
+void dashboard_handle_reports(void *app, const http_request *request, http_response *response);
+void dashboard_handle_report(void *app, const http_request *request, http_response *response);
+void dashboard_handle_static(void *app, const http_request *request, http_response *response);
+/* A tick event per target after the controller ticked (app->lock held); nothing when nobody listens. */
+void dashboard_publish_ticks(daemon_app *app, double now);
+/* Called every pass of the loop: the clock event every few seconds, keepalives. */
+void dashboard_heartbeat(daemon_app *app);
 
 /* Stores an alert for an anomaly episode the controller reports (the controller's alert listener). */
 void api_store_alert(void *app, const controller_alert *alert);
