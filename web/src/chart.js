@@ -24,15 +24,18 @@ function anomaliesOf(service, from) {
 }
 
 // Aligned columns for uPlot: one x for every point, forecast step and anomaly; null where a series has nothing.
+// The window starts historySeconds back, or at the first point when there is less (but shows an hour at least).
 export function chartData(service, now, historySeconds) {
-    const from = now - historySeconds;
+    const all = pointsOf(service);
+    const first = all.length ? all[0].ts : now;
+    const from = Math.min(now - 3600, Math.max(now - historySeconds, first));
     const rows = new Map();
     const row = ts => {
         if (!rows.has(ts))
             rows.set(ts, [ts, null, null, null, null, null, null, null]);
         return rows.get(ts);
     };
-    const points = pointsOf(service).filter(p => p.ts >= from);
+    const points = all.filter(p => p.ts >= from);
     for (const p of points) {
         const r = row(p.ts);
         r[SERIES.demand] = Number.isFinite(p.demand) ? p.demand : null;

@@ -22,6 +22,7 @@ export const state = {
     forecasts: {},          // service -> latest {start, step, mean[], lower80[], upper80[], lower95[], upper95[]}
     oneStepForecasts: {},   // service -> Map(ts -> {mean, lower80, upper80}): the first step of each forecast
     recommendations: new Map(),
+    forecastAtPeak: {},     // recommendation id -> {mean, lower80, upper80, upper95, made}: the forecast it came from
     alerts: [],
     calendar: null,         // {location, days} or {error}
     calendarRange: null,
@@ -160,8 +161,27 @@ function forecastFromPoints(answer) {
              lower80: pick('lower80'), upper80: pick('upper80'), lower95: pick('lower95'), upper95: pick('upper95') };
 }
 
+// The forecast a recommendation was made from is the one its tick publishes right after it: keep its numbers at
+// the peak. A recommendation first seen later gets the latest forecast's numbers there, marked as such.
+function noteForecastAtPeak(rec, forecast, fromItsTick) {
+    if (state.forecastAtPeak[rec.id] && state.forecastAtPeak[rec.id].fromItsTick)
+        return;
+    if (!forecast || !forecast.mean || !Number.isFinite(rec.forecast_peak_at))
+        return;
+    const i = Math.round((rec.forecast_peak_at - forecast.start) / forecast.step);
+    if (i < 0 || i >= forecast.mean.length || !Number.isFinite(forecast.mean[i]))
+        return;
+    state.forecastAtPeak[rec.id] = { mean: forecast.mean[i], lower80: forecast.lower80[i],
+                                     upper80: forecast.upper80[i], upper95: forecast.upper95 && forecast.upper95[i],
+                                     fromItsTick };
+}
+
 function applyTick(tick) {
     const name = tick.service;
+    for (const rec of state.recommendations.values())
+        if (rec.target === name && rec.state === 'pending')
+            noteForecastAtPeak(rec, tick.forecast, Math.abs(tick.at - rec.created_at) < 1e-3 + (tick.forecast
+                ? tick.forecast.step : 0));
     mergePoint(name, tick.at, { demand: tick.demand, capacity: tick.capacity, ready: tick.ready_replicas,
                                 desired: tick.desired_replicas, anomaly_score: tick.anomaly_score });
     if (tick.forecast && tick.forecast.mean) {
@@ -185,19 +205,29 @@ function applyTick(tick) {
 // ## Recommendations and alerts ---------------------------------------------------------------------------------
 
 const FINISHED = new Set(['executed', 'failed']);
+const announced = new Set();
+
+// A toast when an action ends, once per recommendation whichever says it first: the stream or the decision's answer.
+function announceFinish(rec) {
+    if (!FINISHED.has(rec.state) || announced.has(rec.id))
+        return;
+    announced.add(rec.id);
+    const change = `${rec.target}: ${rec.from_replicas} → ${rec.to_replicas} replicas`;
+    if (rec.state === 'executed')
+        toast('success', `Executed — ${change}${rec.dry_run ? ' (dry run)' : ''}.`);
+    else
+        toast('error', `Failed — ${change}: ${rec.result || 'no reason given'}`);
+}
 
 function applyRecommendation(rec, fromStream) {
     const before = state.recommendations.get(rec.id);
     // A list item has no events: keep the ones already known.
     const merged = before && !rec.events ? { ...rec, events: before.events } : rec;
     state.recommendations.set(rec.id, merged);
-    if (fromStream && FINISHED.has(rec.state) && (!before || before.state !== rec.state)) {
-        const change = `${rec.target}: ${rec.from_replicas} → ${rec.to_replicas} replicas`;
-        if (rec.state === 'executed')
-            toast('success', `Executed — ${change}${rec.dry_run ? ' (dry run)' : ''}.`);
-        else
-            toast('error', `Failed — ${change}: ${rec.result || 'no reason given'}`);
-    }
+    if (!before && !fromStream)
+        noteForecastAtPeak(merged, state.forecasts[merged.target], false);
+    if (fromStream)
+        announceFinish(merged);
 }
 
 export function recommendationsSorted() {
@@ -226,9 +256,12 @@ export async function decide(id, approve, reason) {
     const answer = await api(`/api/v1/recommendations/${encode(id)}/${approve ? 'approve' : 'reject'}`,
                              { method: 'POST', body });
     const rec = state.recommendations.get(id);
-    if (rec) {
-        applyRecommendation({ ...rec, state: answer.state, decided_by: state.session.key,
-                              decision_reason: reason || rec.decision_reason }, false);
+    // The stream may have told of later states already; the answer only moves a card still shown as pending.
+    if (rec && rec.state === 'pending') {
+        const decided = { ...rec, state: answer.state, decided_by: state.session.key,
+                          decision_reason: reason || (approve ? 'approved' : 'rejected') };
+        applyRecommendation(decided, false);
+        announceFinish(decided);
         changed();
     }
     loadRecommendationEvents(id);
@@ -361,6 +394,7 @@ function stop() {
     state.forecasts = {};
     state.oneStepForecasts = {};
     state.recommendations = new Map();
+    state.forecastAtPeak = {};
     state.alerts = [];
     state.services = [];
     state.calendar = null;

@@ -17,17 +17,6 @@ export function askedBecause(rec) {
     return created && created.why ? created.why : '';
 }
 
-// The forecast's 80 % interval at the recommendation's peak, while the latest forecast still covers that time.
-function intervalAtPeak(rec) {
-    const f = state.forecasts[rec.target];
-    if (!f || !f.mean || !Number.isFinite(rec.forecast_peak_at))
-        return null;
-    const i = Math.round((rec.forecast_peak_at - f.start) / f.step);
-    if (i < 0 || i >= f.mean.length || !Number.isFinite(f.lower80[i]) || !Number.isFinite(f.upper80[i]))
-        return null;
-    return { lower: f.lower80[i], upper: f.upper80[i] };
-}
-
 export function headline(rec) {
     if (rec.to_replicas < rec.from_replicas)
         return 'Demand is falling: scale down';
@@ -38,13 +27,26 @@ export function headline(rec) {
     return band ? `Predicted ${band.label} surge` : 'Predicted surge';
 }
 
+// "Scale donations-api from 12 to 40 replicas by 02:40 — forecast peak 3,900 req/s, 80 % interval …". The planner
+// may size an early question for the 95 % upper bound; then the sentence says so and gives the mean too.
 export function summary(rec) {
-    const interval = intervalAtPeak(rec);
-    const peak = Number.isFinite(rec.forecast_peak)
-        ? ` — forecast peak ${number(rec.forecast_peak)} req/s` +
-          (interval ? `, 80 % interval ${number(interval.lower)}–${number(interval.upper)} req/s` : '')
-        : '';
+    if ((rec.reason || '').startsWith('load now'))
+        return `Scale ${rec.target} from ${rec.from_replicas} to ${rec.to_replicas} replicas now — the load, ` +
+               `${number(rec.forecast_peak)} req/s, is above what the ready replicas serve.`;
     const by = Number.isFinite(rec.forecast_peak_at) ? ` by ${clockTime(rec.forecast_peak_at)}` : '';
+    let peak = '';
+    if (Number.isFinite(rec.forecast_peak) && rec.forecast_peak > 0) {
+        const f = state.forecastAtPeak[rec.id];
+        const interval = f && Number.isFinite(f.lower80) && Number.isFinite(f.upper80)
+            ? `80 % interval ${number(f.lower80)}–${number(f.upper80)} req/s` : '';
+        const near = (a, b) => Number.isFinite(a) && Math.abs(a - b) <= Math.max(1, 0.005 * b);
+        const source = f && !f.fromItsTick ? ' in the latest forecast' : '';
+        if (f && near(f.upper95, rec.forecast_peak) && !near(f.mean, rec.forecast_peak))
+            peak = ` — forecast peak ${number(rec.forecast_peak)} req/s (the 95 % upper bound; mean ` +
+                   `${number(f.mean)}${interval ? `, ${interval}` : ''}${source})`;
+        else
+            peak = ` — forecast peak ${number(rec.forecast_peak)} req/s${interval ? `, ${interval}${source}` : ''}`;
+    }
     return `Scale ${rec.target} from ${rec.from_replicas} to ${rec.to_replicas} replicas${by}${peak}.`;
 }
 
