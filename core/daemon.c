@@ -2,6 +2,7 @@
 
 #include "daemon_app.h"
 #include "keys.h"
+#include "live_demo.h"
 #include "log.h"
 #include "metrics.h"
 #include "record_json.h"
@@ -53,6 +54,10 @@ int store_handle_open(store_handle *handle, const daemon_options *options, char 
     if (!config->store.name) {
         format_into(error, error_size, "config %s: no store = { name = ...; } to keep data in", config->path);
         return -1;
+    }
+    if (options->reports_dir) {
+        free(config->reports_dir);
+        config->reports_dir = absolute_path(options->reports_dir);
     }
     if (options->data_path) {
         char *data = absolute_path(options->data_path);
@@ -270,6 +275,20 @@ void daemon_feed_controller(daemon_app *app, const hydra_sample *samples, size_t
     free(newest);
 }
 
+int daemon_ingest(daemon_app *app, const char *tenant, const hydra_sample *samples, size_t count,
+                  const char *idempotency_key, char *response, size_t response_size)
+{
+    int stored = app->store.ops->append_samples(app->store.state, tenant, samples, count, idempotency_key, response,
+                                                response_size);
+    if (stored == 0)
+        metrics_add(metrics_register("core", "samples_ingested_total", "samples stored by the ingest API",
+                                     HYDRA_METRIC_COUNTER),
+                    (double)count);
+    if (stored == 0 && strcmp(tenant, app->store.config.tenant) == 0)
+        daemon_feed_controller(app, samples, count);
+    return stored;
+}
+
 static void handle_ingest(void *context, const http_request *request, http_response *response)
 {
     daemon_app *app = context;
@@ -282,25 +301,16 @@ static void handle_ingest(void *context, const http_request *request, http_respo
     }
     hydra_sample *samples = read_batch(request, &document, &count, response);
     if (samples) {
-        const char *key = http_header(request, "Idempotency-Key");
         char first_response[IDEMPOTENCY_RESPONSE_MAX];
-        char *answer = xasprintf("{\"accepted\":%zu}", count);
-        format_into(first_response, sizeof first_response, "%s", answer);
-        int stored = app->store.ops->append_samples(app->store.state, request->caller->tenant, samples, count, key,
-                                                    first_response, sizeof first_response);
+        format_into(first_response, sizeof first_response, "{\"accepted\":%zu}", count);
+        int stored = daemon_ingest(app, request->caller->tenant, samples, count,
+                                   http_header(request, "Idempotency-Key"), first_response, sizeof first_response);
         if (stored < 0) {
             daemon_store_failed(app, response, "samples not stored");
         } else {
             json_error_t ignored;
             response->json = json_loads(first_response, 0, &ignored); /* a replay answers as the first call did */
-            if (stored == 0)
-                metrics_add(metrics_register("core", "samples_ingested_total", "samples stored by the ingest API",
-                                             HYDRA_METRIC_COUNTER),
-                            (double)count);
-            if (stored == 0 && daemon_serves_caller(app, request))
-                daemon_feed_controller(app, samples, count);
         }
-        free(answer);
         free(samples);
     }
     json_decref(document);
@@ -587,6 +597,10 @@ static const http_route routes[] = {
     {"GET", "/api/v1/session", SCOPE_READ, dashboard_handle_session, "who the key is: tenant, key name and scopes"},
     {"GET", "/api/v1/events", SCOPE_READ, dashboard_handle_events,
      "server-sent events: tick, recommendation, alert and clock, pushed as they happen; keepalive every 15 s"},
+    {"GET", "/api/v1/calendar", SCOPE_READ, dashboard_handle_calendar, "prayer times and Hijri dates ?from= ?to="},
+    {"GET", "/api/v1/audit", SCOPE_READ, dashboard_handle_audit, "the audit log, newest first; ?limit= (100)"},
+    {"GET", "/api/v1/reports", SCOPE_READ, dashboard_handle_reports, "simulation reports in reports_dir"},
+    {"GET", "/api/v1/reports/{name}", SCOPE_READ, dashboard_handle_report, "one report: hydra simulate's JSON"},
 };
 
 static void handle_openapi(void *context, const http_request *request, http_response *response)
@@ -720,6 +734,8 @@ static int app_open(daemon_app *app, const daemon_options *options, char *error,
         }
     }
     clock_init_real(&app->clock);
+    if (options->scenario_path && !(app->live = live_demo_open(app, options, error, error_size)))
+        return -1;
     if (plugin_set_open(&app->plugins, config, &app->clock, error, error_size) != 0)
         return -1;
     script_options limits = {config->lua_memory_limit, config->lua_instruction_limit, &app->clock, NULL, NULL};
@@ -731,7 +747,8 @@ static int app_open(daemon_app *app, const daemon_options *options, char *error,
     char prefix[32];
     format_into(prefix, sizeof prefix, "rec-%llx",
                 (unsigned long long)started.tv_sec * 1000000ull + (unsigned long long)started.tv_nsec / 1000);
-    controller_setup setup = {config, &app->plugins, app->policy, &app->clock, NULL, prefix, persist_event, app};
+    controller_setup setup = {config,         &app->plugins, app->policy, &app->clock,
+                              app->live ? live_demo_scaler(app->live) : NULL, prefix, persist_event, app};
     if (!(app->controller = controller_create(&setup, error, error_size)) ||
         warm_up_from_store(app, error, error_size) != 0 || resume_open_recommendations(app, error, error_size) != 0)
         return -1;
@@ -753,6 +770,7 @@ static void app_close(daemon_app *app)
     events_destroy(app->events);
     free(app->web_root);
     controller_destroy(app->controller);
+    live_demo_close(app->live);
     policy_close(app->policy);
     plugin_set_close(&app->plugins);
     store_handle_close(&app->store);
@@ -801,7 +819,10 @@ int daemon_serve(const daemon_options *options)
     }
     printf("hydra: listening on http://%s:%d/api/v1\n", app.store.config.listen_host, http_port(app.http));
     fflush(stdout);
-    run_loop(&app);
+    if (app.live)
+        live_demo_run(&app, &stop_requested);
+    else
+        run_loop(&app);
     log_info("stopping: finishing the tick, closing the store");
     app_close(&app);
     return 0;

@@ -9,6 +9,10 @@ typedef struct daemon_options {
     const char *config_path;
     const char *listen;    /* overrides the config's listen */
     const char *data_path; /* overrides the store's `path` setting (the SQLite file) */
+    const char *scenario_path; /* a live demo of this scenario (see live_demo.h); NULL: the real clock */
+    double speed;              /* of the live demo's clock: simulated seconds per wall second */
+    double start_day;          /* where in the scenario the live demo starts; the days before are history */
+    const char *reports_dir;   /* overrides the config's reports_dir */
 } daemon_options;
 
 /* Runs until SIGTERM or SIGINT; returns the process exit status. */

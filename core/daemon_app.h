@@ -58,6 +58,11 @@ void api_handle_detect_anomaly(void *app, const http_request *request, http_resp
 void api_handle_pause(void *app, const http_request *request, http_response *response);
 void api_handle_resume(void *app, const http_request *request, http_response *response);
 
+/* What POST /api/v1/ingest/metrics does with a valid batch: stored (all or none; a replay of idempotency_key
+ * writes nothing, returns 1 and copies the first answer into response), then fed to the controller when it is the
+ * configured tenant's. The store's status: 0, 1, or -1 (instance_error says why). */
+int daemon_ingest(daemon_app *app, const char *tenant, const hydra_sample *samples, size_t count,
+                  const char *idempotency_key, char *response, size_t response_size);
 /* The samples of a batch into the controller (taking the lock), then each target they touched evaluated once. */
 void daemon_feed_controller(daemon_app *app, const hydra_sample *samples, size_t count);
 /* For each target with a source: asks it for what came since the last pull, stores that, and feeds the controller,

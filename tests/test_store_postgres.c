@@ -253,7 +253,7 @@ static void test_postgres_retention_zero_keeps_every_sample(void **state)
     f->plugin.clock.virtual_now = JAN_1_2024 + 400 * DAY;
     hydra_sample old = {"web", "rps", JAN_1_2024, 1};
     append_ok(f, &old, 1);
-    f->plugin.clock.virtual_now += DAY;
+    f->plugin.clock.virtual_now = f->plugin.clock.virtual_now + DAY;
     migrate_ok(f);
     append_ok(f, &old, 1);
     assert_int_equal(samples_between(f, 0, JAN_1_2024 + DAY), 2);

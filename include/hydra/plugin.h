@@ -321,6 +321,7 @@ typedef int (*hydra_api_key_visitor)(void *context, const hydra_api_key_record *
 typedef int (*hydra_alert_visitor)(void *context, const hydra_alert_record *record);
 typedef int (*hydra_bucket_visitor)(void *context, const hydra_sample_bucket *bucket);
 typedef int (*hydra_service_visitor)(void *context, const hydra_service_record *record);
+typedef int (*hydra_audit_visitor)(void *context, const hydra_audit_record *record);
 
 typedef struct hydra_store_ops {
     uint32_t size; /* sizeof(hydra_store_ops) */
@@ -377,6 +378,8 @@ typedef struct hydra_store_ops {
      * it is new; list_services walks a tenant's services by name. */
     int (*set_service_paused)(void *state, const hydra_service_record *record);
     int (*list_services)(void *state, const char *tenant, hydra_service_visitor visit, void *context);
+    /* Mandatory. A tenant's audit log, newest first, at most limit entries (the dashboard's audit page). */
+    int (*list_audit)(void *state, const char *tenant, size_t limit, hydra_audit_visitor visit, void *context);
 } hydra_store_ops;
 
 /* ## Source */

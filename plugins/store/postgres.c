@@ -1910,6 +1910,39 @@ static int store_list_alerts(void *state, const char *tenant, double since, hydr
     return 0;
 }
 
+static int store_list_audit(void *state, const char *tenant, size_t limit, hydra_audit_visitor visit, void *context)
+{
+    pg_store *self = state;
+    if (require_tenant(self, "list_audit", tenant) != 0)
+        return -1;
+    if (!visit || limit == 0)
+        return invalid(self, "list_audit: a visitor and a limit above 0 are required");
+    params p = {.count = 0};
+    param_text(&p, tenant);
+    param_double(&p, (double)limit);
+    PGresult *result = read_locked(self, "list_audit",
+                                   "SELECT tenant, at, actor, action, subject, detail, request_id FROM audit_log"
+                                   " WHERE tenant = $1 ORDER BY at DESC, seq DESC LIMIT $2::bigint",
+                                   &p);
+    if (!result)
+        return -1;
+    for (int row = 0, rows = PQntuples(result); row < rows; row++) {
+        hydra_audit_record entry = {
+            .tenant = field_text(result, row, 0),
+            .at = field_double(result, row, 1),
+            .actor = field_text(result, row, 2),
+            .action = field_text(result, row, 3),
+            .subject = field_text(result, row, 4),
+            .detail = field_text(result, row, 5),
+            .request_id = field_text(result, row, 6),
+        };
+        if (visit(context, &entry) != 0)
+            break;
+    }
+    PQclear(result);
+    return 0;
+}
+
 /* ## Backup and restore: pg_dump and pg_restore ---------------------------------------------------------------- */
 
 /* The connection's own parameters as PG* variables for a child, in place of any the process has: the child reaches
@@ -2193,6 +2226,7 @@ static const hydra_store_ops ops = {
     .aggregate_samples = store_aggregate_samples,
     .set_service_paused = store_set_service_paused,
     .list_services = store_list_services,
+    .list_audit = store_list_audit,
 };
 
 static const hydra_plugin_descriptor descriptor = {

@@ -1280,6 +1280,36 @@ static int store_list_alerts(void *state, const char *tenant, double since, hydr
     return result;
 }
 
+static int store_list_audit(void *state, const char *tenant, size_t limit, hydra_audit_visitor visit, void *context)
+{
+    store_sqlite *self = state;
+    if (require_tenant(self, "list_audit", tenant) != 0)
+        return -1;
+    if (!visit || limit == 0)
+        return invalid(self, "list_audit: a visitor and a limit above 0 are required");
+    pthread_mutex_lock(&self->lock);
+    sqlite3_stmt *stmt = prepare(self,
+                                 "SELECT tenant, at, actor, action, subject, detail, request_id FROM audit_log WHERE "
+                                 "tenant = ?1 ORDER BY at DESC, rowid DESC LIMIT ?2",
+                                 "list_audit");
+    int result = stmt ? 0 : -1, rc = SQLITE_DONE;
+    if (result == 0)
+        result = bind_failed(self, bind_text(stmt, 1, tenant) + sqlite3_bind_int64(stmt, 2, (sqlite3_int64)limit),
+                             "list_audit");
+    while (result == 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        hydra_audit_record record = {column_text(stmt, 0), sqlite3_column_double(stmt, 1), column_text(stmt, 2),
+                                     column_text(stmt, 3), column_text(stmt, 4),            column_text(stmt, 5),
+                                     column_text(stmt, 6)};
+        if (visit(context, &record) != 0)
+            break;
+    }
+    if (result == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        result = fail_db(self, "list_audit");
+    sqlite3_finalize(stmt);
+    pthread_mutex_unlock(&self->lock);
+    return result;
+}
+
 /* Reads the schema table rather than "SELECT 1", which SQLite answers without touching the file. Any failure here
  * means the database does not answer, whatever SQLite calls it. */
 static int store_health(void *state)
@@ -1516,6 +1546,7 @@ static const hydra_store_ops ops = {
     .aggregate_samples = store_aggregate_samples,
     .set_service_paused = store_set_service_paused,
     .list_services = store_list_services,
+    .list_audit = store_list_audit,
 };
 
 static const hydra_plugin_descriptor descriptor = {
