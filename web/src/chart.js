@@ -24,6 +24,28 @@ function anomaliesOf(service, from) {
 }
 
 // Aligned columns for uPlot: one x for every point, forecast step and anomaly; null where a series has nothing.
+// Ticks bring ready replicas from the moment the page opened; before that, the counts executed recommendations
+// scaled to stand in for them (a function of time, null before the first known count).
+function replicasAsScaled(service, points) {
+    const firstTick = points.find(p => Number.isFinite(p.ready));
+    const until = firstTick ? firstTick.ts : Infinity;
+    const steps = [...state.recommendations.values()]
+        .filter(r => r.target === service && r.state === 'executed' && Number.isFinite(r.finished_at))
+        .sort((a, b) => a.finished_at - b.finished_at);
+    const info = state.services.find(s => s.name === service);
+    const at = ts => {
+        if (ts >= until || steps.length === 0)
+            return null;
+        let count = steps[0].from_replicas;
+        for (const step of steps)
+            if (step.finished_at <= ts)
+                count = step.to_replicas;
+        return count;
+    };
+    at.perReplica = info ? info.capacity_per_replica : NaN;
+    return at;
+}
+
 // The window starts historySeconds back, or at the first point when there is less (but shows an hour at least).
 export function chartData(service, now, historySeconds) {
     const all = pointsOf(service);
@@ -36,11 +58,14 @@ export function chartData(service, now, historySeconds) {
         return rows.get(ts);
     };
     const points = all.filter(p => p.ts >= from);
+    const scaled = replicasAsScaled(service, points);
     for (const p of points) {
         const r = row(p.ts);
+        const replicas = Number.isFinite(p.ready) ? p.ready : scaled(p.ts);
         r[SERIES.demand] = Number.isFinite(p.demand) ? p.demand : null;
-        r[SERIES.capacity] = Number.isFinite(p.capacity) ? p.capacity : null;
-        r[SERIES.replicas] = Number.isFinite(p.ready) ? p.ready : null;
+        r[SERIES.capacity] = Number.isFinite(p.capacity) ? p.capacity
+            : replicas !== null && Number.isFinite(scaled.perReplica) ? replicas * scaled.perReplica : null;
+        r[SERIES.replicas] = replicas;
     }
     const forecast = state.forecasts[service];
     let forecastEnd = now;
@@ -81,7 +106,7 @@ function drawBands(u, bands) {
         ctx.fillRect(left, bbox.top, right - left, bbox.height);
         ctx.fillStyle = '#57606a';
         if (right - left > 40 * devicePixelRatio)
-            ctx.fillText(band.label, left + 4 * devicePixelRatio, bbox.top + 4 * devicePixelRatio);
+            ctx.fillText(band.label, left + 4 * devicePixelRatio, bbox.top + 6 * devicePixelRatio);
     }
     ctx.restore();
 }

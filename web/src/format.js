@@ -12,9 +12,20 @@ function zoneWorks(zone) {
     }
 }
 
-// zone: an IANA name ("Africa/Cairo") or an offset ("+02:00"); ignored when the browser cannot place it.
-export function setTimeZone(zone) {
-    timeZone = zone && zoneWorks(zone) ? zone : undefined;
+function offsetZones(hours) {
+    if (!Number.isFinite(hours))
+        return [];
+    const sign = hours < 0 ? '-' : '+', minutes = Math.round(Math.abs(hours) * 60);
+    const offset = `${sign}${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
+    // Etc/GMT names count the other way: Etc/GMT-2 is two hours ahead of UTC.
+    return Number.isInteger(hours) ? [offset, `Etc/GMT${hours > 0 ? '-' : '+'}${Math.abs(hours)}`] : [offset];
+}
+
+// The calendar's location: an IANA zone name when it has one, else its UTC offset in hours ("timezone" may be a
+// label such as "UTC+02:00"); times stay in the browser's zone when the browser can place neither.
+export function setTimeZone(location) {
+    const candidates = [location && location.timezone, ...offsetZones(location && location.utc_offset)];
+    timeZone = candidates.find(zone => typeof zone === 'string' && zoneWorks(zone));
 }
 
 export function currentTimeZone() {

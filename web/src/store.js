@@ -208,8 +208,9 @@ const FINISHED = new Set(['executed', 'failed']);
 const announced = new Set();
 
 // A toast when an action ends, once per recommendation whichever says it first: the stream or the decision's answer.
+// Actions a person decided, and every failure: what the policy did on its own is listed, not announced.
 function announceFinish(rec) {
-    if (!FINISHED.has(rec.state) || announced.has(rec.id))
+    if (!FINISHED.has(rec.state) || announced.has(rec.id) || (rec.state === 'executed' && !rec.asked))
         return;
     announced.add(rec.id);
     const change = `${rec.target}: ${rec.from_replicas} → ${rec.to_replicas} replicas`;
@@ -328,7 +329,7 @@ export async function ensureCalendar(now) {
     try {
         state.calendar = await api(`/api/v1/calendar?from=${from}&to=${to}`);
         if (state.calendar.location)
-            setTimeZone(state.calendar.location.timezone);
+            setTimeZone(state.calendar.location);
     } catch (error) {
         state.calendar = { error: error.message, status: error.status };
     } finally {

@@ -36,10 +36,13 @@ export function summary(rec) {
     const by = Number.isFinite(rec.forecast_peak_at) ? ` by ${clockTime(rec.forecast_peak_at)}` : '';
     let peak = '';
     if (Number.isFinite(rec.forecast_peak) && rec.forecast_peak > 0) {
-        const f = state.forecastAtPeak[rec.id];
+        const near = (a, b) => Number.isFinite(a) && Math.abs(a - b) <= Math.max(1, 0.005 * b);
+        let f = state.forecastAtPeak[rec.id];
+        // A later forecast is quoted only while it still says what the recommendation was sized for.
+        if (f && !f.fromItsTick && !near(f.mean, rec.forecast_peak) && !near(f.upper95, rec.forecast_peak))
+            f = null;
         const interval = f && Number.isFinite(f.lower80) && Number.isFinite(f.upper80)
             ? `80 % interval ${number(f.lower80)}–${number(f.upper80)} req/s` : '';
-        const near = (a, b) => Number.isFinite(a) && Math.abs(a - b) <= Math.max(1, 0.005 * b);
         const source = f && !f.fromItsTick ? ' in the latest forecast' : '';
         if (f && near(f.upper95, rec.forecast_peak) && !near(f.mean, rec.forecast_peak))
             peak = ` — forecast peak ${number(rec.forecast_peak)} req/s (the 95 % upper bound; mean ` +

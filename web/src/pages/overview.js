@@ -97,7 +97,7 @@ export function Overview() {
         <section class="page">
             <div class="page-head">
                 <h1>Overview</h1>
-                <p class="hint">Last 12 hours and the forecast ahead, as of ${dateTime(now)}.</p>
+                <p class="hint">Traffic up to now (12 hours at most) and the forecast ahead, as of ${dateTime(now)}.</p>
             </div>
             <${CalendarLine} />
             <${Legend} />

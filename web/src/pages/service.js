@@ -62,7 +62,7 @@ function TrendChart({ buckets }) {
         const plot = new uPlot({
             width: Math.max(200, box.current.clientWidth), height: 180, legend: { show: false },
             tzDate: zone ? ts => uPlot.tzDate(new Date(ts * 1000), zone) : undefined,
-            axes: [{ values: (u, ticks) => ticks.map(dateTime), space: 90, grid: { stroke: '#eaeef2' } },
+            axes: [{ values: (u, ticks) => ticks.map(clockTime), space: 60, grid: { stroke: '#eaeef2' } },
                    { size: 52, grid: { stroke: '#eaeef2' } }],
             series: [{}, { label: 'mean', stroke: COLORS.demand, width: 2 },
                      { label: 'p95', stroke: COLORS.forecast, width: 1.5 },
@@ -153,9 +153,9 @@ export function ServicePage({ name }) {
         <section class="page service-page" data-service=${name}>
             <div class="page-head">
                 <h1>${name}</h1>
-                <p class="hint">${service.metric}; ${service.min_replicas}–${service.max_replicas} replicas of
-                    ${number(service.capacity_per_replica)} req/s
-                    ${service.paused ? ' · paused' : ''}${service.dry_run ? ' · dry run' : ''}</p>
+                <p class="hint">${`${service.metric}; ${service.min_replicas}–${service.max_replicas} replicas of ` +
+                    `${number(service.capacity_per_replica)} req/s`}${service.paused ? ' · paused' : ''}${
+                    service.dry_run ? ' · dry run' : ''}</p>
             </div>
             <${ServiceStats} service=${service} />
             <${Legend} />
