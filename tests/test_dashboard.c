@@ -243,7 +243,8 @@ static void test_dashboard_screenshots_are_saved(void **state)
 {
     (void)state;
     run_browser();
-    static const char *const names[] = {"overview.png", "action-center.png", "overview-phone.png"};
+    static const char *const names[] = {"overview.png", "action-center.png", "overview-phone.png",
+                                        "live-overview.png", "live-action-center.png"};
     for (size_t i = 0; i < ARRAY_LEN(names); i++) {
         char *file = xasprintf("%s/%s", screenshots, names[i]);
         FILE *png = fopen(file, "rb");
@@ -261,6 +262,80 @@ static void test_dashboard_screenshots_are_saved(void **state)
     }
 }
 
+/* ## The live demo: the story, with the scenario as the traffic ------------------------------------------------ */
+
+#define LIVE_START_DAY "20.9" /* late evening of a Ramadan day: the Suhoor surge is asked about within a minute */
+
+static int simulate_reports(const char *folder)
+{
+    char *line = xasprintf("mkdir -p %s && %s/hydra simulate scripts/scenarios/ramadan.lua --days 2 --quiet "
+                           "--json %s/ramadan.json && %s/hydra simulate scripts/scenarios/ramadan.lua --days 2 --quiet "
+                           "--json %s/policies.json --compare scripts/policies/default.lua,scripts/policies/auto.lua "
+                           ">/dev/null",
+                           folder, support_build_dir(), folder, support_build_dir(), folder);
+    const char *output;
+    int status = support_run(line, &output);
+    free(line);
+    if (status != 0)
+        fprintf(stderr, "simulate_reports: %s\n", output);
+    return status;
+}
+
+static void test_dashboard_live_demo_suhoor_surge_approved_in_the_page(void **state)
+{
+    (void)state;
+    if (sanitized()) {
+        printf("test_dashboard: the live demo in Chromium runs in the plain pass only\n");
+        skip();
+    }
+    daemon_run live;
+    assert_int_equal(daemon_prepare(&live, NULL, NULL), 0);
+    char reports[128];
+    format_into(reports, sizeof reports, "%s/reports", live.dir);
+    assert_int_equal(simulate_reports(reports), 0);
+    /* at the live demo's own speed (600 simulated seconds a second), as make live-demo shows it */
+    const char *args[] = {"--scenario", "scripts/scenarios/ramadan.lua", "--start-day", LIVE_START_DAY, "--reports",
+                          reports, NULL};
+    memcpy(live.serve_args, args, sizeof args);
+    assert_int_equal(daemon_start(&live), 0);
+    char *line = xasprintf("HYDRA_URL=http://127.0.0.1:%d HYDRA_ADMIN_KEY=%s HYDRA_SCREENSHOTS=%s HYDRA_SERVICE=%s "
+                           "timeout -k 5 %d node tests/browser/live_demo.mjs",
+                           live.port, live.admin_key, screenshots, SERVICE, BROWSER_SECONDS);
+    const char *output;
+    int status = support_run(line, &output);
+    free(line);
+    printf("%s", output);
+    char *kept = xstrdup(output);
+    const char *approved = strstr(kept, "\napproved ");
+    char id[64] = "";
+    if (approved)
+        format_into(id, sizeof id, "%.*s", (int)strcspn(approved + 10, " \n"), approved + 10);
+    char *path = xasprintf("/api/v1/recommendations/%s", id);
+    reply rec = daemon_call(&live, "GET", path, live.reader_key, NULL, NULL);
+    reply audit = daemon_call(&live, "GET", "/api/v1/audit?limit=50", live.reader_key, NULL, NULL);
+    free(path);
+    daemon_cleanup(&live);
+    assert_int_equal(status, 0);
+    assert_contains(kept, "ok - live demo: points arrive from the scenario");
+    assert_contains(kept, "ok - the Suhoor surge is asked about: Predicted Suhoor surge");
+    assert_contains(kept, "ok - reports:");
+    assert_true(id[0]);
+    assert_int_equal(rec.status, 200);
+    assert_string_equal(text_of(rec.json, "state"), "executed");
+    assert_string_equal(text_of(rec.json, "decided_by"), "alice");
+    assert_int_equal(audit.status, 200);
+    size_t i;
+    json_t *entry;
+    bool audited = false;
+    json_array_foreach(json_object_get(audit.json, "entries"), i, entry)
+        audited |= strcmp(text_of(entry, "action"), "approve") == 0 && strcmp(text_of(entry, "subject"), id) == 0 &&
+                   strcmp(text_of(entry, "actor"), "alice") == 0;
+    assert_true(audited);
+    json_decref(rec.json);
+    json_decref(audit.json);
+    free(kept);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +343,7 @@ int main(void)
         cmocka_unit_test(test_dashboard_approve_click_executes_in_the_store),
         cmocka_unit_test(test_dashboard_reject_click_records_the_reason),
         cmocka_unit_test(test_dashboard_read_only_key_cannot_approve),
+        cmocka_unit_test(test_dashboard_live_demo_suhoor_surge_approved_in_the_page),
         cmocka_unit_test(test_dashboard_screenshots_are_saved),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

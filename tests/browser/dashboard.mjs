@@ -6,28 +6,13 @@
 // folder), HYDRA_SERVICE (the service to surge). Prints one line per step ("ok - ...", plus "approved ID",
 // "rejected ID", "readonly ID 403" for the C test to check in the store); exits 1 at the first failure.
 
-import { createRequire } from 'node:module';
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 
-const require = createRequire(new URL('../../web/package.json', import.meta.url));
-const { chromium } = require('playwright-core');
-
-const env = name => {
-    if (!process.env[name])
-        fail(`${name} is not set`);
-    return process.env[name];
-};
-
-function fail(message) {
-    console.log(`not ok - ${message}`);
-    process.exit(1);
-}
+import { chartNumber, chartReaches, env, fail, launch, noOverflow, openPage } from './common.mjs';
 
 const url = env('HYDRA_URL'), adminKey = env('HYDRA_ADMIN_KEY'), readerKey = env('HYDRA_READER_KEY');
 const shots = env('HYDRA_SCREENSHOTS'), service = env('HYDRA_SERVICE');
 const services = (process.env.HYDRA_FEED_SERVICES || service).split(',');
-mkdirSync(shots, { recursive: true });
 
 // ## The traffic source ---------------------------------------------------------------------------------------------
 
@@ -76,24 +61,6 @@ async function surge(page, load, known) {
 
 // ## Pages ----------------------------------------------------------------------------------------------------------
 
-const launchOptions = {
-    executablePath: process.env.HYDRA_CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync'],
-};
-
-async function openPage(browser, key, viewport = { width: 1280, height: 860 }) {
-    const context = await browser.newContext({ viewport });
-    const page = await context.newPage();
-    page.on('pageerror', error => console.log(`page error: ${error.message}`));
-    page.setDefaultTimeout(15000);
-    await page.goto(url);
-    await page.getByLabel('API key').fill(key);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('navigation', { name: 'Pages' }).waitFor();
-    return page;
-}
-
 async function signInChecks(browser) {
     const context = await browser.newContext();
     const page = await context.newPage();
@@ -123,36 +90,25 @@ async function signInChecks(browser) {
 async function livePoints(page) {
     // First the stored history (the test sent minutes of it), then points that only the stream brings.
     const chart = page.locator(`.service-card[data-service="${service}"] .chart-plot`);
-    await page.waitForFunction(s => Number(document.querySelector(
-        `.service-card[data-service="${s}"] .chart-plot`)?.dataset.points) > 60, service, { timeout: 15000 });
-    await page.waitForTimeout(1000);
-    const first = Number(await chart.getAttribute('data-points'));
+    if (!await chartReaches(page, service, 'points', 60, 15))
+        fail(`the chart shows ${await chartNumber(page, service, 'points')} points of history`);
     const navigations = await page.evaluate(() => performance.getEntriesByType('navigation').length);
-    try {
-        await page.waitForFunction(([s, n]) => Number(document.querySelector(
-            `.service-card[data-service="${s}"] .chart-plot`).dataset.points) >= n + 3, [service, first],
-                                   { timeout: 15000 });
-    } catch {
-        fail(`the chart did not grow: ${first} points, then ${await chart.getAttribute('data-points')}`);
-    }
-    const later = Number(await chart.getAttribute('data-points'));
+    const first = await chartNumber(page, service, 'points');
+    const streamed = await chartNumber(page, service, 'streamed');
+    if (!await chartReaches(page, service, 'points', first + 3, 15))
+        fail(`the chart did not grow: ${first} points, then ${await chartNumber(page, service, 'points')}`);
+    const later = await chartNumber(page, service, 'points');
     if (await page.evaluate(() => performance.getEntriesByType('navigation').length) !== navigations)
         fail('the page reloaded');
     const forecast = Number(await chart.getAttribute('data-forecast-points'));
     if (!(forecast > 0))
         fail('the chart shows no forecast');
-    console.log(`ok - live points arrive without a reload: ${first} -> ${later}; ${forecast} forecast steps`);
-}
-
-async function noOverflow(page, where) {
-    const widths = await page.evaluate(() => [document.documentElement.scrollWidth,
-                                              document.documentElement.clientWidth]);
-    if (widths[0] > widths[1])
-        fail(`${where}: the page scrolls sideways at 390 px (${widths[0]} > ${widths[1]})`);
+    console.log(`ok - live points arrive without a reload: ${first} -> ${later} drawn ` +
+                `(${await chartNumber(page, service, 'streamed') - streamed} from the stream); ${forecast} forecast steps`);
 }
 
 async function phoneWidth(browser) {
-    const page = await openPage(browser, adminKey, { width: 390, height: 844 });
+    const page = await openPage(browser, url, adminKey, { width: 390, height: 844 });
     await page.locator('.service-card .chart-plot canvas').first().waitFor();
     await noOverflow(page, 'overview');
     await page.screenshot({ path: path.join(shots, 'overview-phone.png') });
@@ -176,11 +132,11 @@ async function phoneWidth(browser) {
 
 async function main() {
     const started = Date.now();
-    const browser = await chromium.launch(launchOptions);
+    const browser = await launch(shots);
     const feeder = feed();
     await signInChecks(browser);
 
-    const page = await openPage(browser, adminKey);
+    const page = await openPage(browser, url, adminKey);
     await livePoints(page);
     await page.getByRole('link', { name: 'Action Center' }).click();
     await page.getByRole('heading', { name: 'Action Center' }).waitFor();
@@ -196,7 +152,7 @@ async function main() {
     console.log(`ok - a surge produced card ${first}: ${text.split('\n').slice(0, 2).join(' | ')}`);
     await page.screenshot({ path: path.join(shots, 'action-center.png') });
 
-    const reader = await openPage(browser, readerKey);
+    const reader = await openPage(browser, url, readerKey);
     await reader.getByRole('link', { name: 'Action Center' }).click();
     await reader.locator(`.rec-card[data-id="${first}"]`).waitFor();
     const buttons = await reader.locator(`.rec-card[data-id="${first}"]`).getByRole('button').count();

@@ -1,6 +1,6 @@
 // One service's chart (uPlot): demand behind now, the forecast and its 80 % interval ahead, the ready capacity and
 // replica counts as steps, anomalies as red dots, Suhoor and Iftar shaded, and a line at now. The container carries
-// data-points (demand points drawn) so tests and people can tell it is moving.
+// data-points (demand points drawn) and data-streamed (points the stream brought) so tests can tell it is moving.
 
 import { html } from './html.js';
 import { useEffect, useRef } from 'preact/hooks';
@@ -212,7 +212,8 @@ export function ServiceChart({ service, historySeconds = HISTORY_SECONDS, height
     const view = useRef({ from: 0, to: 1, now: 0, bands: [], readout: null, zone: undefined });
     const now = clockNow();
     const data = chartData(service, now, historySeconds);
-    Object.assign(view.current, { from: data.from, to: data.to, now, bands: prayerBands(state.calendar) });
+    const bands = prayerBands(state.calendar).filter(b => b.to > data.from && b.from < data.to);
+    Object.assign(view.current, { from: data.from, to: data.to, now, bands });
 
     useEffect(() => {
         const element = box.current;
@@ -253,7 +254,8 @@ export function ServiceChart({ service, historySeconds = HISTORY_SECONDS, height
     return html`
         <figure class="chart" aria-label=${`Traffic, forecast and capacity of ${service}`}>
             <div class="chart-plot" ref=${box} data-points=${data.demandPoints}
-                 data-forecast-points=${data.forecastPoints}></div>
+                 data-forecast-points=${data.forecastPoints} data-bands=${bands.length}
+                 data-streamed=${state.streamed[service] || 0}></div>
             <figcaption class="chart-readout" ref=${readoutLine} aria-live="off"></figcaption>
         </figure>`;
 }

@@ -28,6 +28,7 @@ export const state = {
     calendarRange: null,
     toasts: [],
     ticksSeen: 0,
+    streamed: {},           // service -> demand points the stream brought since signing in
 };
 
 const listeners = new Set();
@@ -182,6 +183,8 @@ function applyTick(tick) {
         if (rec.target === name && rec.state === 'pending')
             noteForecastAtPeak(rec, tick.forecast, Math.abs(tick.at - rec.created_at) < 1e-3 + (tick.forecast
                 ? tick.forecast.step : 0));
+    if (Number.isFinite(tick.demand))
+        state.streamed[name] = (state.streamed[name] || 0) + 1;
     mergePoint(name, tick.at, { demand: tick.demand, capacity: tick.capacity, ready: tick.ready_replicas,
                                 desired: tick.desired_replicas, anomaly_score: tick.anomaly_score });
     if (tick.forecast && tick.forecast.mean) {
@@ -396,6 +399,7 @@ function stop() {
     state.oneStepForecasts = {};
     state.recommendations = new Map();
     state.forecastAtPeak = {};
+    state.streamed = {};
     state.alerts = [];
     state.services = [];
     state.calendar = null;

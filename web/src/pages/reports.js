@@ -49,7 +49,8 @@ function runLabel(run, i) {
 function BarChart({ title, labels, values, color = COLORS.demand }) {
     const box = useRef(null);
     useEffect(() => {
-        const width = () => Math.max(200, box.current.clientWidth);
+        const element = box.current;
+        const width = () => Math.max(200, element.clientWidth);
         const plot = new uPlot({
             width: width(), height: 200, legend: { show: false }, cursor: { show: false },
             scales: { x: { time: false, range: () => [-0.5, labels.length - 0.5] },
@@ -59,9 +60,9 @@ function BarChart({ title, labels, values, color = COLORS.demand }) {
                    { size: 56, grid: { stroke: '#eaeef2' } }],
             series: [{}, { label: title, stroke: color, fill: `${color}99`,
                            paths: uPlot.paths.bars({ size: [0.6, 80] }), points: { show: false } }],
-        }, [labels.map((_, i) => i), values], box.current);
+        }, [labels.map((_, i) => i), values], element);
         const resize = new ResizeObserver(() => plot.setSize({ width: width(), height: 200 }));
-        resize.observe(box.current);
+        resize.observe(element);
         return () => {
             resize.disconnect();
             plot.destroy();

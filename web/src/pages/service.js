@@ -56,21 +56,22 @@ function Accuracy({ name }) {
 function TrendChart({ buckets }) {
     const box = useRef(null);
     useEffect(() => {
+        const element = box.current;
         const zone = currentTimeZone();
         const data = [buckets.map(b => b.start), buckets.map(b => b.mean), buckets.map(b => b.p95),
                       buckets.map(b => b.max)];
         const plot = new uPlot({
-            width: Math.max(200, box.current.clientWidth), height: 180, legend: { show: false },
+            width: Math.max(200, element.clientWidth), height: 180, legend: { show: false },
             tzDate: zone ? ts => uPlot.tzDate(new Date(ts * 1000), zone) : undefined,
             axes: [{ values: (u, ticks) => ticks.map(clockTime), space: 60, grid: { stroke: '#eaeef2' } },
                    { size: 52, grid: { stroke: '#eaeef2' } }],
             series: [{}, { label: 'mean', stroke: COLORS.demand, width: 2 },
                      { label: 'p95', stroke: COLORS.forecast, width: 1.5 },
                      { label: 'max', stroke: COLORS.anomaly, width: 1, dash: [3, 3] }],
-        }, data, box.current);
-        const resize = new ResizeObserver(() => plot.setSize({ width: Math.max(200, box.current.clientWidth),
+        }, data, element);
+        const resize = new ResizeObserver(() => plot.setSize({ width: Math.max(200, element.clientWidth),
                                                                height: 180 }));
-        resize.observe(box.current);
+        resize.observe(element);
         return () => {
             resize.disconnect();
             plot.destroy();
