@@ -3,6 +3,7 @@
 #   make            build build/hydra and build/plugins/<kind>/<name>.so
 #   make test       install missing Debian packages, build, run every test, then again under ASan + UBSan
 #   make web        the dashboard (web/, npm ci + Vite) into build/web, which hydra serve serves at /
+#   make screenshots the dashboard's pictures in docs/screenshots, taken by the browser test
 #   make demo       run the main job on the embedded default
 #   make live-demo  the daemon driven by the Ramadan scenario at 600x, the dashboard at http://127.0.0.1:8080/
 #   make bench      benchmarks (figures and ratios measured in the same run)
@@ -96,6 +97,13 @@ web/node_modules/.package-lock.json: web/package-lock.json
 
 $(O)/web/index.html: web/node_modules/.package-lock.json $(WEB_SRCS)
 	cd web && HYDRA_WEB_OUT=$(abspath $(O))/web node_modules/.bin/vite build --logLevel warn
+
+# The README's pictures: the browser test saves them in $(O)/screenshots; this copies them into docs/screenshots.
+screenshots: tests-build web
+	HYDRA_BUILD_DIR=$(O) $(O)/tests/test_dashboard
+	cp $(O)/screenshots/live-overview.png docs/screenshots/overview.png
+	cp $(O)/screenshots/live-action-center.png docs/screenshots/action-center.png
+	cp $(O)/screenshots/live-overview-phone.png docs/screenshots/overview-phone.png
 
 ## Tests: one cmocka binary per core module, fixture plugins, then the whole suite under sanitizers --------------
 
@@ -213,6 +221,6 @@ clean:
 # Test objects are intermediate files to make; keep them, so a rebuild is quick and the output ends with the tests'.
 .SECONDARY:
 
-.PHONY: all plugins web tests-build check deps test demo live-demo bench nab-scores install clean
+.PHONY: all plugins web screenshots tests-build check deps test demo live-demo bench nab-scores install clean
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -244,7 +244,7 @@ static void test_dashboard_screenshots_are_saved(void **state)
     (void)state;
     run_browser();
     static const char *const names[] = {"overview.png", "action-center.png", "overview-phone.png",
-                                        "live-overview.png", "live-action-center.png"};
+                                        "live-overview.png", "live-action-center.png", "live-overview-phone.png"};
     for (size_t i = 0; i < ARRAY_LEN(names); i++) {
         char *file = xasprintf("%s/%s", screenshots, names[i]);
         FILE *png = fopen(file, "rb");

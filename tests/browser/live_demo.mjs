@@ -7,7 +7,7 @@
 
 import path from 'node:path';
 
-import { chartNumber, chartReaches, env, fail, launch, openPage } from './common.mjs';
+import { chartNumber, chartReaches, env, fail, launch, noOverflow, openPage } from './common.mjs';
 
 const url = env('HYDRA_URL'), key = env('HYDRA_ADMIN_KEY'), shots = env('HYDRA_SCREENSHOTS');
 const service = env('HYDRA_SERVICE');
@@ -61,7 +61,7 @@ async function approveSuhoorSurge(page) {
         }
         if (outcome === 'nothing')
             fail(`approving ${id} brought neither an "Executed" toast nor an error`);
-        await page.locator('.toast-close').first().click();
+        await page.evaluate(() => document.querySelectorAll('.toast-close').forEach(button => button.click()));
     }
     fail('every Suhoor card was replaced before its approval landed');
 }
@@ -96,7 +96,14 @@ async function main() {
     await page.getByRole('link', { name: 'Overview' }).click();
     await page.locator('.service-card .chart-plot canvas').first().waitFor();
     await page.waitForTimeout(4000);
+    await page.evaluate(() => document.querySelectorAll('.toast-close').forEach(button => button.click()));
     await page.screenshot({ path: path.join(shots, 'live-overview.png') });
+    const phone = await openPage(browser, url, key, { width: 390, height: 844 });
+    await phone.locator('.service-card .chart-plot canvas').first().waitFor();
+    await phone.waitForTimeout(1500);
+    await noOverflow(phone, 'the live overview');
+    await phone.screenshot({ path: path.join(shots, 'live-overview-phone.png') });
+    await phone.context().close();
     await reports(page);
     await browser.close();
     console.log(`ok - live demo done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
