@@ -212,6 +212,7 @@ install: all
 	    hydra.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/hydra.pc
 	install -m 644 configs/*.cfg $(DESTDIR)$(PREFIX)/share/hydra/configs/
 	cd scripts && find . -name '*.lua' -exec install -D -m 644 {} $(DESTDIR)$(PREFIX)/share/hydra/scripts/{} \;
+	if [ -d $(O)/web ]; then cd $(O)/web && find . -type f -exec install -D -m 644 {} $(DESTDIR)$(PREFIX)/share/hydra/web/{} \;; fi
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
 	sed -e 's|@PREFIX@|$(PREFIX)|g' deploy/systemd/hydra.service.in > $(DESTDIR)$(PREFIX)/lib/systemd/system/hydra.service
 

@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -486,7 +487,7 @@ static int live_demo_numbers(const named_options *args, daemon_options *options)
     options->speed = speed ? strtod(speed, &end) : 600;
     if (speed && (end == speed || *end || !(options->speed > 0 && options->speed <= 1e6)))
         return cli_usage_error("serve: --speed must be a number of simulated seconds per second, found '%s'", speed);
-    options->start_day = start_day ? strtod(start_day, &end) : 0;
+    options->start_day = start_day ? strtod(start_day, &end) : NAN; /* the live demo's default */
     if (start_day && (end == start_day || *end || !(options->start_day >= 0)))
         return cli_usage_error("serve: --start-day must be a number of days >= 0, found '%s'", start_day);
     if ((speed || start_day) && !options->scenario_path)

@@ -11,7 +11,7 @@ typedef struct daemon_options {
     const char *data_path; /* overrides the store's `path` setting (the SQLite file) */
     const char *scenario_path; /* a live demo of this scenario (see live_demo.h); NULL: the real clock */
     double speed;              /* of the live demo's clock: simulated seconds per wall second */
-    double start_day;          /* where in the scenario the live demo starts; the days before are history */
+    double start_day;          /* where in the scenario the live demo starts (NAN: 2 days in); before it: history */
     const char *reports_dir;   /* overrides the config's reports_dir */
 } daemon_options;
 

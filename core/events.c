@@ -57,14 +57,14 @@ static void queue_text(subscriber *s, const char *text, size_t length)
 {
     if (s->sent == s->length)
         s->sent = s->length = 0;
-    if (s->length + length > s->capacity) {
+    if (s->length + length > s->capacity && s->sent > 0) { /* room at the front first */
         memmove(s->queue, s->queue + s->sent, s->length - s->sent);
         s->length -= s->sent;
         s->sent = 0;
-        if (s->length + length > s->capacity) {
-            s->capacity = (s->length + length) * 2;
-            s->queue = xrealloc(s->queue, s->capacity);
-        }
+    }
+    if (s->length + length > s->capacity) {
+        s->capacity = (s->length + length) * 2;
+        s->queue = xrealloc(s->queue, s->capacity);
     }
     memcpy(s->queue + s->length, text, length);
     s->length += length;

@@ -21,6 +21,7 @@ struct live_demo {
     plugin_instance *scaler;
     double speed;
     double *demand;          /* of every service at the step being run */
+    bool store_failing;      /* said once when storing starts failing, once when it works again */
     hydra_sample *samples;   /* the step's samples, as the ingest route takes them */
 };
 
@@ -149,9 +150,11 @@ live_demo *live_demo_open(daemon_app *app, const daemon_options *options, char *
         return NULL;
     }
     const scenario *world = &live->world;
-    double live_from = world->start + round(options->start_day * 86400 / world->step) * world->step;
-    if (options->start_day < 0 || live_from >= world->start + world->duration) {
-        format_into(error, error_size, "--start-day %g: the scenario %s runs %g days", options->start_day, world->path,
+    double day = isnan(options->start_day) ? fmin(LIVE_DEFAULT_START_DAY, world->duration / 86400 / 2)
+                                           : options->start_day;
+    double live_from = world->start + round(day * 86400 / world->step) * world->step;
+    if (day < 0 || live_from >= world->start + world->duration) {
+        format_into(error, error_size, "--start-day %g: the scenario %s runs %g days", day, world->path,
                     world->duration / 86400);
         live_demo_close(live);
         return NULL;
@@ -203,10 +206,17 @@ static int live_step(daemon_app *app, live_demo *live, double t)
     app->clock.virtual_now = next;
     cluster_set_time(live->cluster, next);
     pthread_mutex_unlock(&app->lock);
-    if (daemon_ingest(app, app->store.config.tenant, live->samples, world->service_count, NULL, NULL, 0) < 0) {
-        log_error("live demo: samples not stored: %s", instance_error(app->store.instance));
-        return 0; /* the store may come back: the clock goes on, as traffic would */
+    bool stored = daemon_ingest(app, app->store.config.tenant, live->samples, world->service_count, NULL, NULL,
+                                0) >= 0;
+    if (stored == live->store_failing) {
+        live->store_failing = !stored;
+        if (stored)
+            log_info("live demo: samples are stored again");
+        else
+            log_error("live demo: samples not stored, until the store is back: %s", instance_error(app->store.instance));
     }
+    if (!stored)
+        return 0; /* the store may come back: the clock goes on, as traffic would */
     pthread_mutex_lock(&app->lock);
     dashboard_publish_ticks(app, next);
     pthread_mutex_unlock(&app->lock);

@@ -10,6 +10,7 @@
 #include <signal.h>
 
 #define LIVE_DEFAULT_SPEED 600.0
+#define LIVE_DEFAULT_START_DAY 2.0 /* days of history before the live part: two daily seasons (Holt-Winters) */
 /* A person answers in wall time: at speed N a pending recommendation waits at least this many wall seconds
  * (N times as many simulated ones) before it expires, and the planner asks this far ahead of a surge. */
 #define LIVE_ANSWER_WALL_SECONDS 60.0
@@ -18,7 +19,8 @@
 typedef struct live_demo live_demo;
 
 /* Loads the scenario (errors name file:line), makes the config's targets its services, scales the approval times
- * to the speed, sets the virtual clock to start_day days into the scenario and stores the days before it as
+ * to the speed, sets the virtual clock to start_day days into the scenario (NAN: LIVE_DEFAULT_START_DAY, at most
+ * half the scenario) and stores the days before it as
  * history (which the daemon then loads as after any restart). Call after the store is open, before the plugins. */
 live_demo *live_demo_open(daemon_app *app, const daemon_options *options, char *error, size_t error_size);
 void live_demo_close(live_demo *live);

@@ -948,6 +948,45 @@ static void store_test_audit_records_are_appended_and_need_an_actor_and_action(v
     assert_refused(f, f->ops->append_audit(f->db, &no_tenant));
 }
 
+typedef struct audit_seen {
+    char lines[8][128];
+    size_t count;
+} audit_seen;
+
+static int audit_collect(void *context, const hydra_audit_record *r)
+{
+    audit_seen *seen = context;
+    if (seen->count < 8)
+        snprintf(seen->lines[seen->count++], sizeof seen->lines[0], "%s %s %s %s %s %.0f", r->actor, r->action,
+                    r->subject ? r->subject : "-", r->detail ? r->detail : "-", r->request_id ? r->request_id : "-",
+                    r->at - SUITE_T0);
+    return 0;
+}
+
+static void store_test_audit_is_listed_newest_first_per_tenant_up_to_a_limit(void **state)
+{
+    store_fixture *f = *state;
+    hydra_audit_record entries[] = {
+        {"acme", SUITE_T0, "alice", "approve", "rec-1", "the surge is real", "req-1"},
+        {"acme", SUITE_T0 + 60, "bob", "reject", "rec-2", NULL, NULL},
+        {"globex", SUITE_T0 + 30, "mallory", "approve", "rec-9", NULL, NULL},
+        {"acme", SUITE_T0 + 120, "carol", "pause", "web", NULL, "req-3"},
+    };
+    for (size_t i = 0; i < sizeof entries / sizeof entries[0]; i++)
+        assert_ok(f, f->ops->append_audit(f->db, &entries[i]));
+    audit_seen seen = {0};
+    assert_ok(f, f->ops->list_audit(f->db, "acme", 10, audit_collect, &seen));
+    assert_int_equal(seen.count, 3);
+    assert_string_equal(seen.lines[0], "carol pause web - req-3 120");
+    assert_string_equal(seen.lines[1], "bob reject rec-2 - - 60");
+    assert_string_equal(seen.lines[2], "alice approve rec-1 the surge is real req-1 0");
+    audit_seen two = {0};
+    assert_ok(f, f->ops->list_audit(f->db, "acme", 2, audit_collect, &two));
+    assert_int_equal(two.count, 2);
+    store_clear_error(f);
+    assert_refused(f, f->ops->list_audit(f->db, "acme", 0, audit_collect, &two));
+}
+
 static void store_test_alerts_are_listed_since_a_time_newest_first_per_tenant(void **state)
 {
     store_fixture *f = *state;
@@ -1281,6 +1320,7 @@ static void store_test_restore_refuses_a_file_that_is_not_a_backup_and_changes_n
     STORE_SUITE_TEST(store_test_api_keys_are_listed_per_tenant_revoked_ones_too, setup, teardown),                 \
     STORE_SUITE_TEST(store_test_a_key_hash_that_is_not_a_hex_sha256_is_refused, setup, teardown),                  \
     STORE_SUITE_TEST(store_test_audit_records_are_appended_and_need_an_actor_and_action, setup, teardown),         \
+    STORE_SUITE_TEST(store_test_audit_is_listed_newest_first_per_tenant_up_to_a_limit, setup, teardown),           \
     STORE_SUITE_TEST(store_test_alerts_are_listed_since_a_time_newest_first_per_tenant, setup, teardown),         \
     STORE_SUITE_TEST(store_test_export_gives_a_tenants_samples_since_a_time_in_series_order, setup, teardown),     \
     STORE_SUITE_TEST(store_test_export_of_many_samples_loses_none, setup, teardown),                               \
