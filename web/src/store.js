@@ -27,7 +27,6 @@ export const state = {
     calendar: null,         // {location, days} or {error}
     calendarRange: null,
     toasts: [],
-    ticksSeen: 0,
     streamed: {},           // service -> demand points the stream brought since signing in
 };
 
@@ -202,7 +201,6 @@ function applyTick(tick) {
     if (state.clock.now === null || tick.at > clockNow())
         setClock(tick.at, state.clock.speed);
     dropOld(name, tick.at);
-    state.ticksSeen++;
 }
 
 // ## Recommendations and alerts ---------------------------------------------------------------------------------
