@@ -4,7 +4,7 @@
  * and saves screenshots; this test then checks in the store, through the API, what the clicks did.
  *
  * It runs in the plain pass only: what it tests is the page and its clicks, not the daemon's memory, and the
- * daemon's routes run under ASan in their own tests (test_daemon, test_dashboard_api). */
+ * daemon's routes run under ASan in their own tests (test_daemon_events, test_live_demo). */
 #include "servers.h"
 #include "support.h"
 
@@ -142,11 +142,8 @@ static int teardown(void **state)
 /* Runs the browser script once (the first test to need it); its output and exit status are kept for the rest. */
 static void run_browser(void)
 {
-    if (sanitized()) {
-        printf("test_dashboard: skipped under ASan/UBSan: it tests the page in Chromium, which the plain pass "
-               "already did; the daemon's dashboard routes run under the sanitizers in their own tests\n");
-        skip();
-    }
+    if (sanitized())
+        skip(); /* said once, in main */
     if (browser_status >= 0)
         return;
     const char *missing = missing_prerequisite();
@@ -284,10 +281,8 @@ static int simulate_reports(const char *folder)
 static void test_dashboard_live_demo_suhoor_surge_approved_in_the_page(void **state)
 {
     (void)state;
-    if (sanitized()) {
-        printf("test_dashboard: the live demo in Chromium runs in the plain pass only\n");
+    if (sanitized())
         skip();
-    }
     daemon_run live;
     assert_int_equal(daemon_prepare(&live, NULL, NULL), 0);
     char reports[128];
@@ -346,5 +341,9 @@ int main(void)
         cmocka_unit_test(test_dashboard_live_demo_suhoor_surge_approved_in_the_page),
         cmocka_unit_test(test_dashboard_screenshots_are_saved),
     };
+    if (sanitized())
+        printf("test_dashboard: skipped under ASan/UBSan on purpose: it tests the page in Chromium, which the plain "
+               "pass did; the daemon's dashboard routes run under the sanitizers in test_daemon_events and "
+               "test_live_demo\n");
     return cmocka_run_group_tests(tests, setup, teardown);
 }
