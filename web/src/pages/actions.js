@@ -76,7 +76,9 @@ function DecisionButtons({ rec }) {
                           `${rec.to_replicas}: now ${answer.state}.`);
             setRejecting(false);
         } catch (error) {
-            toast('error', `Could not ${approve ? 'approve' : 'reject'}: ${error.message}`);
+            // 409: decided or replaced meanwhile (a rising surge replaces its card): the newest card is the question.
+            const late = error.status === 409 ? ' — it was decided or replaced meanwhile; see the newest card' : '';
+            toast('error', `Could not ${approve ? 'approve' : 'reject'}: ${error.message}${late}`);
         } finally {
             setBusy(false);
         }
