@@ -259,6 +259,20 @@ static void test_dashboard_screenshots_are_saved(void **state)
     }
 }
 
+/* The page's event stream reader in Node against a server of the script's own: order, Last-Event-ID, backoff. It
+ * needs neither the daemon nor a browser, so it runs in both passes. */
+static void test_dashboard_event_reader_resumes_and_backs_off(void **state)
+{
+    (void)state;
+    const char *output;
+    int status = support_run("timeout -k 5 60 node tests/browser/stream.mjs", &output);
+    printf("%s", output);
+    assert_int_equal(status, 0);
+    assert_contains(output, "ok - every reconnect resumes with Last-Event-ID");
+    assert_contains(output, "ok - pauses between attempts");
+    assert_contains(output, "ok - a refused key (401) stops the reader");
+}
+
 /* ## The live demo: the story, with the scenario as the traffic ------------------------------------------------ */
 
 #define LIVE_START_DAY "20.9" /* late evening of a Ramadan day: the Suhoor surge is asked about within a minute */
@@ -338,12 +352,13 @@ int main(void)
         cmocka_unit_test(test_dashboard_approve_click_executes_in_the_store),
         cmocka_unit_test(test_dashboard_reject_click_records_the_reason),
         cmocka_unit_test(test_dashboard_read_only_key_cannot_approve),
+        cmocka_unit_test(test_dashboard_event_reader_resumes_and_backs_off),
         cmocka_unit_test(test_dashboard_live_demo_suhoor_surge_approved_in_the_page),
         cmocka_unit_test(test_dashboard_screenshots_are_saved),
     };
     if (sanitized())
-        printf("test_dashboard: skipped under ASan/UBSan on purpose: it tests the page in Chromium, which the plain "
-               "pass did; the daemon's dashboard routes run under the sanitizers in test_daemon_events and "
-               "test_live_demo\n");
+        printf("test_dashboard: the tests in Chromium are skipped under ASan/UBSan on purpose: they test the page, "
+               "which the plain pass did; the daemon's dashboard routes run under the sanitizers in "
+               "test_daemon_events and test_live_demo\n");
     return cmocka_run_group_tests(tests, setup, teardown);
 }
