@@ -16,6 +16,7 @@
 #include <time.h>
 
 #define CLOCK_EVENT_SECONDS 2.0 /* wall seconds between clock events */
+#define KEY_RECHECK_SECONDS 5.0 /* wall seconds between checks that the streams' keys are still valid */
 
 static json_t *number_or_null(double value) { return isfinite(value) ? json_real(value) : json_null(); }
 
@@ -52,12 +53,22 @@ static void publish_clock(daemon_app *app)
                                                    app->live ? app->clock_speed : 1.0));
 }
 
+/* A stream outlives the request that opened it: a key revoked since then must not keep listening. */
+static bool key_still_valid(void *context, const char *key_hash)
+{
+    return daemon_key_valid(context, key_hash);
+}
+
 void dashboard_heartbeat(daemon_app *app)
 {
     double now = clock_monotonic();
     if (now - app->clock_published >= CLOCK_EVENT_SECONDS) {
         app->clock_published = now;
         publish_clock(app);
+    }
+    if (now - app->keys_checked >= KEY_RECHECK_SECONDS) {
+        app->keys_checked = now;
+        events_drop_revoked(app->events, key_still_valid, app);
     }
     events_keepalive(app->events);
 }

@@ -501,6 +501,14 @@ static void key_cache_keep(daemon_app *app, const char *hash, const http_caller 
     pthread_mutex_unlock(&app->key_cache_lock);
 }
 
+bool daemon_key_valid(daemon_app *app, const char *key_hash)
+{
+    http_caller caller;
+    key_lookup lookup = {&caller, false};
+    int status = app->store.ops->find_api_key(app->store.state, key_hash, keep_key, &lookup);
+    return status < 0 || (status == 0 && lookup.found);
+}
+
 static int authenticate(void *context, const char *key, http_caller *caller)
 {
     daemon_app *app = context;

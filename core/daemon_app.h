@@ -40,6 +40,7 @@ typedef struct daemon_app {
     events_hub *events;   /* what GET /api/v1/events pushes to the dashboard */
     char *web_root;       /* the dashboard's files */
     double clock_published; /* monotonic seconds of the last clock event */
+    double keys_checked;    /* monotonic seconds of the last check of the event streams' keys */
     struct live_demo *live; /* hydra serve --scenario: the scenario, its cluster, the pace; NULL otherwise */
     double clock_speed;     /* simulated seconds per wall second in a live demo */
 } daemon_app;
@@ -72,6 +73,9 @@ void daemon_pull_sources(daemon_app *app, double now);
 /* The JSON of GET /api/v1/recommendations/{id}: the record and its events from the store; NULL when it has none,
  * *status then -1 (the store failed) or 1 (no such recommendation). */
 json_t *daemon_recommendation_json(daemon_app *app, const char *tenant, const char *id, int *status);
+
+/* The key whose hash this is exists and is not revoked; a store that cannot say counts as yes (it is checked again). */
+bool daemon_key_valid(daemon_app *app, const char *key_hash);
 
 /* ## The dashboard's routes and pushes (api_dashboard.c) */
 void dashboard_handle_session(void *app, const http_request *request, http_response *response);

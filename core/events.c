@@ -1,6 +1,7 @@
 #include "events.h"
 
 #include "clock.h"
+#include "keys.h"
 #include "log.h"
 #include "util.h"
 
@@ -17,6 +18,7 @@ typedef struct subscriber {
     bool asleep;           /* its connection waits in http_stream_wait for something to send */
     bool dropped;          /* too far behind: its stream ends */
     double last_queued;    /* monotonic seconds */
+    char key_hash[KEYS_HASH_HEX]; /* of the key it was opened with: a revoked key's stream is ended */
     struct subscriber *next;
 } subscriber;
 
@@ -172,6 +174,42 @@ size_t events_subscriber_count(events_hub *hub)
     return count;
 }
 
+void events_drop_revoked(events_hub *hub, bool (*valid)(void *context, const char *key_hash), void *context)
+{
+    pthread_mutex_lock(&hub->lock);
+    size_t count = 0;
+    for (subscriber *s = hub->subscribers; s; s = s->next)
+        count++;
+    char (*hashes)[KEYS_HASH_HEX] = xcalloc(count + 1, sizeof *hashes);
+    unsigned long *numbers = xcalloc(count + 1, sizeof *numbers);
+    size_t taken = 0;
+    for (subscriber *s = hub->subscribers; s; s = s->next, taken++) {
+        memcpy(hashes[taken], s->key_hash, KEYS_HASH_HEX);
+        numbers[taken] = s->number;
+    }
+    pthread_mutex_unlock(&hub->lock);
+    for (size_t i = 0; i < taken; i++) /* the store is asked without the lock: publishing goes on meanwhile */
+        if (valid(context, hashes[i]))
+            numbers[i] = 0;
+    wake_list wake = {NULL, 0};
+    pthread_mutex_lock(&hub->lock);
+    for (subscriber *s = hub->subscribers; s; s = s->next) {
+        for (size_t i = 0; i < taken; i++) {
+            if (numbers[i] != s->number || s->dropped)
+                continue;
+            s->dropped = true;
+            log_warn("events: subscriber %lu ended: its key is no longer valid", s->number);
+            if (s->asleep)
+                wake_list_add(&wake, hub, s);
+            s->asleep = false;
+        }
+    }
+    pthread_mutex_unlock(&hub->lock);
+    wake_all(&wake);
+    free(hashes);
+    free(numbers);
+}
+
 /* ## One stream ------------------------------------------------------------------------------------------------ */
 
 /* What is queued; -1 once the hub closed or s was dropped; else 0 with the connection asleep until woken. */
@@ -180,7 +218,7 @@ static long subscriber_read(void *context, char *buffer, size_t max)
     subscriber *s = context;
     long given = 0;
     pthread_mutex_lock(&s->hub->lock);
-    if (s->hub->closed || (s->dropped && s->sent == s->length)) {
+    if (s->hub->closed || s->dropped) { /* what was queued for a dropped reader is not sent any more */
         given = -1;
     } else if (s->sent < s->length) {
         size_t n = s->length - s->sent < max ? s->length - s->sent : max;
@@ -232,6 +270,8 @@ void events_subscribe(events_hub *hub, const http_request *request, http_respons
     subscriber *s = xcalloc(1, sizeof *s);
     s->hub = hub;
     s->connection = request->connection;
+    const char *key = http_presented_key(request);
+    keys_hash(key ? key : "", s->key_hash);
     static const char opening[] = "retry: 3000\n: connected\n\n"; /* sent at once: the client knows it is live */
     pthread_mutex_lock(&hub->lock);
     bool closed = hub->closed;

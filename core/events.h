@@ -28,6 +28,9 @@ void events_keepalive(events_hub *hub);
 /* Ends every stream and refuses new ones: before the HTTP server stops, so that no connection stays asleep. */
 void events_close(events_hub *hub);
 size_t events_subscriber_count(events_hub *hub);
+/* Ends the streams whose key `valid` no longer takes (revoked since the stream opened). valid is called without the
+ * hub's lock, with the hex SHA-256 of each stream's key. */
+void events_drop_revoked(events_hub *hub, bool (*valid)(void *context, const char *key_hash), void *context);
 
 /* GET /api/v1/events: a text/event-stream response that stays open. */
 void events_subscribe(events_hub *hub, const http_request *request, http_response *response);

@@ -179,6 +179,8 @@ static const char *presented_key(struct MHD_Connection *connection)
     return MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-Api-Key");
 }
 
+const char *http_presented_key(const http_request *request) { return presented_key(request->connection); }
+
 /* The key's token bucket has a token for this request; otherwise 429 with when to try again. */
 static bool admit(http_server *server, const http_caller *caller, http_response *response)
 {

@@ -89,6 +89,8 @@ const char *http_query(const http_request *request, const char *name);
 void http_stream_wait(void *connection);
 void http_stream_wake(void *connection);
 const char *http_header(const http_request *request, const char *name);
+/* The API key the request came with (Authorization: Bearer, or X-Api-Key); NULL without one. */
+const char *http_presented_key(const http_request *request);
 
 /* An OpenAPI 3 document of the routes, made from the same table the server routes by. */
 json_t *http_openapi(const http_route *routes, size_t count, const char *version);

@@ -286,6 +286,40 @@ static void test_events_reconnect_with_last_event_id_gets_what_it_missed(void **
     assert_contains(output, expected);
 }
 
+/* Waits up to seconds for the curl of s to end by itself. */
+static bool stream_ends_within(stream *s, double seconds)
+{
+    for (int i = 0; i < seconds * 10; i++) {
+        if (waitpid(s->pid, NULL, WNOHANG) == s->pid)
+            return true;
+        struct timespec pause = {0, 100 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    return false;
+}
+
+/* A stream outlives the request that opened it; revoking its key ends it within seconds. */
+static void test_events_stream_ends_when_its_key_is_revoked(void **state)
+{
+    (void)state;
+    char secret[128];
+    assert_int_equal(daemon_create_key(&run, "default", "watcher", "read", secret, sizeof secret), 0);
+    stream s;
+    stream_start(&s, secret, "events-revoked");
+    assert_true(stream_wait_for(&s, ": connected", 5));
+    char *revoke = xasprintf("%s/hydra keys revoke --config %s --tenant default --name watcher 2>/dev/null",
+                             support_build_dir(), run.config); /* the config names the store */
+    assert_int_equal(support_run(revoke, NULL), 0);
+    free(revoke);
+    bool ended = stream_ends_within(&s, 15);
+    if (!ended)
+        stream_stop(&s);
+    assert_true(ended);
+    reply r = call("GET", "/api/v1/events", secret, NULL, "--max-time 5");
+    assert_int_equal(r.status, 401);
+    json_decref(r.json);
+}
+
 /* SIGTERM while a stream is open: the daemon ends the stream and exits at once, cleanly. */
 static void test_daemon_stops_promptly_with_a_stream_open(void **state)
 {
@@ -324,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_events_need_a_key),
         cmocka_unit_test(test_events_tell_a_surge_and_its_approval_in_order),
         cmocka_unit_test(test_events_reconnect_with_last_event_id_gets_what_it_missed),
+        cmocka_unit_test(test_events_stream_ends_when_its_key_is_revoked),
         cmocka_unit_test(test_daemon_stops_promptly_with_a_stream_open),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
