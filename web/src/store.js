@@ -382,6 +382,8 @@ function start() {
     closeStream = openEventStream('/api/v1/events', storedKey(), onEvent, status => {
         state.connection = status;
         changed();
+        if (status.state === 'refused') // the key was revoked while the page was open
+            signOut(`Signed out: ${status.error}`);
     });
     // A daemon that sends no clock event in a while: its clock is taken to be the wall clock.
     fallbackTimer = setTimeout(firstClock, 4000);
