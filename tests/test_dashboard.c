@@ -29,6 +29,7 @@
 #define HISTORY_SECONDS 240
 
 static daemon_run run;
+static char revoked_key[128]; /* read; the browser script revokes it while its page is open */
 static char screenshots[512];
 static const char *browser_output;
 static int browser_status = -1;
@@ -126,7 +127,8 @@ static int setup(void **state)
     char *config = test_config(root);
     int status = daemon_prepare_config(&run, config);
     free(config);
-    if (status != 0 || daemon_start(&run) != 0 || send_history() != 0)
+    if (status != 0 || daemon_create_key(&run, "default", "carol", "read", revoked_key, sizeof revoked_key) != 0 ||
+        daemon_start(&run) != 0 || send_history() != 0)
         return -1;
     return 0;
 }
@@ -151,8 +153,10 @@ static void run_browser(void)
         fail_msg("%s", missing);
     char *line = xasprintf("HYDRA_URL=http://127.0.0.1:%d HYDRA_ADMIN_KEY=%s HYDRA_READER_KEY=%s "
                            "HYDRA_SCREENSHOTS=%s HYDRA_SERVICE=%s HYDRA_FEED_SERVICES=%s,zakat-api "
-                           "timeout -k 5 %d node tests/browser/dashboard.mjs",
-                           run.port, run.admin_key, run.reader_key, screenshots, SERVICE, SERVICE, BROWSER_SECONDS);
+                           "HYDRA_REVOKED_KEY=%s HYDRA_REVOKE='%s/hydra keys revoke --tenant default --name carol "
+                           "--config %s' timeout -k 5 %d node tests/browser/dashboard.mjs",
+                           run.port, run.admin_key, run.reader_key, screenshots, SERVICE, SERVICE, revoked_key,
+                           support_build_dir(), run.config, BROWSER_SECONDS);
     browser_status = support_run(line, &browser_output);
     free(line);
     browser_output = xstrdup(browser_output);
@@ -193,6 +197,7 @@ static void test_dashboard_script_passes_every_step(void **state)
     assert_contains(browser_output, "ok - live points arrive without a reload");
     assert_contains(browser_output, "ok - a surge produced card");
     assert_contains(browser_output, "ok - phone width 390x844");
+    assert_contains(browser_output, "ok - a key revoked while its page is open signs the page out");
     assert_null(strstr(browser_output, "not ok"));
 }
 

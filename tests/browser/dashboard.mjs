@@ -3,9 +3,11 @@
 // ingest API, and a surge when it wants a recommendation.
 //
 // Environment: HYDRA_URL, HYDRA_ADMIN_KEY (ingest, read, approve), HYDRA_READER_KEY (read), HYDRA_SCREENSHOTS (a
-// folder), HYDRA_SERVICE (the service to surge). Prints one line per step ("ok - ...", plus "approved ID",
+// folder), HYDRA_SERVICE (the service to surge), HYDRA_REVOKED_KEY and HYDRA_REVOKE (a key, the command that revokes
+// it). Prints one line per step ("ok - ...", plus "approved ID",
 // "rejected ID", "readonly ID 403" for the C test to check in the store); exits 1 at the first failure.
 
+import { execSync } from 'node:child_process';
 import path from 'node:path';
 
 import { chartNumber, chartReaches, env, fail, launch, noOverflow, openPage } from './common.mjs';
@@ -130,6 +132,25 @@ async function phoneWidth(browser) {
                 'reports, service)');
 }
 
+// The key is revoked (hydra keys revoke) while its page is open: the daemon ends the stream, the page signs out.
+async function revokedWhileOpen(browser) {
+    const page = await openPage(browser, url, env('HYDRA_REVOKED_KEY'));
+    await page.locator('.connection[data-state="live"]').waitFor();
+    execSync(env('HYDRA_REVOKE'), { stdio: 'pipe' });
+    const started = Date.now();
+    try {
+        await page.getByLabel('API key').waitFor({ timeout: 20000 });
+    } catch {
+        fail('the page of a revoked key stays signed in');
+    }
+    const message = await page.getByRole('alert').innerText();
+    if (await page.evaluate(() => sessionStorage.getItem('hydra.key')) !== null)
+        fail('the revoked key stays in sessionStorage');
+    await page.context().close();
+    console.log(`ok - a key revoked while its page is open signs the page out in ` +
+                `${((Date.now() - started) / 1000).toFixed(1)} s: "${message}"`);
+}
+
 async function main() {
     const started = Date.now();
     const browser = await launch(shots);
@@ -202,6 +223,7 @@ async function main() {
     console.log('ok - the service page lists its recommendations');
 
     await phoneWidth(browser);
+    await revokedWhileOpen(browser);
     feeding = false;
     await feeder;
     await browser.close();
