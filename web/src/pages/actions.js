@@ -57,8 +57,9 @@ function TimeLeft({ rec }) {
     const left = rec.expires_at - clockNow();
     const speed = state.clock.speed;
     const wall = speed !== 1 && left > 0 ? ` (${duration(left / speed)} of wall time at ${speed}×)` : '';
+    const soon = left < 0.25 * (rec.expires_at - rec.created_at); // the last quarter of its time, whatever the speed
     return html`
-        <p class=${`expiry ${left < 300 ? 'soon' : ''}`} data-seconds-left=${Math.round(left)}>
+        <p class=${`expiry ${soon ? 'soon' : ''}`} data-seconds-left=${Math.round(left)}>
             ${left > 0 ? html`Expires in <strong>${duration(left)}</strong>${wall}, at ${clockTime(rec.expires_at)}`
                        : 'Expiring now'}
         </p>`;
