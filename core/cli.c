@@ -495,7 +495,6 @@ static int live_demo_numbers(const named_options *args, daemon_options *options)
     return 0;
 }
 
-/* A live demo without --data keeps its store in a folder of its own, gone when it stops. */
 static int command_serve(int argc, char **argv)
 {
     static const char *const allowed[] = {"--config", "--listen",    "--data",    "--scenario",
@@ -508,23 +507,9 @@ static int command_serve(int argc, char **argv)
     daemon_options options = daemon_options_from(&args, &config_owned);
     options.scenario_path = named(&args, "--scenario");
     options.reports_dir = named(&args, "--reports");
-    char folder[] = "/tmp/hydra-live-XXXXXX", data[64];
-    bool temporary = options.scenario_path && !options.data_path;
-    if ((status = live_demo_numbers(&args, &options)) != 0) {
-        free(config_owned);
-        return status;
-    }
-    if (temporary && mkdtemp(folder)) {
-        format_into(data, sizeof data, "%s/hydra.db", folder);
-        options.data_path = data;
-    }
-    status = daemon_serve(&options);
-    if (temporary && options.data_path) {
-        char *remove = xasprintf("rm -rf '%s'", folder);
-        if (system(remove) != 0)
-            fprintf(stderr, "hydra: could not remove %s\n", folder);
-        free(remove);
-    }
+    options.temporary_store = options.scenario_path && !options.data_path;
+    if ((status = live_demo_numbers(&args, &options)) == 0)
+        status = daemon_serve(&options);
     free(config_owned);
     return status;
 }

@@ -9,6 +9,7 @@
 #include "util.h"
 #include "web_static.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -59,6 +60,17 @@ int store_handle_open(store_handle *handle, const daemon_options *options, char 
         free(config->reports_dir);
         config->reports_dir = absolute_path(options->reports_dir);
     }
+    if (options->temporary_store && !options->data_path && strcmp(config->store.name, "sqlite") == 0) {
+        format_into(handle->temporary_dir, sizeof handle->temporary_dir, "/tmp/hydra-live-XXXXXX");
+        if (!mkdtemp(handle->temporary_dir)) {
+            format_into(error, error_size, "cannot make a folder for a temporary store: %s", strerror(errno));
+            handle->temporary_dir[0] = '\0';
+            return -1;
+        }
+        char *data = xasprintf("%s/hydra.db", handle->temporary_dir);
+        config_set_store_setting(config, "path", data);
+        free(data);
+    }
     if (options->data_path) {
         char *data = absolute_path(options->data_path);
         config_set_store_setting(config, "path", data);
@@ -85,9 +97,28 @@ int store_handle_open(store_handle *handle, const daemon_options *options, char 
     return 0;
 }
 
+/* The temporary store's folder: the database and SQLite's journal files beside it. */
+static void remove_temporary(const char *folder)
+{
+    DIR *dir = opendir(folder);
+    for (struct dirent *entry; dir && (entry = readdir(dir));) {
+        if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
+            continue;
+        char *file = xasprintf("%s/%s", folder, entry->d_name);
+        unlink(file);
+        free(file);
+    }
+    if (dir)
+        closedir(dir);
+    if (rmdir(folder) != 0)
+        log_warn("cannot remove the temporary store %s: %s", folder, strerror(errno));
+}
+
 void store_handle_close(store_handle *handle)
 {
     instance_destroy(handle->instance);
+    if (handle->temporary_dir[0])
+        remove_temporary(handle->temporary_dir);
     loader_registry_free(&handle->registry);
     config_free(&handle->config);
     memset(handle, 0, sizeof *handle);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -384,6 +385,56 @@ static void test_live_demo_refuses_a_bad_scenario_naming_file_and_line(void **st
     assert_contains(output, "--start-day 90");
 }
 
+/* hydra serve --scenario with no --data: a SQLite store of its own (named in the log), a demo key printed for it,
+ * and the folder gone after the stop. */
+static void test_live_demo_without_data_keeps_a_store_and_key_of_its_own(void **state)
+{
+    (void)state;
+    char log[192];
+    format_into(log, sizeof log, "%s/own-store.log", run.dir);
+    int pipe_fds[2];
+    assert_int_equal(pipe(pipe_fds), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a test that crashes leaves no daemon behind */
+        dup2(pipe_fds[1], STDOUT_FILENO);
+        FILE *err = freopen(log, "w", stderr);
+        (void)err;
+        char *binary = xasprintf("%s/hydra", support_build_dir());
+        execl(binary, binary, "serve", "--config", run.config, "--listen", "127.0.0.1:0", "--scenario", scenario_path,
+              (char *)NULL);
+        _exit(127);
+    }
+    close(pipe_fds[1]);
+    FILE *out = fdopen(pipe_fds[0], "r");
+    char key_line[256] = "", listen_line[256] = "", key[128] = "";
+    int port = 0;
+    assert_non_null(fgets(key_line, sizeof key_line, out));
+    assert_non_null(fgets(listen_line, sizeof listen_line, out));
+    fclose(out);
+    assert_int_equal(sscanf(key_line, "hydra: demo key (read, approve): %127s", key), 1);
+    assert_int_equal(sscanf(listen_line, "hydra: listening on http://127.0.0.1:%d/api/v1", &port), 1);
+    daemon_run own = run;
+    own.port = port;
+    reply r = daemon_call(&own, "GET", "/api/v1/session", key, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "key")), "demo");
+    json_decref(r.json);
+    const char *found;
+    char *grep = xasprintf("grep -o '/tmp/hydra-live-[A-Za-z0-9]*' %s | head -1", log);
+    assert_int_equal(support_run(grep, &found), 0);
+    free(grep);
+    char folder[64];
+    format_into(folder, sizeof folder, "%.*s", (int)strcspn(found, "\n"), found);
+    assert_true(strncmp(folder, "/tmp/hydra-live-", 16) == 0);
+    assert_int_equal(access(folder, F_OK), 0);
+    kill(pid, SIGTERM);
+    int status = -1;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_not_equal(access(folder, F_OK), 0);
+}
+
 /* Last: SIGTERM ends the demo at once with status 0 (under ASan, that also says nothing leaked). */
 static void test_live_demo_stops_cleanly_on_sigterm(void **state)
 {
@@ -405,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_live_demo_reports_are_listed_and_served),
         cmocka_unit_test(test_live_demo_a_stalled_event_reader_is_dropped_and_ticks_go_on),
         cmocka_unit_test(test_live_demo_refuses_a_bad_scenario_naming_file_and_line),
+        cmocka_unit_test(test_live_demo_without_data_keeps_a_store_and_key_of_its_own),
         cmocka_unit_test(test_live_demo_stops_cleanly_on_sigterm),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
