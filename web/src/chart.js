@@ -92,21 +92,41 @@ export function chartData(service, now, historySeconds) {
         Number.isFinite(p.demand)).length, forecastPoints: forecast && forecast.mean ? forecast.mean.length : 0 };
 }
 
+function bandEdges(u, band) {
+    const { bbox } = u;
+    return [Math.max(bbox.left, u.valToPos(band.from, 'x', true)),
+            Math.min(bbox.left + bbox.width, u.valToPos(band.to, 'x', true))];
+}
+
+// Under everything: the shaded bands.
 function drawBands(u, bands) {
     const { ctx, bbox } = u;
     ctx.save();
-    ctx.font = `${Math.round(11 * devicePixelRatio)}px system-ui, sans-serif`;
-    ctx.textBaseline = 'top';
     for (const band of bands) {
-        const left = Math.max(bbox.left, u.valToPos(band.from, 'x', true));
-        const right = Math.min(bbox.left + bbox.width, u.valToPos(band.to, 'x', true));
+        const [left, right] = bandEdges(u, band);
         if (right <= left)
             continue;
         ctx.fillStyle = COLORS[band.kind];
         ctx.fillRect(left, bbox.top, right - left, bbox.height);
+    }
+    ctx.restore();
+}
+
+// Over everything: their names, on a light box so grid lines do not cross them.
+function drawBandLabels(u, bands) {
+    const { ctx, bbox } = u, pixel = devicePixelRatio;
+    ctx.save();
+    ctx.font = `${Math.round(11 * pixel)}px system-ui, sans-serif`;
+    ctx.textBaseline = 'top';
+    for (const band of bands) {
+        const [left, right] = bandEdges(u, band);
+        const width = ctx.measureText(band.label).width;
+        if (right - left < width + 8 * pixel)
+            continue;
+        ctx.fillStyle = 'rgba(255, 255, 255, 0.85)';
+        ctx.fillRect(left + 2 * pixel, bbox.top + 2 * pixel, width + 4 * pixel, 14 * pixel);
         ctx.fillStyle = '#57606a';
-        if (right - left > 40 * devicePixelRatio)
-            ctx.fillText(band.label, left + 4 * devicePixelRatio, bbox.top + 6 * devicePixelRatio);
+        ctx.fillText(band.label, left + 4 * pixel, bbox.top + 4 * pixel);
     }
     ctx.restore();
 }
@@ -184,7 +204,7 @@ function options(width, height, view) {
         bands: [{ series: [SERIES.upper, SERIES.lower], fill: COLORS.interval }],
         hooks: {
             drawClear: [u => drawBands(u, view.bands)],
-            draw: [u => drawNow(u, view.now)],
+            draw: [u => drawNow(u, view.now), u => drawBandLabels(u, view.bands)],
             setCursor: [u => { if (view.readout) view.readout.textContent = readout(u, u.cursor.idx); }],
         },
     };

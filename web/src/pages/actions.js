@@ -126,6 +126,12 @@ function PendingCard({ rec }) {
         </article>`;
 }
 
+// A card the controller replaced because demand outgrew it was rejected by nobody: it is shown as superseded.
+export function stateOf(rec) {
+    return rec.state === 'rejected' && rec.decided_by === 'controller' &&
+        (rec.decision_reason || '').startsWith('superseded') ? 'superseded' : rec.state;
+}
+
 export function StateBadge({ value }) {
     return html`<span class=${`badge state-${value}`}>${value}</span>`;
 }
@@ -134,7 +140,7 @@ function DecisionRow({ rec }) {
     return html`
         <li class="decision" data-id=${rec.id} data-state=${rec.state}>
             <div class="decision-head">
-                <${StateBadge} value=${rec.state} />
+                <${StateBadge} value=${stateOf(rec)} />
                 <strong>${rec.target}</strong> ${rec.from_replicas} → ${rec.to_replicas} replicas
                 <span class="hint">${dateTime(rec.decided_at || rec.created_at)}</span>
             </div>

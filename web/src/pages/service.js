@@ -11,7 +11,7 @@ import { clockTime, currentTimeZone, dateTime, decimal, number, percent } from '
 import { accuracyOf, clockNow, recommendationsSorted, state } from '../store.js';
 import { Empty, ErrorNote, Link } from '../ui.js';
 import { ServiceStats } from './overview.js';
-import { StateBadge } from './actions.js';
+import { StateBadge, stateOf } from './actions.js';
 import { AlertList } from './alerts.js';
 
 const FORECAST_ROWS = 12;
@@ -125,7 +125,7 @@ function RecommendationHistory({ name }) {
                     ${recs.map(r => html`
                         <tr key=${r.id} data-id=${r.id}>
                             <td>${dateTime(r.created_at)}</td><td>${r.from_replicas} → ${r.to_replicas}</td>
-                            <td><${StateBadge} value=${r.state} /></td><td>${r.decided_by || '–'}</td>
+                            <td><${StateBadge} value=${stateOf(r)} /></td><td>${r.decided_by || '–'}</td>
                             <td>${r.decision_reason || r.reason}</td>
                             <td><button type="button" class="quiet small" aria-expanded=${open === r.id}
                                         onClick=${() => show(r.id)}>History</button></td>
