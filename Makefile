@@ -2,6 +2,8 @@
 #
 #   make            build build/hydra and build/plugins/<kind>/<name>.so
 #   make test       install missing Debian packages, build, run every test, then again under ASan + UBSan
+#   make web        the dashboard (web/, npm ci + Vite) into build/web, which hydra serve serves at /
+#   make screenshots the dashboard's pictures in docs/screenshots, taken by the browser test
 #   make demo       run the main job on the embedded default
 #   make live-demo  the daemon driven by the Ramadan scenario at 600x, the dashboard at http://127.0.0.1:8080/
 #   make bench      benchmarks (figures and ratios measured in the same run)
@@ -85,6 +87,27 @@ $(O)/plugins/%.so: plugins/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(CFLAGS_$*) $(PLUGIN_CFLAGS) -MMD -MP $(LDFLAGS) $(PLUGIN_LDFLAGS) -o $@ $< $(LIBS_$*)
 
+## The dashboard: web/ built with npm packages into $(O)/web; running it needs no Node.js ----------------------
+
+WEB_SRCS := web/index.html web/vite.config.js web/package.json $(wildcard web/src/*.js web/src/*/*.js web/src/*.css)
+
+web: $(O)/web/index.html
+
+# npm ci installs exactly the locked versions (from the npm registry, or npm's cache) and records it in this file.
+web/node_modules/.package-lock.json: web/package-lock.json
+	@command -v npm >/dev/null || { echo "make web: npm is missing (Node.js 20 with npm builds the dashboard)"; exit 1; }
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+
+$(O)/web/index.html: web/node_modules/.package-lock.json $(WEB_SRCS)
+	cd web && HYDRA_WEB_OUT=$(abspath $(O))/web node_modules/.bin/vite build --logLevel warn
+
+# The README's pictures: the browser test saves them in $(O)/screenshots; this copies them into docs/screenshots.
+screenshots: tests-build web
+	HYDRA_BUILD_DIR=$(O) $(O)/tests/test_dashboard
+	cp $(O)/screenshots/live-overview.png docs/screenshots/overview.png
+	cp $(O)/screenshots/live-action-center.png docs/screenshots/action-center.png
+	cp $(O)/screenshots/live-overview-phone.png docs/screenshots/overview-phone.png
+
 ## Tests: one cmocka binary per core module, fixture plugins, then the whole suite under sanitizers --------------
 
 TEST_SRCS     := $(wildcard tests/test_*.c)
@@ -114,15 +137,16 @@ $(O)/tests/fixtures/not_a_plugin.so: tests/fixtures/not_a_plugin.c
 # The benchmarks are built here too, so a change that breaks them fails the tests rather than `make bench` later.
 tests-build: all $(TEST_BINS) $(FIXTURE_SOS) $(BENCH_BINS)
 
-# Runs every test binary; prints one closing line "N passed, N failed" over all of them.
-check: tests-build
+# Runs every test binary; prints one closing line "N passed, N failed" over all of them. The browser test runs in
+# the plain pass only (see tests/test_dashboard.c), so only that pass builds the dashboard.
+check: tests-build $(if $(SANITIZE),,web)
 	@tests/run-tests $(O) $(SANITIZE)
 
 # Debian packages the build and the tests need; `make deps` installs the missing ones (as root, or with sudo).
 DEBIAN_PACKAGES := gcc make pkg-config liblua5.4-dev libconfig-dev libcmocka-dev libmicrohttpd-dev libjansson-dev \
                    libsqlite3-dev sqlite3 curl libssl-dev libitl-dev itools postgresql libcurl4-openssl-dev libpq-dev zlib1g \
                    gnuplot-nox wrk python3 python3-aiosmtpd prometheus python3-statsmodels \
-                   libyaml-dev openssl python3-yaml
+                   libyaml-dev openssl python3-yaml nodejs chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 deps:
@@ -205,6 +229,6 @@ clean:
 # Test objects are intermediate files to make; keep them, so a rebuild is quick and the output ends with the tests'.
 .SECONDARY:
 
-.PHONY: all plugins tests-build check deps test demo live-demo bench nab-scores install clean
+.PHONY: all plugins web screenshots tests-build check deps test demo live-demo bench nab-scores install clean
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
