@@ -74,6 +74,7 @@ LIBS_notifier/webhook          := $(shell pkg-config --libs libcurl jansson libc
 LIBS_notifier/slack            := $(shell pkg-config --libs libcurl jansson) -pthread
 LIBS_notifier/email            := $(shell pkg-config --libs libcurl) -lm -pthread
 LIBS_source/prometheus         := $(shell pkg-config --libs libcurl jansson) -lm
+LIBS_scaler/docker             := $(shell pkg-config --libs libcurl jansson) -pthread
 
 plugins: $(PLUGIN_SOS)
 
@@ -90,7 +91,7 @@ FIXTURE_SRCS  := $(wildcard tests/fixtures/*.c)
 FIXTURE_SOS   := $(FIXTURE_SRCS:tests/fixtures/%.c=$(O)/tests/fixtures/%.so)
 
 # support: plugins, logs, commands; servers: the real servers (hydra serve, PostgreSQL) tests and benchmarks start.
-TEST_SUPPORT_OBJS := $(O)/tests/support.o $(O)/tests/servers.o $(O)/tests/peers.o
+TEST_SUPPORT_OBJS := $(O)/tests/support.o $(O)/tests/servers.o $(O)/tests/peers.o $(O)/tests/dockerd.o
 
 $(O)/tests/test_%: $(O)/tests/test_%.o $(TEST_SUPPORT_OBJS) $(CORE_OBJS)
 	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(CORE_LIBS) -lcmocka
@@ -113,7 +114,7 @@ check: tests-build
 # Debian packages the build and the tests need; `make deps` installs the missing ones (as root, or with sudo).
 DEBIAN_PACKAGES := gcc make pkg-config liblua5.4-dev libconfig-dev libcmocka-dev libmicrohttpd-dev libjansson-dev \
                    libsqlite3-dev sqlite3 curl libssl-dev libitl-dev itools postgresql libcurl4-openssl-dev libpq-dev zlib1g \
-                   gnuplot-nox wrk python3 python3-aiosmtpd prometheus
+                   gnuplot-nox wrk python3 python3-aiosmtpd prometheus docker.io busybox-static iproute2
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 deps:
