@@ -121,6 +121,7 @@ static void engine_kill(const char *dir, pid_t pid, int timeout_seconds)
         usleep(100000);
     }
     if (pid_alive(pid)) {
+        fprintf(stderr, "dockerd: the engine in %s did not stop within %d s: killing it\n", dir, timeout_seconds);
         kill(pid, SIGKILL);
         if (pid_alive(containerd))
             kill(containerd, SIGKILL);

@@ -87,6 +87,9 @@ typedef struct action {
     mode resolved;        /* auto mode decides per try, from the Engine's swarm state */
     char message[MESSAGE_MAX]; /* why the last try failed or must be tried again */
     int seen_replicas;    /* the swarm replica count of the first read, -1 before it */
+    long last_status;     /* of the last container call: 0 when the Engine did not answer */
+    char refused[8][80];  /* stopped containers that would not start again during this action */
+    size_t refused_count;
 } action;
 
 static void action_say(action *a, const char *fmt, ...) HYDRA_PRINTF(2, 3);
@@ -451,12 +454,22 @@ static bool newer(const member *x, const member *y)
     return x->created != y->created ? x->created > y->created : x->number > y->number;
 }
 
-static const member *compose_pick(const members *m, bool up, bool newest)
+static bool refused_before(const action *a, const char *id)
+{
+    for (size_t i = 0; i < a->refused_count; i++)
+        if (strcmp(a->refused[i], id) == 0)
+            return true;
+    return false;
+}
+
+/* The newest (or oldest) container that is up (or stopped and not refused during this action). */
+static const member *compose_pick(const action *a, const members *m, bool up, bool newest)
 {
     const member *picked = NULL;
     for (size_t i = 0; i < m->count; i++) {
         const member *candidate = &m->items[i];
-        if (candidate->up != up || strcmp(candidate->state, "removing") == 0)
+        if (candidate->up != up || strcmp(candidate->state, "removing") == 0 || (!up && a &&
+            refused_before(a, candidate->id)))
             continue;
         if (!picked || newer(candidate, picked) == newest)
             picked = candidate;
@@ -473,7 +486,9 @@ static outcome container_call(action *a, const char *method, const char *id, con
     char what[NAME_MAX_LENGTH + 64];
     snprintf(what, sizeof what, "%s container %.12s of compose service %s", verb[0] ? verb : "removing", id,
              a->service);
-    if (engine_request(a->self, method, path, NULL, &reply) != 0) {
+    int sent = engine_request(a->self, method, path, NULL, &reply);
+    a->last_status = reply.status;
+    if (sent != 0) {
         action_say(a, "%s: %s", what, reply.message);
         return OUTCOME_TRANSIENT;
     }
@@ -555,13 +570,14 @@ static outcome compose_create_named(action *a, json_t *body, const char *name, c
     return result;
 }
 
-/* A copy of the newest container, named as compose names them (project-service-N), joined to its networks and
- * started. A copy that cannot start is removed again, so no half-made replica stays behind. */
-static outcome compose_create(action *a, const members *m)
+/* A copy of template (the newest container when NULL), named as compose names them (project-service-N), joined
+ * to its networks and started. A copy that cannot start is removed again, so no half-made replica stays behind. */
+static outcome compose_create(action *a, const members *m, const member *template)
 {
-    const member *template = compose_pick(m, true, true);
     if (!template)
-        template = compose_pick(m, false, true);
+        template = compose_pick(NULL, m, true, true);
+    if (!template)
+        template = compose_pick(NULL, m, false, true);
     if (!template) {
         action_say(a, "compose service %s has no container to copy (target %s): start it once with docker compose "
                    "up", a->service, a->target);
@@ -600,14 +616,41 @@ static outcome compose_create(action *a, const members *m)
     return result;
 }
 
+/* A stopped container comes back first. One the Engine refuses to start (after an Engine restart it can keep a
+ * stale network endpoint or store entry) is not tried again in this action: a fresh copy of it takes its place. */
+static outcome compose_restart(action *a, const members *m, const member *stopped)
+{
+    outcome result = container_call(a, "POST", stopped->id, "start", "");
+    if (result != OUTCOME_FAILED && !(result == OUTCOME_TRANSIENT && a->last_status >= 500))
+        return result;
+    a->self->host->log(a->self->host, HYDRA_LOG_WARN, "compose service %s: replacing a container that does not "
+                       "start: %s", a->service, a->message);
+    if (a->refused_count < sizeof a->refused / sizeof a->refused[0])
+        snprintf(a->refused[a->refused_count++], sizeof a->refused[0], "%s", stopped->id);
+    return compose_create(a, m, stopped);
+}
+
+/* Once the count is reached, the containers that were replaced go, unless one would be the service's last. */
+static void compose_remove_replaced(action *a, const members *m)
+{
+    size_t left = m->count;
+    for (size_t i = 0; i < m->count && left > 1; i++) {
+        const member *candidate = &m->items[i];
+        if (candidate->up || !refused_before(a, candidate->id))
+            continue;
+        if (container_call(a, "DELETE", candidate->id, "", "?force=1") == OUTCOME_AGAIN)
+            left--;
+    }
+}
+
 /* One step towards the wanted count, then the caller looks again. */
 static outcome compose_step(action *a, const members *m, int wanted)
 {
     if ((int)m->up < wanted) {
-        const member *stopped = compose_pick(m, false, false); /* the oldest stopped one comes back first */
-        return stopped ? container_call(a, "POST", stopped->id, "start", "") : compose_create(a, m);
+        const member *stopped = compose_pick(a, m, false, false); /* the oldest stopped one comes back first */
+        return stopped ? compose_restart(a, m, stopped) : compose_create(a, m, NULL);
     }
-    const member *surplus = compose_pick(m, true, true);
+    const member *surplus = compose_pick(NULL, m, true, true);
     outcome result = container_call(a, "POST", surplus->id, "stop", "?t=10");
     if (result == OUTCOME_AGAIN && m->count > 1)
         result = container_call(a, "DELETE", surplus->id, "", "");
@@ -631,6 +674,7 @@ static outcome compose_try(action *a)
             result = compose_step(a, &m, a->request->replicas);
         }
     } else if (result == OUTCOME_DONE) {
+        compose_remove_replaced(a, &m);
         a->status = (hydra_scale_status){(int)m.up, (int)m.ready, m.paused};
     }
     members_free(&m);
@@ -788,7 +832,9 @@ static int names_parse(docker *self, const char *text)
             pair.service = trimmed_copy(equals + 1, length - (size_t)(equals - at) - 1);
         }
         if (!pair.target || !pair.target[0] || !pair.service || !pair.service[0]) {
-            self->host->set_error(self->host, "setting 'services': \"%.*s\" is not target=service", (int)length, at);
+            char *shown = trimmed_copy(at, length);
+            self->host->set_error(self->host, "setting 'services': \"%s\" is not target=service", shown ? shown : "");
+            free(shown);
             free(pair.target);
             free(pair.service);
             return -1;
