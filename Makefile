@@ -165,6 +165,7 @@ install: all
 	cd scripts && find . -name '*.lua' -exec install -D -m 644 {} $(DESTDIR)$(PREFIX)/share/hydra/scripts/{} \;
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
 	sed -e 's|@PREFIX@|$(PREFIX)|g' deploy/systemd/hydra.service.in > $(DESTDIR)$(PREFIX)/lib/systemd/system/hydra.service
+	install -D -m 644 deploy/container/Containerfile $(DESTDIR)$(PREFIX)/share/hydra/deploy/container/Containerfile
 
 clean:
 	rm -rf build build-asan
