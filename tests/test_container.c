@@ -48,9 +48,9 @@ static void test_container_runtime_stage_installs_every_linked_library(void **st
     char *containerfile = read_text(CONTAINERFILE);
     const char *runtime = runtime_stage(containerfile);
     char *line = xasprintf("for f in %s/hydra %s/plugins/*/*.so; do objdump -p $f | awk '/NEEDED/ {print $2}'; "
-                           "done | sort -u | while read lib; do dpkg -S \"*/$(gcc -print-multiarch)/$lib\" | head -n 1 | cut -d: -f1; "
-                           "done "
-                           "| sort -u", support_build_dir(), support_build_dir());
+                           "done | sort -u | while read lib; do "
+                           "dpkg -S \"*/$(gcc -print-multiarch)/$lib\" | head -n 1 | cut -d: -f1; done | sort -u",
+                           support_build_dir(), support_build_dir());
     const char *output;
     assert_int_equal(support_run(line, &output), 0);
     free(line);

@@ -264,6 +264,7 @@ static void test_docker_engine_restart_during_a_swarm_scale(void **state)
     scaler_open(&quick, NULL, "mode = \"swarm\"; retry_deadline = 2.0;");
     assert_int_equal(scale_to(&quick, "web", 2, NULL), -1);
     assert_contains(instance_error(quick.instance), "cannot reach the Docker Engine at");
+    assert_contains(instance_error(quick.instance), "(no such socket: is the Engine running?)");
     assert_contains(instance_error(quick.instance), "gave up after 2 s of retries");
     scaler_close(&quick);
 
@@ -345,7 +346,8 @@ static int compose_containers(bool all, char *names, size_t size)
 {
     const char *output;
     char *arguments = xasprintf("ps %s --filter label=com.docker.compose.project=shop --filter "
-                                "label=com.docker.compose.service=worker --format '{{.Names}}' | sort", all ? "-a" : "");
+                                "label=com.docker.compose.service=worker --format '{{.Names}}' | sort",
+                                all ? "-a" : "");
     int status = dockerd_client(&engine, arguments, &output);
     free(arguments);
     if (status != 0)
@@ -374,8 +376,9 @@ static void test_docker_compose_containers_scale_up_and_down(void **state)
     char names[512];
     assert_int_equal(compose_running(names, sizeof names), 3);
     assert_string_equal(names, "shop-worker-1\nshop-worker-2\nshop-worker-3\n");
-    char *copied = inspect("container", "shop-worker-3", "{{range .Config.Env}}{{.}} {{end}}"
-                           "{{index .Config.Labels \"com.docker.compose.container-number\"}} {{.HostConfig.NetworkMode}}");
+    char *copied = inspect("container", "shop-worker-3",
+                           "{{range .Config.Env}}{{.}} {{end}}{{index .Config.Labels "
+                           "\"com.docker.compose.container-number\"}} {{.HostConfig.NetworkMode}}");
     assert_contains(copied, "ROLE=worker");
     assert_contains(copied, " 3 none");
     free(copied);

@@ -21,6 +21,7 @@
 #include <hydra/plugin.h>
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -125,11 +126,16 @@ static size_t collect(char *data, size_t size, size_t count, void *context)
     return more;
 }
 
-/* Failures of the transport mean the Engine is down, restarting or too slow: worth another try. */
+/* Failures of the transport mean the Engine is down, restarting or too slow: worth another try. A socket that is
+ * missing, or that this user may not open, is named as such: curl says only that it could not connect. */
 static void describe_transport(docker *self, CURLcode code, engine_reply *reply)
 {
-    snprintf(reply->message, sizeof reply->message, "cannot reach the Docker Engine at %s: %s", self->socket,
-             curl_easy_strerror(code));
+    const char *why = "";
+    if (code == CURLE_COULDNT_CONNECT && access(self->socket, R_OK | W_OK) != 0)
+        why = errno == EACCES ? " (permission denied: the user hydra runs as needs the socket's group, docker)"
+                              : errno == ENOENT ? " (no such socket: is the Engine running?)" : "";
+    snprintf(reply->message, sizeof reply->message, "cannot reach the Docker Engine at %s: %s%s", self->socket,
+             curl_easy_strerror(code), why);
 }
 
 static void describe_answer(const answer *a, engine_reply *reply)
