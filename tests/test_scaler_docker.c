@@ -183,11 +183,21 @@ static int proxy_count(const peer *proxy, const char *method, const char *part, 
     return count;
 }
 
-static void start_proxy(peer *proxy, const char *race)
+/* Scales web to replicas through the proxy, which races the scaler as race says; the proxy stays for its log. */
+static void scale_through_racing_proxy(peer *proxy, const char *race, int replicas)
 {
     char *options = xasprintf("--engine %s --race %s", engine.socket, race);
     assert_int_equal(peer_start(proxy, "tests/docker_proxy.py", true, options), 0);
     free(options);
+    char *socket = xasprintf("%s/docker.sock", proxy->path);
+    scaler s;
+    scaler_open(&s, socket, "mode = \"swarm\";");
+    free(socket);
+    hydra_scale_status after;
+    assert_int_equal(scale_to(&s, "web", replicas, &after), 0);
+    assert_int_equal(after.desired, replicas);
+    assert_int_equal(service_replicas("web"), replicas);
+    scaler_close(&s);
 }
 
 /* Another client updates the service between the scaler's read and its write: the Engine refuses the stale version
@@ -197,23 +207,14 @@ static void test_docker_swarm_stale_version_is_read_again(void **state)
 {
     (void)state;
     peer proxy;
-    start_proxy(&proxy, "label");
-    char *socket = xasprintf("%s/docker.sock", proxy.path);
-    scaler s;
-    scaler_open(&s, socket, "mode = \"swarm\";");
-    hydra_scale_status after;
-    assert_int_equal(scale_to(&s, "web", 2, &after), 0);
-    assert_int_equal(after.desired, 2);
+    scale_through_racing_proxy(&proxy, "label", 2);
     assert_int_equal(proxy_count(&proxy, "RACE", "/services/", 200), 1);
     assert_int_equal(proxy_count(&proxy, "POST", "/update?version=", 500), 1);
     assert_int_equal(proxy_count(&proxy, "POST", "/update?version=", 200), 1);
-    assert_int_equal(service_replicas("web"), 2);
     char *label = inspect("service", "web", "{{index .Spec.Labels \"hydra-test.race\"}}");
     assert_string_equal(label, "won");
     free(label);
-    scaler_close(&s);
     peer_stop(&proxy);
-    free(socket);
 }
 
 /* The other client set the very count the scaler wanted: read again, there is nothing left to do, and nothing more
@@ -222,19 +223,11 @@ static void test_docker_swarm_race_to_the_same_count_is_applied_once(void **stat
 {
     (void)state;
     peer proxy;
-    start_proxy(&proxy, "replicas=3");
-    char *socket = xasprintf("%s/docker.sock", proxy.path);
-    scaler s;
-    scaler_open(&s, socket, "mode = \"swarm\";");
-    hydra_scale_status after;
-    assert_int_equal(scale_to(&s, "web", 3, &after), 0);
-    assert_int_equal(after.desired, 3);
+    scale_through_racing_proxy(&proxy, "replicas=3", 3);
+    assert_int_equal(proxy_count(&proxy, "RACE", "/services/", 200), 1);
     assert_int_equal(proxy_count(&proxy, "POST", "/update?version=", 500), 1);
     assert_int_equal(proxy_count(&proxy, "POST", "/update?version=", 200), 0);
-    assert_int_equal(service_replicas("web"), 3);
-    scaler_close(&s);
     peer_stop(&proxy);
-    free(socket);
 }
 
 typedef struct background_scale {

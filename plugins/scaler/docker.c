@@ -44,10 +44,10 @@ typedef enum mode { MODE_AUTO, MODE_SWARM, MODE_COMPOSE } mode;
 
 /* What one try of an action came to. */
 typedef enum outcome {
-    OUTCOME_DONE,     /* finished; the status is filled */
-    OUTCOME_AGAIN,    /* progress made or a stale version seen: look again now */
+    OUTCOME_DONE,      /* finished; the status is filled */
+    OUTCOME_AGAIN,     /* progress made or a stale version seen: look again now */
     OUTCOME_TRANSIENT, /* the Engine could not answer now: wait, then try again until the deadline */
-    OUTCOME_FAILED,   /* the Engine refused for good; the reason is in the action's message */
+    OUTCOME_FAILED,    /* the Engine refused for good; the reason is in the action's message */
 } outcome;
 
 typedef struct name_pair {
@@ -85,11 +85,11 @@ typedef struct action {
     char service[NAME_MAX_LENGTH];
     const hydra_scale_request *request; /* NULL for a status */
     hydra_scale_status status;
-    mode resolved;        /* auto mode decides per try, from the Engine's swarm state */
+    mode resolved;             /* auto mode decides per try, from the Engine's swarm state */
     char message[MESSAGE_MAX]; /* why the last try failed or must be tried again */
-    int seen_replicas;    /* the swarm replica count of the first read, -1 before it */
-    long last_status;     /* of the last container call: 0 when the Engine did not answer */
-    char refused[8][80];  /* stopped containers that would not start again during this action */
+    int seen_replicas;         /* the swarm replica count the last update was decided on, -1 before one */
+    long last_status;          /* of the last container call: 0 when the Engine did not answer */
+    char refused[8][80];       /* stopped containers that would not start again during this action */
     size_t refused_count;
 } action;
 
