@@ -6,6 +6,7 @@
 #   make bench      benchmarks (figures and ratios measured in the same run)
 #   make nab-scores NAB scores of every detector over the NAB subset (the README's table)
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make container-check  build deploy/container/Containerfile for real and run it until healthy (minutes)
 #   make clean
 
 VERSION   := 0.1.0
@@ -130,6 +131,13 @@ test: deps
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory O=build-asan SANITIZE=1 check
 
+# The Containerfile built for real and run until healthy, on a Debian base made with debootstrap (nothing can be
+# pulled here): minutes and Debian's archive, so not part of `make test`, which checks the file without building it.
+container-check:
+	@dpkg-query -W -f='$${Status}' debootstrap 2>/dev/null | grep -q 'ok installed' || \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq debootstrap
+	$(SUDO) tests/container-build
+
 ## Demo and benchmarks ----------------------------------------------------------------------------------------
 
 demo: deps
@@ -173,6 +181,6 @@ clean:
 # Test objects are intermediate files to make; keep them, so a rebuild is quick and the output ends with the tests'.
 .SECONDARY:
 
-.PHONY: all plugins tests-build check deps test demo bench nab-scores install clean
+.PHONY: all plugins tests-build check deps test demo bench nab-scores install clean container-check
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
