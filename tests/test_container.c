@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -41,7 +42,7 @@ static const char *runtime_stage(const char *containerfile)
 }
 
 /* Each shared library the binary and the plugins name (NEEDED) belongs to a Debian package the runtime stage
- * installs; libc6 comes with every Debian image. */
+ * installs; libc6 comes with every Debian image, and the sanitizers' runtimes only with a SANITIZE=1 build. */
 static void test_container_runtime_stage_installs_every_linked_library(void **state)
 {
     (void)state;
@@ -59,7 +60,8 @@ static void test_container_runtime_stage_installs_every_linked_library(void **st
     for (char *name = strtok(packages, "\n"); name; name = strtok(NULL, "\n")) {
         char wanted[128];
         format_into(wanted, sizeof wanted, " %s ", name);
-        if (strcmp(name, "libc6") != 0 && !strstr(runtime, wanted))
+        bool sanitizer = strncmp(name, "libasan", 7) == 0 || strncmp(name, "libubsan", 8) == 0;
+        if (strcmp(name, "libc6") != 0 && !sanitizer && !strstr(runtime, wanted))
             fail_msg("the runtime stage of " CONTAINERFILE " does not install %s, which hydra links", name);
         checked++;
     }
