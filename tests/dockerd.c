@@ -129,6 +129,69 @@ static void engine_kill(const char *dir, pid_t pid, int timeout_seconds)
     waitpid(pid, NULL, 0);
 }
 
+static bool cmdline_mentions(pid_t pid, const char *text)
+{
+    char path[64], cmdline[4096];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+    FILE *file = fopen(path, "r");
+    size_t length = file ? fread(cmdline, 1, sizeof cmdline - 1, file) : 0;
+    if (file)
+        fclose(file);
+    for (size_t i = 0; i < length; i++)
+        if (cmdline[i] == '\0')
+            cmdline[i] = ' ';
+    cmdline[length] = '\0';
+    return strstr(cmdline, text) != NULL;
+}
+
+static pid_t parent_of(pid_t pid)
+{
+    char path[64], stat[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *file = fopen(path, "r");
+    size_t length = file ? fread(stat, 1, sizeof stat - 1, file) : 0;
+    if (file)
+        fclose(file);
+    stat[length] = '\0';
+    const char *after_name = strrchr(stat, ')');
+    int parent = 0;
+    if (!after_name || sscanf(after_name + 1, " %*c %d", &parent) != 1)
+        return 0;
+    return (pid_t)parent;
+}
+
+static void kill_children(pid_t parent)
+{
+    DIR *proc = opendir("/proc");
+    struct dirent *entry;
+    while (proc && (entry = readdir(proc))) {
+        pid_t pid = (pid_t)atoi(entry->d_name);
+        if (pid > 0 && parent_of(pid) == parent)
+            kill(pid, SIGKILL);
+    }
+    if (proc)
+        closedir(proc);
+}
+
+/* A container whose start the engine's stop cut short keeps its shim (and a `runc init`) after containerd is gone.
+ * Such a shim names this engine's folder in its -address: it is stopped with what it runs, by pid. */
+static void kill_leftover_shims(const char *dir)
+{
+    char *address = xasprintf("-address %s/exec/containerd/", dir);
+    DIR *proc = opendir("/proc");
+    struct dirent *entry;
+    while (proc && (entry = readdir(proc))) {
+        pid_t pid = (pid_t)atoi(entry->d_name);
+        if (pid <= 0 || !cmdline_mentions(pid, "containerd-shim") || !cmdline_mentions(pid, address))
+            continue;
+        kill_children(pid);
+        kill(pid, SIGKILL);
+    }
+    if (proc)
+        closedir(proc);
+    free(address);
+}
+
 /* The engine bind-mounts network namespaces under exec/netns; they must go before the folder can. */
 static void unmount_under(const char *dir)
 {
@@ -151,6 +214,7 @@ static void unmount_under(const char *dir)
 static void teardown(const char *dir, const char *bridge, pid_t pid)
 {
     engine_kill(dir, pid, 15);
+    kill_leftover_shims(dir);
     unmount_under(dir);
     if (bridge[0]) {
         char *line = xasprintf("ip link delete %s 2>/dev/null", bridge);
