@@ -19,11 +19,11 @@ CC        ?= cc
 DEPS_PKGS := lua5.4 libconfig jansson libmicrohttpd libcrypto libcurl
 WARNINGS  := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 CFLAGS    ?= -O2 -g
-CFLAGS    += -std=c11 -D_GNU_SOURCE $(WARNINGS) -fno-common -Iinclude
+override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARNINGS) -fno-common -Iinclude
 LDFLAGS   ?=
 ifneq ($(SANITIZE),)
-CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-LDFLAGS   += -fsanitize=address,undefined
+override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+override LDFLAGS += -fsanitize=address,undefined
 endif
 # Core code sees core/ and every library the core links; plugins see only include/ and their own libraries.
 CORE_CFLAGS := -Icore -Isimulator $(shell pkg-config --cflags $(DEPS_PKGS))
@@ -34,7 +34,7 @@ PLUGIN_LDFLAGS := -shared -Wl,-z,defs
 
 # Where the binary looks for plugins when none is configured and none sits beside it.
 PLUGIN_INSTALL_DIR := $(PREFIX)/lib/hydra/plugins
-CFLAGS    += -DHYDRA_VERSION='"$(VERSION)"' -DHYDRA_PLUGIN_INSTALL_DIR='"$(PLUGIN_INSTALL_DIR)"' \
+override CFLAGS += -DHYDRA_VERSION='"$(VERSION)"' -DHYDRA_PLUGIN_INSTALL_DIR='"$(PLUGIN_INSTALL_DIR)"' \
              -DHYDRA_DATA_DIR='"$(PREFIX)/share/hydra"'
 
 ## The binary ---------------------------------------------------------------------------------------------------
@@ -60,6 +60,7 @@ LIBS_forecaster/seasonal_naive := -lm
 LIBS_forecaster/holt_winters   := -lm
 LIBS_forecaster/calendar       := -litl -lm
 LIBS_forecaster/linear         := -lm
+LIBS_forecaster/ensemble       := -lm
 LIBS_forecaster/lua            := $(shell pkg-config --libs lua5.4) -lm
 LIBS_anomaly/robust_z          := -lm
 LIBS_anomaly/ewma              := -lm
@@ -76,6 +77,8 @@ LIBS_notifier/slack            := $(shell pkg-config --libs libcurl jansson) -pt
 LIBS_notifier/email            := $(shell pkg-config --libs libcurl) -lm -pthread
 LIBS_source/prometheus         := $(shell pkg-config --libs libcurl jansson) -lm
 LIBS_scaler/docker             := $(shell pkg-config --libs libcurl jansson) -pthread
+# libyaml reads kubeconfig files (YAML); libcrypto decodes their base64 *-data fields.
+LIBS_scaler/kubernetes         := $(shell pkg-config --libs libcurl jansson yaml-0.1 libcrypto) -lm
 
 plugins: $(PLUGIN_SOS)
 
@@ -97,6 +100,10 @@ TEST_SUPPORT_OBJS := $(O)/tests/support.o $(O)/tests/servers.o $(O)/tests/peers.
 $(O)/tests/test_%: $(O)/tests/test_%.o $(TEST_SUPPORT_OBJS) $(CORE_OBJS)
 	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(CORE_LIBS) -lcmocka
 
+# The tests that talk to the fake Kubernetes API server (tests/kube_fake.py) share its harness.
+KUBE_TESTS := $(O)/tests/test_scaler_kubernetes $(O)/tests/test_kube_kubectl $(O)/tests/test_kube_daemon
+$(filter $(TEST_BINS),$(KUBE_TESTS)): $(O)/tests/kube_harness.o
+
 $(O)/tests/fixtures/%.so: tests/fixtures/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(PLUGIN_CFLAGS) -MMD -MP $(LDFLAGS) -shared -o $@ $<
@@ -115,7 +122,8 @@ check: tests-build
 # Debian packages the build and the tests need; `make deps` installs the missing ones (as root, or with sudo).
 DEBIAN_PACKAGES := gcc make pkg-config liblua5.4-dev libconfig-dev libcmocka-dev libmicrohttpd-dev libjansson-dev \
                    libsqlite3-dev sqlite3 curl libssl-dev libitl-dev itools postgresql libcurl4-openssl-dev libpq-dev zlib1g \
-                   gnuplot-nox wrk python3 python3-aiosmtpd prometheus docker.io busybox-static iproute2
+                   gnuplot-nox wrk python3 python3-aiosmtpd prometheus \
+                   libyaml-dev openssl python3-yaml docker.io busybox-static iproute2
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 deps:

@@ -56,7 +56,9 @@ static const char *query_metric(const http_request *request)
 /* The configured target called name, for a caller of its tenant; -1 after a 404. */
 static long target_named(daemon_app *app, const http_request *request, const char *name, http_response *response)
 {
+    pthread_mutex_lock(&app->lock); /* a replica that leads again replaces its controller */
     long index = daemon_serves_caller(app, request) ? controller_target_index(app->controller, name) : -1;
+    pthread_mutex_unlock(&app->lock);
     if (index < 0)
         http_error(response, 404, NULL, "no service %s", name);
     return index;
@@ -323,6 +325,8 @@ static void notify_alert(daemon_app *app, const char *id, const controller_alert
 void api_store_alert(void *context, const controller_alert *alert)
 {
     daemon_app *app = context;
+    if (!atomic_load(&app->leader))
+        return; /* every replica's models see every sample; only the leader tells of what they find */
     char id[160], message[320];
     /* The id is the episode's start: replaying history after a restart saves the same alert again, not a new one. */
     format_into(id, sizeof id, "%s-%s-%.0f", alert_kind_name(alert->kind), alert->target, alert->at);

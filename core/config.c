@@ -28,10 +28,13 @@ static const field top_fields[] = {
     {"approval", FIELD_GROUP},   {"lua", FIELD_GROUP},         {"policy", FIELD_STRING},
     {"plugins", FIELD_LIST},     {"notifiers", FIELD_ARRAY},   {"targets", FIELD_LIST},
     {"store", FIELD_GROUP},      {"listen", FIELD_STRING},     {"api", FIELD_GROUP},
-    {"tenant", FIELD_STRING},    {"dry_run", FIELD_BOOL},      {"public_url", FIELD_STRING}, {NULL, 0},
+    {"tenant", FIELD_STRING},    {"dry_run", FIELD_BOOL},      {"public_url", FIELD_STRING}, {"leader", FIELD_GROUP},
+    {NULL, 0},
 };
 static const field clock_fields[] = {{"mode", FIELD_STRING}, {"start", FIELD_STRING}, {NULL, 0}};
-static const field approval_fields[] = {{"timeout", FIELD_DURATION}, {"expected_latency", FIELD_DURATION}, {NULL, 0}};
+static const field approval_fields[] = {
+    {"timeout", FIELD_DURATION}, {"expected_latency", FIELD_DURATION}, {"link_secret_file", FIELD_STRING}, {NULL, 0}};
+static const field leader_fields[] = {{"retry", FIELD_DURATION}, {NULL, 0}};
 static const field store_fields[] = {{"name", FIELD_STRING}, {"file", FIELD_STRING}, {"settings", FIELD_GROUP},
                                      {NULL, 0}};
 static const field api_fields[] = {{"max_body_kb", FIELD_INT}, {"rate_limit", FIELD_GROUP}, {NULL, 0}};
@@ -441,11 +444,18 @@ static int read_top_level(checker *c, hydra_config *config, config_setting_t *ro
     const config_setting_t *approval = config_setting_get_member(root, "approval");
     if (approval && check_members(c, approval, approval_fields) != 0)
         return -1;
+    const config_setting_t *link_secret = approval ? config_setting_get_member(approval, "link_secret_file") : NULL;
+    if (link_secret)
+        config->link_secret_file = path_resolve(config->base_dir, config_setting_get_string(link_secret));
+    const config_setting_t *leader = config_setting_get_member(root, "leader");
+    if (leader && check_members(c, leader, leader_fields) != 0)
+        return -1;
     return get_duration(c, root, "tick", 1, 86400, 60, &config->tick_seconds) != 0 ||
                    get_duration(c, root, "horizon", 60, 30 * 86400, 3 * 3600, &config->horizon_seconds) != 0 ||
                    get_duration(c, root, "history", 3600, 366 * 86400, 14 * 86400, &config->history_seconds) != 0 ||
                    get_duration(c, approval, "timeout", 10, 7 * 86400, 1800, &config->approval_timeout_seconds) != 0 ||
-                   get_duration(c, approval, "expected_latency", 0, 86400, 600, &config->approval_latency_seconds) != 0
+                   get_duration(c, approval, "expected_latency", 0, 86400, 600, &config->approval_latency_seconds) != 0 ||
+                   get_duration(c, leader, "retry", 1, 3600, 5, &config->leader_retry_seconds) != 0
                ? -1
                : 0;
 }
@@ -580,6 +590,7 @@ void config_free(hydra_config *config)
     free(config->listen_host);
     free(config->tenant);
     free(config->public_url);
+    free(config->link_secret_file);
     free(config->policy_path);
     free(config->plugin_dir);
     free(config->base_dir);

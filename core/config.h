@@ -75,7 +75,9 @@ typedef struct hydra_config {
     double rate_limit_burst;      /* requests a key may make at once before the rate applies */
     char *tenant;                /* the tenant the configured targets belong to */
     char *public_url;            /* where people reach the API, for links in notifications; NULL: no links */
+    char *link_secret_file;      /* the key of signed approve/reject links; NULL: a random one for this run */
     bool dry_run;                /* every target's default: recommend, never execute */
+    double leader_retry_seconds; /* how often a follower asks for leadership, and the leader checks it still has it */
 } hydra_config;
 
 /* Reads and checks path. Returns 0, or -1 with "config FILE:LINE: ..." in error. */

@@ -1,5 +1,6 @@
 #include "controller.h"
 
+#include "links.h"
 #include "log.h"
 #include "util.h"
 
@@ -66,6 +67,7 @@ typedef struct target_state {
 
 struct controller {
     const hydra_config *config;
+    const link_signer *links;
     policy *policy;
     const hydra_clock *clock;
     plugin_instance **notifiers;
@@ -313,15 +315,24 @@ static void finish_execution(controller *c, target_state *t, recommendation *rec
     }
 }
 
+/* Only the replica whose move to executing the store took calls the scaler: another cannot execute it twice. */
 static void execute(controller *c, target_state *t, recommendation *rec, double now)
 {
-    if (t->paused) {
-        t->open = rec; /* executed by the first tick after the target is resumed */
+    if (!rec)
+        return;
+    /* Paused by a person here, or by the workload itself (its scaler reports paused: hydra.io/paused on Kubernetes):
+     * executed by the first tick after it is resumed. */
+    if (t->paused || t->status.paused) {
+        if (t->status.paused && t->open != rec)
+            log_info("target %s: the scaler reports its workload paused; %s (%d -> %d) waits until it is resumed",
+                     t->config->name, rec->id, rec->from_replicas, rec->to_replicas);
+        t->open = rec;
         return;
     }
-    recommendation_transition(&c->book, rec, REC_EXECUTING, now, rec->decided_by,
-                              t->config->dry_run ? CONTROLLER_DRY_RUN_PREFIX "kept from the scaler"
-                                                 : "sent to the scaler");
+    if (recommendation_transition(&c->book, rec, REC_EXECUTING, now, rec->decided_by,
+                                  t->config->dry_run ? CONTROLLER_DRY_RUN_PREFIX "kept from the scaler"
+                                                     : "sent to the scaler") != 0)
+        return;
     if (t->open == rec)
         t->open = NULL;
     finish_execution(c, t, rec, now);
@@ -378,18 +389,37 @@ static void draft_from_plan(const target_state *t, size_t index, const planner_d
     planner_explain(plan, draft->reason, sizeof draft->reason);
 }
 
+/* A forecaster that knows why the peak comes (the calendar's "35 min before Imsak, night 27 of Ramadan") has its
+ * words added to the reason, with how far the peak is above the load now. */
+static void explain_peak(target_state *t, const planner_decision *plan, recommendation *draft)
+{
+    char words[160];
+    if (plan->reactive || !t->forecast_model ||
+        instance_model_explain(t->forecaster, t->forecast_model, plan->peak_at, words, sizeof words) != 0 || !words[0])
+        return;
+    size_t used = strlen(draft->reason);
+    if (isnan(t->last_load))
+        format_into(draft->reason + used, sizeof draft->reason - used, "; the peak comes %s", words);
+    else
+        format_into(draft->reason + used, sizeof draft->reason - used, "; the peak (%+.0f on the load now) comes %s",
+                    plan->peak - t->last_load, words);
+}
+
 /* Asks the policy about a plan and records the outcome: executed at once, waiting for a person, or refused. */
 static void recommend(controller *c, size_t index, const planner_decision *plan, double now)
 {
     target_state *t = &c->targets[index];
     recommendation draft;
     draft_from_plan(t, index, plan, now, now + c->config->approval_timeout_seconds, &draft);
+    explain_peak(t, plan, &draft);
     policy_context context = context_for(c, t, now, plan->reactive);
     char why[REC_TEXT_MAX];
     policy_verdict verdict = policy_decide(c->policy, &draft, &context, why, sizeof why);
     draft.asked = verdict == VERDICT_ASK;
     draft.state = verdict == VERDICT_APPROVE ? REC_APPROVED : REC_PENDING;
     recommendation *rec = recommendation_add(&c->book, &draft, policy_name(c->policy), why);
+    if (!rec)
+        return; /* not recorded: asked again at the next tick */
     if (verdict == VERDICT_REJECT) {
         recommendation_transition(&c->book, rec, REC_REJECTED, now, policy_name(c->policy), why);
         t->quiet_until = now + c->config->approval_timeout_seconds;
@@ -558,15 +588,23 @@ static void expire_if_due(controller *c, target_state *t, double now)
     }
 }
 
+/* The target as its scaler reports it now; in a dry run, as the recommendations recorded would have left it. */
+static int refresh_status(target_state *t)
+{
+    if (instance_scale_status(t->scaler, t->config->name, &t->status) != 0)
+        return -1;
+    if (t->dry_run_desired > 0)
+        t->status.desired = t->status.ready = t->dry_run_desired;
+    return 0;
+}
+
 static void tick_target(controller *c, size_t index, double now)
 {
     target_state *t = &c->targets[index];
     complete_buckets(c, t, now);
     run_batch_anomaly(c, t);
-    if (instance_scale_status(t->scaler, t->config->name, &t->status) != 0)
+    if (refresh_status(t) != 0)
         return;
-    if (t->dry_run_desired > 0)
-        t->status.desired = t->status.ready = t->dry_run_desired;
     expire_if_due(c, t, now);
     if (t->open && t->open->state == REC_APPROVED)
         execute(c, t, t->open, now);
@@ -580,10 +618,49 @@ void controller_tick_target(controller *c, size_t index, double now)
         tick_target(c, index, now);
 }
 
+void controller_refresh_status(controller *c)
+{
+    for (size_t i = 0; i < c->target_count; i++) {
+        target_state *t = &c->targets[i];
+        if (instance_scale_status(t->scaler, t->config->name, &t->status) == 0 && t->dry_run_desired > 0)
+            t->status.desired = t->status.ready = t->dry_run_desired;
+    }
+}
+
 void controller_tick(controller *c, double now)
 {
     for (size_t i = 0; i < c->target_count; i++)
         tick_target(c, i, now);
+}
+
+/* Another replica's change, read from the store: a decision on a pending recommendation is taken as it was made
+ * (an approval is then executed here); any other change means someone else is carrying it on, so it is let go. */
+int controller_adopt(controller *c, const char *id, recommendation_state state, const char *by, const char *why,
+                     double at, double now)
+{
+    recommendation *rec = recommendation_find(&c->book, id);
+    if (!rec || rec->state == state)
+        return -1;
+    target_state *t = &c->targets[rec->target_index];
+    bool decision = state == REC_APPROVED || state == REC_REJECTED || state == REC_EXPIRED;
+    if (rec->state == REC_PENDING && decision) {
+        if (recommendation_adopt(&c->book, rec, state, at, by, why) != 0)
+            return -1;
+        if (state == REC_APPROVED) {
+            refresh_status(t); /* the workload may have been paused since the last tick */
+            execute(c, t, rec, now);
+            return 0;
+        }
+        if (state == REC_REJECTED)
+            t->quiet_until = now + c->config->approval_timeout_seconds;
+    } else {
+        log_warn("recommendation %s is %s in the store but %s here: left to the replica that moved it", id,
+                 recommendation_state_name(state), recommendation_state_name(rec->state));
+        rec->state = state;
+    }
+    if (t->open == rec)
+        t->open = NULL;
+    return 0;
 }
 
 int controller_decide(controller *c, const char *id, bool approve, const char *by, const char *why, double now)
@@ -599,6 +676,8 @@ int controller_decide(controller *c, const char *id, bool approve, const char *b
         t->quiet_until = now + c->config->approval_timeout_seconds;
         return 0;
     }
+    /* A person may have paused the workload since the last tick; when the scaler cannot say, the last word stands. */
+    refresh_status(t);
     execute(c, t, rec, now);
     return 0;
 }
@@ -616,24 +695,33 @@ static hydra_event event_for(recommendation_state state)
     return events[state];
 }
 
-/* People hear of what asks them, and of how each action ended; an auto-approved action is told once, when done. */
-static void notify_people(void *context, const recommendation_event *event)
+/* People hear of what asks them, and of how each action ended; an auto-approved action is told once, when done.
+ * Nobody hears of a change the store refused: it did not happen. */
+static int notify_people(void *context, const recommendation_event *event)
 {
     controller *c = context;
-    if (c->listener)
-        c->listener(c->listener_context, event);
+    if (c->listener && c->listener(c->listener_context, event) != 0)
+        return -1;
     const recommendation *rec = event->rec;
     hydra_event kind = event_for(event->to);
     if (!kind || c->notifier_count == 0 || (event->to == REC_APPROVED && event->from == REC_APPROVED))
-        return;
+        return 0;
     char summary[256];
     format_into(summary, sizeof summary, "%s %s from %d to %d replicas", recommendation_state_name(event->to),
                 rec->target, rec->from_replicas, rec->to_replicas);
-    /* Only a question carries links: the routes a person (or `hydra recommendations`) answers it on. */
+    /* Only a question carries links: signed ones a person opens from the message, valid until the question
+     * expires, or else the API's routes (which need a key, as `hydra recommendations` has). */
     char approve[512] = "", reject[512] = "";
-    if (event->to == REC_PENDING && c->config->public_url) {
-        format_into(approve, sizeof approve, "%s/api/v1/recommendations/%s/approve", c->config->public_url, rec->id);
-        format_into(reject, sizeof reject, "%s/api/v1/recommendations/%s/reject", c->config->public_url, rec->id);
+    const char *public_url = c->config->public_url;
+    if (event->to == REC_PENDING && public_url && c->links) {
+        long long expires = (long long)ceil(rec->expires_at);
+        const char *tenant = c->config->tenant;
+        if (link_url(c->links, public_url, "approve", tenant, rec->id, expires, approve, sizeof approve) != 0 ||
+            link_url(c->links, public_url, "reject", tenant, rec->id, expires, reject, sizeof reject) != 0)
+            approve[0] = reject[0] = '\0';
+    } else if (event->to == REC_PENDING && public_url) {
+        format_into(approve, sizeof approve, "%s/api/v1/recommendations/%s/approve", public_url, rec->id);
+        format_into(reject, sizeof reject, "%s/api/v1/recommendations/%s/reject", public_url, rec->id);
     }
     hydra_notification n = {kind, event->at, rec->id, rec->target, rec->from_replicas, rec->to_replicas,
                             rec->forecast_peak, summary, rec->reason, event->by, approve[0] ? approve : NULL,
@@ -642,6 +730,7 @@ static void notify_people(void *context, const recommendation_event *event)
         if (instance_notify(c->notifiers[i], &n) != 0)
             log_warn("notifier %s: %s not notified: %s", instance_name(c->notifiers[i]), rec->id,
                      instance_error(c->notifiers[i]));
+    return 0;
 }
 
 /* ## Setup ----------------------------------------------------------------------------------------------------- */
@@ -697,6 +786,7 @@ controller *controller_create(const controller_setup *setup, char *error, size_t
     c->step = setup->config->tick_seconds;
     c->listener = setup->listener;
     c->listener_context = setup->listener_context;
+    c->links = setup->links;
     recommendation_book_init(&c->book, setup->id_prefix);
     recommendation_book_listen(&c->book, notify_people, c);
     collect_notifiers(c, setup);

@@ -46,8 +46,11 @@ typedef struct controller_setup {
     const hydra_clock *clock;
     plugin_instance *scaler;      /* when set, every target's scaler (the simulated cluster) */
     const char *id_prefix;        /* recommendation ids: "<prefix>-000001" */
-    recommendation_listener listener; /* told of every recommendation event after the notifiers (the store) */
+    recommendation_listener listener; /* told of every event before the notifiers (the store); may refuse it */
     void *listener_context;
+    /* Signs the approve and reject links questions carry, for people answering from a mail or a chat; NULL: the
+     * links are the API's own routes, which need a key. */
+    const struct link_signer *links;
 } controller_setup;
 
 /* What the controller saw and decided for one target at the last tick: for reports and the API. */
@@ -82,10 +85,19 @@ int controller_observe(controller *controller, size_t target, double ts, double 
 void controller_tick(controller *controller, double now);
 /* The same for one target: a new sample is evaluated at once, not at the next tick. */
 void controller_tick_target(controller *controller, size_t target, double now);
+/* Reads each target's replicas from its scaler, deciding nothing: what a replica that does not tick (a follower)
+ * shows of the targets stays current. */
+void controller_refresh_status(controller *controller);
 
 /* A person's (or the simulated operator's) answer to a pending recommendation; -1 when it is not pending. */
 int controller_decide(controller *controller, const char *id, bool approve, const char *by, const char *why,
                       double now);
+
+/* A change another replica recorded in the store (read back by the leader): a decision on a pending recommendation
+ * is taken as made, at `at`, and an approval is executed now; any other change lets the recommendation go. -1 when
+ * the recommendation is unknown here or already in that state. */
+int controller_adopt(controller *controller, const char *id, recommendation_state state, const char *by,
+                     const char *why, double at, double now);
 
 /* Takes back an open recommendation saved before a restart: a pending one waits for its answer again, an approved
  * one is executed, an executing one is reconciled with the target and finished. -1 for an unknown target. */

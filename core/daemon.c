@@ -130,10 +130,13 @@ static hydra_recommendation_record record_of(const char *tenant, const recommend
                                          rec->result};
 }
 
-/* Every state change is written with its event, and only over the state it changed from. */
-static void persist_event(void *context, const recommendation_event *event)
+/* Every state change is written with its event, and only over the state it changed from: a change another replica
+ * made first is refused, and so undone here. One another replica recorded (and this one adopts) is there already. */
+static int persist_event(void *context, const recommendation_event *event)
 {
     daemon_app *app = context;
+    if (event->recorded)
+        return 0;
     const char *tenant = app->store.config.tenant;
     hydra_recommendation_record record = record_of(tenant, event->rec);
     bool created = event->from == event->to;
@@ -144,14 +147,66 @@ static void persist_event(void *context, const recommendation_event *event)
     if (status != 0)
         log_error("store: recommendation %s -> %s not saved: %s", event->rec->id, row.to_state,
                   status > 0 ? "someone else changed it first" : instance_error(app->store.instance));
+    return status;
+}
+
+/* The store's record as the controller holds recommendations. */
+static void recommendation_from_record(const hydra_recommendation_record *r, recommendation *rec)
+{
+    memset(rec, 0, sizeof *rec);
+    format_into(rec->id, sizeof rec->id, "%s", r->id);
+    format_into(rec->target, sizeof rec->target, "%s", r->target);
+    recommendation_state_parse(r->state, &rec->state);
+    rec->from_replicas = r->from_replicas;
+    rec->to_replicas = r->to_replicas;
+    rec->asked = r->asked != 0;
+    rec->forecast_peak = r->forecast_peak;
+    rec->forecast_peak_at = r->forecast_peak_at;
+    rec->created_at = r->created_at;
+    rec->expires_at = r->expires_at;
+    rec->decided_at = r->decided_at;
+    rec->finished_at = r->finished_at;
+    format_into(rec->reason, sizeof rec->reason, "%s", r->reason ? r->reason : "");
+    format_into(rec->decided_by, sizeof rec->decided_by, "%s", r->decided_by ? r->decided_by : "");
+    format_into(rec->decision_reason, sizeof rec->decision_reason, "%s", r->decision_reason ? r->decision_reason : "");
+    format_into(rec->result, sizeof rec->result, "%s", r->result ? r->result : "");
+}
+
+static int keep_stored(void *context, const hydra_recommendation_record *record)
+{
+    recommendation_from_record(record, context);
+    return 0;
+}
+
+int daemon_read_recommendation(daemon_app *app, const char *id, recommendation *out)
+{
+    out->id[0] = '\0';
+    int status = app->store.ops->get_recommendation(app->store.state, app->store.config.tenant, id, keep_stored, NULL,
+                                                    out);
+    return status == 0 && !out->id[0] ? 1 : status;
 }
 
 /* ## Handlers: health and ingest -------------------------------------------------------------------------------- */
 
 static void handle_health(void *context, const http_request *request, http_response *response)
 {
-    (void)context, (void)request;
-    response->json = json_pack("{s:s, s:s}", "status", "ok", "version", HYDRA_VERSION);
+    (void)request;
+    daemon_app *app = context;
+    response->json = json_pack("{s:s, s:s, s:s}", "status", "ok", "version", HYDRA_VERSION, "role",
+                               atomic_load(&app->leader) ? "leader" : "follower");
+}
+
+/* 200 either way: a follower is healthy, it serves the API; only the body says which this one is. */
+static void handle_health_leader(void *context, const http_request *request, http_response *response)
+{
+    (void)request;
+    daemon_app *app = context;
+    pthread_mutex_lock(&app->lock);
+    bool leader = atomic_load(&app->leader);
+    response->json = json_pack("{s:b, s:s, s:s, s:o, s:f}", "leader", leader, "role", leader ? "leader" : "follower",
+                               "lock", app->leader_lock, "since", leader ? json_real(app->leader_since) : json_null(),
+                               "retry_seconds", app->store.config.leader_retry_seconds);
+    pthread_mutex_unlock(&app->lock);
 }
 
 static void handle_health_db(void *context, const http_request *request, http_response *response)
@@ -232,12 +287,14 @@ static bool observe_sample(daemon_app *app, const hydra_sample *sample, long *ta
 {
     const hydra_config *config = &app->store.config;
     *target = controller_target_index(app->controller, sample->service);
-    return *target >= 0 && strcmp(config->targets[*target].metric, sample->metric) == 0 &&
-           controller_observe(app->controller, (size_t)*target, sample->ts - config->tick_seconds, sample->value) == 0;
+    if (*target < 0 || strcmp(config->targets[*target].metric, sample->metric) != 0)
+        return false;
+    app->seen_until[*target] = fmax(app->seen_until[*target], sample->ts);
+    return controller_observe(app->controller, (size_t)*target, sample->ts - config->tick_seconds, sample->value) == 0;
 }
 
 /* The controller sees samples the moment they are durable, all of a batch first (a backfill in time order is taken
- * whole), then each target they touched is evaluated once, at the newest time it was sent. */
+ * whole), then, on the leader, each target they touched is evaluated once, at the newest time it was sent. */
 void daemon_feed_controller(daemon_app *app, const hydra_sample *samples, size_t count)
 {
     size_t targets = controller_target_count(app->controller);
@@ -250,7 +307,7 @@ void daemon_feed_controller(daemon_app *app, const hydra_sample *samples, size_t
             newest[target] = fmax(newest[target], fmax(now, samples[i].ts));
     }
     for (size_t i = 0; i < targets; i++)
-        if (newest[i] > 0)
+        if (newest[i] > 0 && atomic_load(&app->leader))
             controller_tick_target(app->controller, i, newest[i]);
     pthread_mutex_unlock(&app->lock);
     free(newest);
@@ -355,6 +412,54 @@ static void handle_show_recommendation(void *context, const http_request *reques
     json_decref(found.events);
 }
 
+/* The decision is taken by the store: a compare-and-set from pending, so that of two people (or two replicas) one
+ * wins. The leader then executes an approval at once; a follower leaves that to the leader, which reads it back at its
+ * next tick. Called with the lock held; the HTTP status, with the state to answer in state. */
+static int record_decision(daemon_app *app, const char *id, bool approve, const char *by, const char *why,
+                           char *state, size_t state_size)
+{
+    recommendation rec;
+    int found = daemon_read_recommendation(app, id, &rec);
+    if (found != 0)
+        return found > 0 ? 404 : 500;
+    format_into(state, state_size, "%s", recommendation_state_name(rec.state));
+    if (rec.state != REC_PENDING)
+        return 409;
+    double now = clock_now(&app->clock);
+    rec.state = approve ? REC_APPROVED : REC_REJECTED;
+    rec.decided_at = now;
+    format_into(rec.decided_by, sizeof rec.decided_by, "%s", by);
+    format_into(rec.decision_reason, sizeof rec.decision_reason, "%s", why);
+    const char *tenant = app->store.config.tenant;
+    hydra_recommendation_record record = record_of(tenant, &rec);
+    hydra_recommendation_event event = {tenant, id, "pending", record.state, now, by, why};
+    int saved = app->store.ops->save_recommendation(app->store.state, &record, &event, "pending");
+    if (saved != 0) {
+        if (saved > 0 && daemon_read_recommendation(app, id, &rec) == 0)
+            format_into(state, state_size, "%s", recommendation_state_name(rec.state));
+        return saved > 0 ? 409 : 500;
+    }
+    format_into(state, state_size, "%s", record.state);
+    const recommendation *mine = recommendation_find(controller_recommendations(app->controller), id);
+    if (atomic_load(&app->leader) && mine && controller_adopt(app->controller, id, rec.state, by, why, now, now) == 0)
+        format_into(state, state_size, "%s", recommendation_state_name(mine->state));
+    return 200;
+}
+
+int daemon_decide(daemon_app *app, const char *id, bool approve, const char *by, const char *why,
+                  const char *request_id, char *state, size_t state_size)
+{
+    pthread_mutex_lock(&app->lock);
+    int status = store_can_record(app) ? record_decision(app, id, approve, by, why, state, state_size) : 503;
+    pthread_mutex_unlock(&app->lock);
+    if (status == 200) {
+        hydra_audit_record audit = {app->store.config.tenant, clock_now(&app->clock), by,
+                                    approve ? "approve" : "reject", id, why, request_id};
+        app->store.ops->append_audit(app->store.state, &audit);
+    }
+    return status;
+}
+
 static void decide(daemon_app *app, const http_request *request, http_response *response, bool approve)
 {
     json_error_t ignored;
@@ -367,31 +472,19 @@ static void decide(daemon_app *app, const http_request *request, http_response *
     }
     const char *why = reason ? json_string_value(reason) : (approve ? "approved" : "rejected");
     const char *id = request->params[0];
-    pthread_mutex_lock(&app->lock);
-    if (!store_can_record(app)) {
-        pthread_mutex_unlock(&app->lock);
+    char state[32] = "";
+    int status = !daemon_serves_caller(app, request)
+                     ? 404
+                     : daemon_decide(app, id, approve, request->caller->name, why, request->request_id, state,
+                                     sizeof state);
+    if (status == 503 || status == 500)
         daemon_store_failed(app, response, "cannot record a decision now");
-        json_decref(body);
-        return;
-    }
-    const recommendation *rec = recommendation_find(controller_recommendations(app->controller), id);
-    bool mine = rec && daemon_serves_caller(app, request);
-    int status = mine ? controller_decide(app->controller, id, approve, request->caller->name, why,
-                                          clock_now(&app->clock))
-                      : -1;
-    json_t *state = mine ? json_string(recommendation_state_name(rec->state)) : NULL;
-    pthread_mutex_unlock(&app->lock);
-    if (!mine)
+    else if (status == 404)
         http_error(response, 404, NULL, "no recommendation %s", id);
-    else if (status != 0)
-        http_error(response, 409, NULL, "recommendation %s is %s, no longer pending", id, json_string_value(state));
+    else if (status == 409)
+        http_error(response, 409, NULL, "recommendation %s is %s, no longer pending", id, state);
     else
-        response->json = json_pack("{s:s, s:O}", "id", id, "state", state);
-    hydra_audit_record audit = {request->caller->tenant, clock_now(&app->clock), request->caller->name,
-                                approve ? "approve" : "reject", id, why, request->request_id};
-    if (mine && status == 0)
-        app->store.ops->append_audit(app->store.state, &audit);
-    json_decref(state);
+        response->json = json_pack("{s:s, s:s}", "id", id, "state", state);
     json_decref(body);
 }
 
@@ -535,6 +628,8 @@ static void handle_openapi(void *context, const http_request *request, http_resp
 static const http_route routes[] = {
     {"GET", "/api/v1/health", 0, handle_health, "the daemon is up"},
     {"GET", "/api/v1/health/db", 0, handle_health_db, "the store answers (503 when it does not)"},
+    {"GET", "/api/v1/health/leader", 0, handle_health_leader,
+     "whether this replica is the leader (ticks and executes) or a follower (serves the API only)"},
     {"GET", "/api/v1/openapi.json", 0, handle_openapi, "this document"},
     {"GET", "/metrics", SCOPE_READ, handle_metrics, "hydra's own metrics, Prometheus text exposition"},
     {"POST", "/api/v1/ingest/metrics", SCOPE_INGEST, handle_ingest,
@@ -546,6 +641,10 @@ static const http_route routes[] = {
      "one recommendation with every state change"},
     {"POST", "/api/v1/recommendations/{id}/approve", SCOPE_APPROVE, handle_approve,
      "approve a pending recommendation; 409 when it is no longer pending"},
+    {"GET", "/api/v1/recommendations/{id}/link", 0, api_handle_link,
+     "a signed approve or reject link from a notification: a page that asks to confirm (no key: the signature)"},
+    {"POST", "/api/v1/recommendations/{id}/link", 0, api_handle_link,
+     "confirms a signed link's decision (form field reason); 403 for a bad signature, 410 once it has expired"},
     {"POST", "/api/v1/recommendations/{id}/reject", SCOPE_APPROVE, handle_reject,
      "reject a pending recommendation with an optional reason"},
     {"GET", "/api/v1/metrics/live", SCOPE_READ, api_handle_live_metrics,
@@ -582,21 +681,8 @@ typedef struct resume_context {
 static int resume_one(void *context, const hydra_recommendation_record *r)
 {
     resume_context *resume = context;
-    recommendation rec = {0};
-    format_into(rec.id, sizeof rec.id, "%s", r->id);
-    format_into(rec.target, sizeof rec.target, "%s", r->target);
-    recommendation_state_parse(r->state, &rec.state);
-    rec.from_replicas = r->from_replicas;
-    rec.to_replicas = r->to_replicas;
-    rec.asked = r->asked != 0;
-    rec.forecast_peak = r->forecast_peak;
-    rec.forecast_peak_at = r->forecast_peak_at;
-    rec.created_at = r->created_at;
-    rec.expires_at = r->expires_at;
-    rec.decided_at = r->decided_at;
-    format_into(rec.reason, sizeof rec.reason, "%s", r->reason ? r->reason : "");
-    format_into(rec.decided_by, sizeof rec.decided_by, "%s", r->decided_by ? r->decided_by : "");
-    format_into(rec.decision_reason, sizeof rec.decision_reason, "%s", r->decision_reason ? r->decision_reason : "");
+    recommendation rec;
+    recommendation_from_record(r, &rec);
     if (controller_restore(resume->app->controller, &rec, clock_now(&resume->app->clock)) == 0)
         resume->resumed++;
     else
@@ -604,7 +690,8 @@ static int resume_one(void *context, const hydra_recommendation_record *r)
     return 0;
 }
 
-/* Recommendations left open by the last run: pending ones wait again, approved and executing ones are finished. */
+/* Recommendations left open by the last run (or the last leader): pending ones wait again, approved and executing
+ * ones are finished. */
 static int resume_open_recommendations(daemon_app *app, char *error, size_t error_size)
 {
     static const char *const open_states[] = {"executing", "approved", "pending"};
@@ -646,6 +733,7 @@ static int observe_stored(void *context, double ts, double value)
     warm_up *w = context;
     double tick = w->app->store.config.tick_seconds;
     w->taken += controller_observe(w->app->controller, w->target, ts - tick, value) == 0;
+    w->app->seen_until[w->target] = fmax(w->app->seen_until[w->target], ts);
     if (ts > w->app->pulled_until[w->target])
         w->app->pulled_until[w->target] = ts; /* a source is asked only for what came after */
     return 0;
@@ -662,10 +750,14 @@ static int warm_up_from_store(daemon_app *app, char *error, size_t error_size)
         return -1;
     }
     double since = clock_now(&app->clock) - config->history_seconds;
+    free(app->pulled_until);
+    free(app->pull_failing);
+    free(app->seen_until);
     app->pulled_until = xcalloc(config->target_count + 1, sizeof *app->pulled_until);
     app->pull_failing = xcalloc(config->target_count + 1, sizeof *app->pull_failing);
+    app->seen_until = xcalloc(config->target_count + 1, sizeof *app->seen_until);
     for (size_t i = 0; i < config->target_count; i++) {
-        app->pulled_until[i] = since;
+        app->pulled_until[i] = app->seen_until[i] = since;
         warm_up w = {app, i, 0};
         if (ops->query_samples(app->store.state, config->tenant, config->targets[i].name, config->targets[i].metric,
                                since, INFINITY, observe_stored, &w) != 0) {
@@ -678,6 +770,168 @@ static int warm_up_from_store(daemon_app *app, char *error, size_t error_size)
     }
     controller_on_alert(app->controller, api_store_alert, app);
     return 0;
+}
+
+/* ## The controller, built from the store ------------------------------------------------------------------------ */
+
+/* As at start-up, so after a restart or a takeover alike: history into the models, the pauses people set, and, for
+ * the leader, the open recommendations resumed. A controller that led before is replaced: what it had in hand (open
+ * recommendations, plans under way) may have changed in the store since. */
+static int controller_start(daemon_app *app, bool resume, char *error, size_t error_size)
+{
+    /* Unique across restarts, even two in one second: a second's prefix reused its ids and overwrote records. */
+    struct timespec started;
+    clock_gettime(CLOCK_REALTIME, &started);
+    char prefix[32];
+    format_into(prefix, sizeof prefix, "rec-%llx",
+                (unsigned long long)started.tv_sec * 1000000ull + (unsigned long long)started.tv_nsec / 1000);
+    hydra_config *config = &app->store.config;
+    controller_setup setup = {config, &app->plugins, app->policy, &app->clock, NULL, prefix, persist_event, app,
+                              &app->links};
+    controller *fresh = controller_create(&setup, error, error_size);
+    if (!fresh)
+        return -1;
+    controller_destroy(app->controller);
+    app->controller = fresh;
+    app->controller_led = false;
+    if (warm_up_from_store(app, error, error_size) != 0 || (resume && resume_open_recommendations(app, error,
+                                                                                                  error_size) != 0))
+        return -1;
+    return 0;
+}
+
+/* ## Leadership: one replica runs the loop ------------------------------------------------------------------------ */
+
+static void leader_metrics(bool leader, bool changed)
+{
+    metrics_set(metrics_register("core", "leader", "1 while this replica is the leader (ticks and executes), 0 while "
+                                 "it is a follower (serves the API only)", HYDRA_METRIC_GAUGE),
+                leader ? 1 : 0);
+    metrics_add(metrics_register("core", "leader_changes_total", "times this replica became or stopped being the "
+                                 "leader", HYDRA_METRIC_COUNTER), changed ? 1 : 0);
+}
+
+/* Called with the lock held. The controller takes over where the store says the last leader stopped. */
+static void leadership_gained(daemon_app *app)
+{
+    log_info("leader: this replica holds lock %s: it now ticks and executes", app->leader_lock);
+    char error[2048];
+    int status = app->controller_led ? controller_start(app, true, error, sizeof error)
+                                     : resume_open_recommendations(app, error, sizeof error);
+    if (status != 0) {
+        log_error("leader: lock %s taken, but cannot take over: %s; letting go and trying again in %gs",
+                  app->leader_lock, error, app->store.config.leader_retry_seconds);
+        app->store.ops->leader_release(app->store.state, app->leader_lock);
+        return;
+    }
+    atomic_store(&app->leader, true);
+    app->controller_led = true;
+    app->leader_since = clock_now(&app->clock);
+    leader_metrics(true, true);
+}
+
+static void leadership_lost(daemon_app *app, const char *why)
+{
+    atomic_store(&app->leader, false);
+    app->leader_since = 0;
+    leader_metrics(false, true);
+    log_error("leader: lost lock %s (%s): no ticks and no execution here; serving the API and asking again every %gs",
+              app->leader_lock, why, app->store.config.leader_retry_seconds);
+}
+
+/* Asks the store who leads, without the lock (a connection that went away can take seconds to say so), then acts on
+ * the answer with it: whatever the loop or an approval does next, it does as what this replica now is. */
+static void leadership_check(daemon_app *app)
+{
+    int held = app->store.ops->leader_hold(app->store.state, app->leader_lock);
+    char why[1024];
+    format_into(why, sizeof why, "%s", held < 0 ? instance_error(app->store.instance) : "another replica holds it");
+    pthread_mutex_lock(&app->lock);
+    bool leader = atomic_load(&app->leader);
+    if (held == 0 && !leader)
+        leadership_gained(app);
+    else if (held != 0 && leader)
+        leadership_lost(app, why);
+    else if (held < 0 && !app->leader_unknown)
+        log_warn("leader: cannot ask the store for lock %s (%s); a follower until it answers", app->leader_lock, why);
+    if (held >= 0 && app->leader_unknown)
+        log_info("leader: the store answers for lock %s again; this replica is the %s", app->leader_lock,
+                 atomic_load(&app->leader) ? "leader" : "follower");
+    app->leader_unknown = held < 0;
+    pthread_mutex_unlock(&app->lock);
+}
+
+/* ## Following the store: what other replicas took in ---------------------------------------------------------- */
+
+/* Samples ingested through another replica reach this one's models from the store: each replica's ingest route feeds
+ * only its own controller. Called with the lock held, before a tick. */
+static void follow_samples(daemon_app *app)
+{
+    const hydra_config *config = &app->store.config;
+    for (size_t i = 0; i < config->target_count; i++) {
+        warm_up w = {app, i, 0};
+        double after = nextafter(app->seen_until[i], INFINITY);
+        if (app->store.ops->query_samples(app->store.state, config->tenant, config->targets[i].name,
+                                          config->targets[i].metric, after, INFINITY, observe_stored, &w) != 0)
+            return; /* the store failed between the health check and here: the next tick asks again */
+    }
+}
+
+/* A decision taken through another replica's API is in the store only: the leader reads back each recommendation
+ * it has open, and adopts what changed (an approval is executed now). */
+static void follow_decisions(daemon_app *app, double now)
+{
+    for (size_t i = 0; i < controller_target_count(app->controller); i++) {
+        controller_view view;
+        controller_view_target(app->controller, i, &view);
+        recommendation stored;
+        if (!view.open || daemon_read_recommendation(app, view.open->id, &stored) != 0 ||
+            stored.state == view.open->state)
+            continue;
+        controller_adopt(app->controller, stored.id, stored.state, stored.decided_by, stored.decision_reason,
+                         stored.decided_at, now);
+    }
+}
+
+/* An approval of a recommendation this leader never had in hand (made while another replica led, say, in the moment
+ * before it lost the lock) is carried out all the same: the store holds it, so it is owed. */
+static int execute_unknown_approval(void *context, const hydra_recommendation_record *record)
+{
+    daemon_app *app = context;
+    if (recommendation_find(controller_recommendations(app->controller), record->id))
+        return 0;
+    recommendation rec;
+    recommendation_from_record(record, &rec);
+    if (controller_restore(app->controller, &rec, clock_now(&app->clock)) == 0)
+        log_info("recommendation %s was approved outside this leader's view: executing it", record->id);
+    return 0;
+}
+
+static int follow_pause(void *context, const hydra_service_record *record)
+{
+    daemon_app *app = context;
+    long index = controller_target_index(app->controller, record->name);
+    controller_view view;
+    if (index < 0)
+        return 0;
+    controller_view_target(app->controller, (size_t)index, &view);
+    if (view.paused != (record->paused != 0)) {
+        controller_set_paused(app->controller, (size_t)index, record->paused != 0);
+        log_info("service %s %s (by %s, through another replica)", record->name,
+                 record->paused ? "paused" : "resumed", record->paused_by ? record->paused_by : "?");
+    }
+    return 0;
+}
+
+static void follow_store(daemon_app *app, double now)
+{
+    follow_samples(app);
+    if (!atomic_load(&app->leader))
+        return;
+    app->store.ops->list_services(app->store.state, app->store.config.tenant, follow_pause, app);
+    follow_decisions(app, now);
+    app->store.ops->list_recommendations(app->store.state, app->store.config.tenant, "approved", 0,
+                                         execute_unknown_approval, app);
 }
 
 /* ## Running --------------------------------------------------------------------------------------------------- */
@@ -696,23 +950,23 @@ static int app_open(daemon_app *app, const daemon_options *options, char *error,
         }
     }
     clock_init_real(&app->clock);
+    if (link_signer_init(&app->links, config->link_secret_file, error, error_size) != 0)
+        return -1;
+    if (config->public_url && !app->links.from_file)
+        log_warn("approve and reject links in notifications stop working when this hydra restarts, and other "
+                 "replicas refuse them: set approval.link_secret_file to a secret file shared by every replica");
     if (plugin_set_open(&app->plugins, config, &app->clock, error, error_size) != 0)
         return -1;
     script_options limits = {config->lua_memory_limit, config->lua_instruction_limit, &app->clock, NULL, NULL};
     if (!(app->policy = policy_open(config->policy_path, &limits, error, error_size)))
         return -1;
-    /* Unique across restarts, even two in one second: a second's prefix reused its ids and overwrote records. */
-    struct timespec started;
-    clock_gettime(CLOCK_REALTIME, &started);
-    char prefix[32];
-    format_into(prefix, sizeof prefix, "rec-%llx",
-                (unsigned long long)started.tv_sec * 1000000ull + (unsigned long long)started.tv_nsec / 1000);
-    controller_setup setup = {config, &app->plugins, app->policy, &app->clock, NULL, prefix, persist_event, app};
-    if (!(app->controller = controller_create(&setup, error, error_size)) ||
-        warm_up_from_store(app, error, error_size) != 0 || resume_open_recommendations(app, error, error_size) != 0)
+    if (controller_start(app, false, error, error_size) != 0)
         return -1;
     pthread_mutex_init(&app->lock, NULL);
     pthread_mutex_init(&app->key_cache_lock, NULL);
+    format_into(app->leader_lock, sizeof app->leader_lock, "tenant %s", config->tenant);
+    leader_metrics(false, false);
+    leadership_check(app); /* before the API opens: a sample that comes in first is evaluated by the leader */
     http_config http = {config->listen_host, config->listen_port, config->max_body_bytes, HTTP_THREADS, routes,
                         ARRAY_LEN(routes), authenticate, app, config->rate_limit_per_second,
                         config->rate_limit_burst};
@@ -729,20 +983,32 @@ static void app_close(daemon_app *app)
     store_handle_close(&app->store);
     free(app->pulled_until);
     free(app->pull_failing);
+    free(app->seen_until);
 }
 
-/* Ticks on the wall clock until asked to stop; a stop lets the tick under way finish. */
+/* Ticks on the wall clock until asked to stop; a stop lets the tick under way finish. Before each tick, and every
+ * leader retry in between, the store says whether this replica leads: only the leader pulls, ticks and executes. */
 static void run_loop(daemon_app *app)
 {
     double tick = app->store.config.tick_seconds, next = ceil(clock_now(&app->clock) / tick) * tick;
+    double retry = app->store.config.leader_retry_seconds, next_check = clock_now(&app->clock) + retry;
     while (!stop_requested) {
         double now = clock_now(&app->clock);
+        if (now >= next || now >= next_check) {
+            leadership_check(app);
+            next_check = now + retry;
+        }
         if (now >= next) {
-            daemon_pull_sources(app, now);
+            if (atomic_load(&app->leader))
+                daemon_pull_sources(app, now);
             pthread_mutex_lock(&app->lock);
-            bool ticked = store_can_record(app);
+            bool ticked = store_can_record(app) && atomic_load(&app->leader);
+            if (!app->store_down)
+                follow_store(app, now);
             if (ticked)
                 controller_tick(app->controller, now);
+            else if (!app->store_down)
+                controller_refresh_status(app->controller);
             pthread_mutex_unlock(&app->lock);
             if (ticked)
                 metrics_add(metrics_register("core", "ticks_total", "controller ticks", HYDRA_METRIC_COUNTER), 1);
@@ -771,6 +1037,10 @@ int daemon_serve(const daemon_options *options)
     fflush(stdout);
     run_loop(&app);
     log_info("stopping: finishing the tick, closing the store");
+    if (atomic_load(&app.leader)) {
+        app.store.ops->leader_release(app.store.state, app.leader_lock); /* a follower takes over at its next try */
+        log_info("leader: lock %s released", app.leader_lock);
+    }
     app_close(&app);
     return 0;
 }

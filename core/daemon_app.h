@@ -8,10 +8,12 @@
 #include "daemon.h"
 #include "http.h"
 #include "keys.h"
+#include "links.h"
 #include "plugin_set.h"
 #include "policy.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #define KEY_CACHE_SLOTS 64
 #define KEY_CACHE_SECONDS 2.0 /* how long a revoked key may still be taken */
@@ -36,6 +38,14 @@ typedef struct daemon_app {
     cached_key key_cache[KEY_CACHE_SLOTS];
     double *pulled_until; /* per target with a source: the newest sample it gave (or the store held) */
     bool *pull_failing;   /* per target: logged once when pulling starts failing, once when it recovers */
+    double *seen_until;   /* per target: the newest sample the controller took, whichever replica stored it */
+    /* Replicas sharing a store: each serves the API, only the leader ticks, pulls and executes. */
+    atomic_bool leader;
+    char leader_lock[160];   /* the lock's name in the store: "tenant NAME" */
+    double leader_since;     /* when this replica became the leader; guarded by lock */
+    bool controller_led;     /* the controller has decided things as leader: rebuilt before it leads again */
+    bool leader_unknown;     /* the store could not say who leads: logged once */
+    link_signer links;       /* signs the approve and reject links notifications carry */
 } daemon_app;
 
 /* The store's failure as an HTTP answer: 503 (with Retry-After) when the database cannot be reached, else 500. */
@@ -43,6 +53,16 @@ void daemon_store_failed(daemon_app *app, http_response *response, const char *w
 /* The configured targets belong to the config's tenant: a key of another tenant sees none of them. */
 bool daemon_serves_caller(const daemon_app *app, const http_request *request);
 
+/* Records a person's decision on a pending recommendation as a compare-and-set in the store (the leader then acts
+ * on it): returns the HTTP status (200, 404, 409, or 503/500 when the store cannot record it), with the state the
+ * recommendation is in afterwards. Takes the lock; audits what it recorded. */
+int daemon_decide(daemon_app *app, const char *id, bool approve, const char *by, const char *why,
+                  const char *request_id, char *state, size_t state_size);
+
+/* One recommendation as the store has it now: 0, 1 when there is none, -1 when the store failed. */
+int daemon_read_recommendation(daemon_app *app, const char *id, recommendation *out);
+
+void api_handle_link(void *app, const http_request *request, http_response *response);
 void api_handle_live_metrics(void *app, const http_request *request, http_response *response);
 void api_handle_trends(void *app, const http_request *request, http_response *response);
 void api_handle_alerts(void *app, const http_request *request, http_response *response);

@@ -214,6 +214,37 @@ static int host_script_call(hydra_script *script, int nargs, int nresults)
     return -1;
 }
 
+/* ## Host API: other forecasters, for forecasters built from others ------------------------------------------ */
+
+static const void *host_forecaster_find(const hydra_host *host, const char *name)
+{
+    plugin_instance *self = instance_of(host);
+    plugin_instance *peer = name && self->context.find_peer
+                                ? self->context.find_peer(self->context.peers, HYDRA_KIND_FORECASTER, name)
+                                : NULL;
+    if (!peer) {
+        host_set_error(host, "no forecaster named '%s' in this configuration", name ? name : "(null)");
+        return NULL;
+    }
+    if (peer == self) {
+        host_set_error(host, "forecaster '%s' cannot be built from itself", name);
+        return NULL;
+    }
+    return peer;
+}
+
+static int host_forecaster_predict(const hydra_host *host, const void *forecaster, const hydra_series *history,
+                                   hydra_forecast *out)
+{
+    plugin_instance *peer = (plugin_instance *)forecaster;
+    if (instance_forecast(peer, history, out) == 0)
+        return 0;
+    char reason[sizeof error_text];
+    format_into(reason, sizeof reason, "%s", instance_error(peer));
+    host_set_error(host, "%s: %s", peer->name, reason[0] ? reason : "no reason given");
+    return -1;
+}
+
 /* ## Life cycle --------------------------------------------------------------------------------------------- */
 
 static void host_table_init(plugin_instance *instance)
@@ -239,6 +270,8 @@ static void host_table_init(plugin_instance *instance)
         .script_state = script_state,
         .script_call = host_script_call,
         .script_close = script_close,
+        .forecaster_find = host_forecaster_find,
+        .forecaster_predict = host_forecaster_predict,
         .host_private = instance,
     };
 }
@@ -431,6 +464,19 @@ int instance_model_forecast(plugin_instance *instance, void *model, hydra_foreca
     const hydra_forecaster_ops *ops = ops_of(instance, HYDRA_KIND_FORECASTER);
     out->component_count = 0;
     return ops && ops->model_forecast(model, out) == 0 ? 0 : -1; /* not logged, as instance_forecast */
+}
+
+int instance_model_explain(plugin_instance *instance, void *model, double at, char *text, size_t size)
+{
+    const hydra_forecaster_ops *ops = ops_of(instance, HYDRA_KIND_FORECASTER);
+    if (size)
+        text[0] = '\0';
+    if (!ops || !ops->model_explain)
+        return ops ? 0 : -1;
+    int result = call_done(instance, "model_explain", ops->model_explain(model, at, text, size));
+    if (result != 0 && size)
+        text[0] = '\0';
+    return result;
 }
 
 int instance_model_score(plugin_instance *instance, void *model, double value, double *score)

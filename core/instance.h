@@ -14,6 +14,9 @@ typedef struct instance_context {
     const char *base_dir;         /* relative setting paths resolve against it (the config file's folder) */
     size_t script_memory_limit;   /* for bridge scripts; 0 = default */
     long long script_instruction_limit;
+    /* The other instances of the same controller, for plugins built from others; NULL when there are none. */
+    struct plugin_instance *(*find_peer)(const void *peers, int kind, const char *name);
+    const void *peers;
 } instance_context;
 
 typedef struct plugin_instance plugin_instance;
@@ -52,6 +55,8 @@ void *instance_model_open(plugin_instance *instance, const hydra_series *history
 int instance_model_observe(plugin_instance *instance, void *model, double value);
 int instance_model_forecast(plugin_instance *instance, void *model, hydra_forecast *out);
 int instance_model_score(plugin_instance *instance, void *model, double value, double *score);
+/* Words for what the model expects at `at`; an empty text when the forecaster has nothing to say. */
+int instance_model_explain(plugin_instance *instance, void *model, double at, char *text, size_t size);
 void instance_model_close(plugin_instance *instance, void *model);
 
 #endif

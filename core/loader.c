@@ -43,7 +43,8 @@ static const kind_info kinds[] = {
                            OP(hydra_store_ops, append_audit), OP(hydra_store_ops, put_alert),
                            OP(hydra_store_ops, list_alerts), OP(hydra_store_ops, health),
                            OP(hydra_store_ops, export_samples), OP(hydra_store_ops, aggregate_samples),
-                           OP(hydra_store_ops, set_service_paused), OP(hydra_store_ops, list_services)},
+                           OP(hydra_store_ops, set_service_paused), OP(hydra_store_ops, list_services),
+                           OP(hydra_store_ops, leader_hold), OP(hydra_store_ops, leader_release)},
                           {OP(hydra_store_ops, backup), OP(hydra_store_ops, restore)}},
     [HYDRA_KIND_SOURCE] = {"source", sizeof(hydra_source_ops), {OP(hydra_source_ops, pull)}},
 };

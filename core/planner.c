@@ -150,7 +150,12 @@ static void plan_scale_down(const planner_input *in, planner_memory *memory, pla
 
 void planner_plan(const planner_input *in, planner_memory *memory, planner_decision *out)
 {
-    memset(out, 0, sizeof *out);
+    /* Every field but the reason text, which is set only when a hold has one: this runs twice a tick per target. */
+    out->action = PLAN_HOLD;
+    out->replicas = out->wanted = 0;
+    out->reactive = out->stabilized = false;
+    out->peak = out->peak_at = 0;
+    out->reason[0] = '\0';
     out->input = *in;
     size_for_load(in, out);
     bool out_of_bounds = in->desired_replicas < in->target->min_replicas ||

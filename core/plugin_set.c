@@ -5,6 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+static plugin_instance *find_peer(const void *peers, int kind, const char *name)
+{
+    return plugin_set_find(peers, kind, name);
+}
+
 int plugin_set_open(plugin_set *set, const hydra_config *config, const hydra_clock *clock, char *error,
                     size_t error_size)
 {
@@ -15,6 +20,8 @@ int plugin_set_open(plugin_set *set, const hydra_config *config, const hydra_clo
         .base_dir = config->base_dir,
         .script_memory_limit = config->lua_memory_limit,
         .script_instruction_limit = config->lua_instruction_limit,
+        .find_peer = find_peer,
+        .peers = set,
     };
     for (size_t i = 0; i < config->plugin_count; i++) {
         const config_plugin *wanted = &config->plugins[i];

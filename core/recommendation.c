@@ -64,13 +64,13 @@ void recommendation_book_listen(recommendation_book *book, recommendation_listen
     book->listener_context = context;
 }
 
-static void announce(recommendation_book *book, const recommendation *rec, recommendation_state from, double at,
-                     const char *by, const char *why)
+static int announce(recommendation_book *book, const recommendation *rec, recommendation_state from, double at,
+                    const char *by, const char *why, bool recorded)
 {
     if (!book->listener)
-        return;
-    recommendation_event event = {rec, from, rec->state, at, by, why};
-    book->listener(book->listener_context, &event);
+        return 0;
+    recommendation_event event = {rec, from, rec->state, at, by, why, recorded};
+    return book->listener(book->listener_context, &event);
 }
 
 static recommendation *book_append(recommendation_book *book, const recommendation *rec)
@@ -102,7 +102,10 @@ recommendation *recommendation_add(recommendation_book *book, const recommendati
         format_into(rec->decided_by, sizeof rec->decided_by, "%s", by ? by : "");
         format_into(rec->decision_reason, sizeof rec->decision_reason, "%s", why ? why : "");
     }
-    announce(book, rec, rec->state, rec->created_at, by, why);
+    if (announce(book, rec, rec->state, rec->created_at, by, why, false) != 0) {
+        free(book->items[--book->count]); /* never handed out: nobody points at it; its id is not used again */
+        return NULL;
+    }
     return rec;
 }
 
@@ -114,11 +117,12 @@ recommendation *recommendation_find(const recommendation_book *book, const char 
     return NULL;
 }
 
-int recommendation_transition(recommendation_book *book, recommendation *rec, recommendation_state to, double now,
-                              const char *by, const char *why)
+static int change_state(recommendation_book *book, recommendation *rec, recommendation_state to, double now,
+                        const char *by, const char *why, bool recorded)
 {
     if (!transition_allowed(rec->state, to))
         return -1;
+    recommendation before = *rec;
     recommendation_state from = rec->state;
     rec->state = to;
     if (from == REC_PENDING) {
@@ -130,6 +134,21 @@ int recommendation_transition(recommendation_book *book, recommendation *rec, re
         rec->finished_at = now;
         format_into(rec->result, sizeof rec->result, "%s", why ? why : "");
     }
-    announce(book, rec, from, now, by, why);
+    if (announce(book, rec, from, now, by, why, recorded) != 0) {
+        *rec = before;
+        return -1;
+    }
     return 0;
+}
+
+int recommendation_transition(recommendation_book *book, recommendation *rec, recommendation_state to, double now,
+                              const char *by, const char *why)
+{
+    return change_state(book, rec, to, now, by, why, false);
+}
+
+int recommendation_adopt(recommendation_book *book, recommendation *rec, recommendation_state to, double at,
+                         const char *by, const char *why)
+{
+    return change_state(book, rec, to, at, by, why, true);
 }

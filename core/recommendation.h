@@ -3,7 +3,9 @@
  *   pending -> approved | rejected | expired;  approved -> executing -> executed | failed
  *
  * (auto-approved ones are created as approved). Every change is an event: who, when, why. The book holds them all
- * and tells a listener of each event, which is where the daemon persists them and notifiers hear of them. */
+ * and tells a listener of each event, which is where the daemon persists them and notifiers hear of them. The
+ * listener may refuse a change (the store found that another replica changed the recommendation first): then the
+ * change is undone and the call that made it fails, so that what the book holds is never ahead of the store. */
 #ifndef HYDRA_RECOMMENDATION_H
 #define HYDRA_RECOMMENDATION_H
 
@@ -51,9 +53,11 @@ typedef struct recommendation_event {
     double at;
     const char *by;
     const char *why;
+    bool recorded; /* already in the store (made by another replica): to be heard of, not written again */
 } recommendation_event;
 
-typedef void (*recommendation_listener)(void *context, const recommendation_event *event);
+/* 0 to accept the event; non-zero to refuse it (the change is then undone). */
+typedef int (*recommendation_listener)(void *context, const recommendation_event *event);
 
 typedef struct recommendation_book {
     recommendation **items; /* in creation order; pointers stay valid until the book is freed */
@@ -69,16 +73,21 @@ void recommendation_book_init(recommendation_book *book, const char *id_prefix);
 void recommendation_book_free(recommendation_book *book);
 void recommendation_book_listen(recommendation_book *book, recommendation_listener listener, void *context);
 
-/* Adds a copy of draft (state REC_PENDING or REC_APPROVED) with a new id; returns the stored one. */
+/* Adds a copy of draft (state REC_PENDING or REC_APPROVED) with a new id; returns the stored one, or NULL when the
+ * state is not one of those or the listener refused it (nothing kept). */
 recommendation *recommendation_add(recommendation_book *book, const recommendation *draft, const char *by,
                                    const char *why);
 recommendation *recommendation_find(const recommendation_book *book, const char *id);
 /* Takes back one saved before a restart, as it was (its id kept, no event: nothing changed). */
 recommendation *recommendation_restore(recommendation_book *book, const recommendation *saved);
 
-/* Moves rec to state, if the state machine allows it; -1 (nothing changed) otherwise. */
+/* Moves rec to state, if the state machine allows it and the listener accepts it; -1 (nothing changed) otherwise. */
 int recommendation_transition(recommendation_book *book, recommendation *rec, recommendation_state to, double now,
                               const char *by, const char *why);
+/* The same for a change already recorded elsewhere (another replica's API took a decision): the listener hears of
+ * it with recorded set, and rec takes it as it was made, at `at`. */
+int recommendation_adopt(recommendation_book *book, recommendation *rec, recommendation_state to, double at,
+                         const char *by, const char *why);
 
 const char *recommendation_state_name(recommendation_state state);
 bool recommendation_state_parse(const char *name, recommendation_state *out);

@@ -163,6 +163,16 @@ static bool prayer_seconds(const Prayer *prayer, double *seconds)
     return true;
 }
 
+/* libitl (0.8) keeps a per-call cache of the sun's position in a stack variable it never initialises, and reuses
+ * it when that garbage matches the day asked about: a value left on the stack by an earlier call can give a wrong
+ * Imsak or none at all. Zeroing the stack the call is about to use makes the cache miss, as it should. */
+static __attribute__((noinline)) void scrub_stack_for_libitl(void)
+{
+    char area[16384];
+    explicit_bzero(area, sizeof area);
+    __asm__ volatile("" : : "r"(area) : "memory");
+}
+
 static void libitl_times(const calendar_location *loc, civil_date date, Prayer prayers[EVENT_COUNT])
 {
     Location place = {.degreeLong = loc->longitude,
@@ -176,7 +186,9 @@ static void libitl_times(const calendar_location *loc, civil_date date, Prayer p
     getMethod(loc->method, &method);
     method.round = 0; /* keep the seconds: rounding to minutes is for printed timetables */
     Date day = {.day = date.day, .month = date.month, .year = date.year};
+    scrub_stack_for_libitl();
     getImsaak(&place, &method, &day, &prayers[CALENDAR_IMSAK]);
+    scrub_stack_for_libitl();
     getPrayerTimes(&place, &method, &day, &prayers[CALENDAR_FAJR]); /* fills Fajr..Isha, in calendar_event order */
 }
 

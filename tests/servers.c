@@ -91,9 +91,12 @@ static int daemon_config_write(daemon_run *d, const char *store_setting, const c
             fclose(in);
         return -1;
     }
+    bool used[32] = {false};
     while (fgets(line, sizeof line, in)) {
         setting_name(line, name, sizeof name);
         const char *replacement = override_for(name, store_setting, overrides);
+        for (size_t i = 0; replacement && overrides && overrides[i] && i < 32; i++)
+            used[i] = used[i] || overrides[i] == replacement;
         char *parent = strstr(line, "\"../");
         if (replacement)
             fprintf(out, "%s\n", replacement);
@@ -102,6 +105,9 @@ static int daemon_config_write(daemon_run *d, const char *store_setting, const c
         else
             fputs(line, out);
     }
+    for (size_t i = 0; overrides && overrides[i] && i < 32; i++) /* a setting the file does not have is added */
+        if (!used[i])
+            fprintf(out, "%s\n", overrides[i]);
     fclose(in);
     return fclose(out) == 0 ? 0 : -1;
 }
@@ -159,6 +165,17 @@ int daemon_prepare(daemon_run *d, const char *store_setting, const char *const *
         format_into(d->data, sizeof d->data, "%s/hydra.db", d->dir);
     }
     return daemon_keys(d);
+}
+
+int daemon_prepare_replica(daemon_run *d, const daemon_run *first)
+{
+    if (daemon_folder(d) != 0)
+        return -1;
+    format_into(d->config, sizeof d->config, "%s", first->config);
+    format_into(d->data, sizeof d->data, "%s", first->data);
+    format_into(d->admin_key, sizeof d->admin_key, "%s", first->admin_key);
+    format_into(d->reader_key, sizeof d->reader_key, "%s", first->reader_key);
+    return 0;
 }
 
 int daemon_prepare_config(daemon_run *d, const char *config_text)

@@ -38,9 +38,12 @@ typedef struct daemon_run {
 
 /* A folder for a daemon run. With store_setting NULL the daemon runs configs/hydra.cfg on a SQLite file in the
  * folder; otherwise the folder gets a copy of configs/hydra.cfg whose store line is store_setting, with each of the
- * NULL-terminated overrides ("tick = \"1s\";") replacing the line that sets the same name. Then the keys alice
- * (ingest,read,approve) and viewer (read) are created with `hydra keys create`. */
+ * NULL-terminated overrides ("tick = \"1s\";") replacing the line that sets the same name, or added at the end when
+ * no line does (at most 32). Then the keys alice (ingest,read,approve) and viewer (read) are created with
+ * `hydra keys create`. */
 int daemon_prepare(daemon_run *d, const char *store_setting, const char *const *overrides);
+/* A second replica of first: a folder and a log of its own, the same config (so the same store) and the same keys. */
+int daemon_prepare_replica(daemon_run *d, const daemon_run *first);
 /* A folder for a daemon that runs a config of its own: config_text is written to dir/hydra.cfg (relative paths in it
  * are relative to that folder; a SQLite store's file goes there). Then the keys, as daemon_prepare makes them. */
 int daemon_prepare_config(daemon_run *d, const char *config_text);

@@ -1247,6 +1247,64 @@ static void store_test_restore_refuses_a_file_that_is_not_a_backup_and_changes_n
     unlink(junk);
 }
 
+/* ## Leadership -------------------------------------------------------------------------------------------------- */
+
+/* A second instance on the same database, as a second replica opens it. */
+static store_fixture *store_fixture_twin(const store_fixture *f)
+{
+    store_fixture *twin = calloc(1, sizeof *twin);
+    assert_non_null(twin);
+    snprintf(twin->name, sizeof twin->name, "%s", f->name);
+    snprintf(twin->settings, sizeof twin->settings, "%s", f->settings);
+    if (store_fixture_open(twin) != 0)
+        fail_msg("a second instance of store %s: %s", f->name, twin->plugin.error);
+    return twin;
+}
+
+static int leader_hold(store_fixture *f, const char *name)
+{
+    store_clear_error(f);
+    return f->ops->leader_hold(f->db, name);
+}
+
+static void store_test_of_two_instances_one_holds_the_leader_lock_until_it_releases_it(void **state)
+{
+    store_fixture *f = *state;
+    store_fixture *twin = store_fixture_twin(f);
+    assert_int_equal(leader_hold(f, "tenant acme"), 0);
+    assert_int_equal(leader_hold(twin, "tenant acme"), 1);
+    assert_int_equal(leader_hold(f, "tenant acme"), 0); /* asked again: still held, nothing changes */
+    assert_int_equal(leader_hold(twin, "tenant acme"), 1);
+    assert_int_equal(leader_hold(twin, "tenant other"), 0); /* another name is another lock */
+    assert_ok(twin, twin->ops->leader_release(twin->db, "tenant other"));
+    assert_refused(f, leader_hold(f, "tenant other")); /* one lock per instance */
+    assert_ok(f, f->ops->leader_release(f->db, "tenant acme"));
+    assert_ok(f, f->ops->leader_release(f->db, "tenant acme")); /* releasing what is not held is no error */
+    assert_int_equal(leader_hold(twin, "tenant acme"), 0);
+    assert_int_equal(leader_hold(f, "tenant acme"), 1);
+    assert_refused(f, leader_hold(f, ""));
+    store_fixture_close(twin);
+    free(twin);
+}
+
+/* The lock goes with its holder: a follower takes over once the leader's instance is gone, without a release. */
+static void store_test_the_leader_lock_is_free_once_its_holder_is_destroyed(void **state)
+{
+    store_fixture *f = *state;
+    store_fixture *twin = store_fixture_twin(f);
+    assert_int_equal(leader_hold(twin, "tenant acme"), 0);
+    assert_int_equal(leader_hold(f, "tenant acme"), 1);
+    store_fixture_close(twin);
+    free(twin);
+    int held = 1;
+    for (int i = 0; i < 50 && held == 1; i++) { /* the server ends the session right after the socket closes */
+        held = leader_hold(f, "tenant acme");
+        if (held == 1)
+            usleep(20 * 1000);
+    }
+    assert_int_equal(held, 0);
+}
+
 #define STORE_SUITE_TEST(name, setup, teardown) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 #define STORE_SUITE_TESTS(setup, teardown)                                                                         \
@@ -1287,6 +1345,8 @@ static void store_test_restore_refuses_a_file_that_is_not_a_backup_and_changes_n
     STORE_SUITE_TEST(store_test_backup_then_restore_brings_back_that_moment, setup, teardown),                     \
     STORE_SUITE_TEST(store_test_restore_refuses_a_file_that_is_not_a_backup_and_changes_nothing, setup, teardown),    \
     STORE_SUITE_TEST(store_test_aggregates_per_hour_and_day_are_computed_by_the_store, setup, teardown),           \
-    STORE_SUITE_TEST(store_test_a_paused_service_stays_paused_until_resumed_and_across_reopening, setup, teardown)
+    STORE_SUITE_TEST(store_test_a_paused_service_stays_paused_until_resumed_and_across_reopening, setup, teardown), \
+    STORE_SUITE_TEST(store_test_of_two_instances_one_holds_the_leader_lock_until_it_releases_it, setup, teardown), \
+    STORE_SUITE_TEST(store_test_the_leader_lock_is_free_once_its_holder_is_destroyed, setup, teardown)
 
 #endif

@@ -148,3 +148,21 @@ double support_sample_value(const char *exposition, const char *series)
             return strtod(line + length + 1, NULL);
     return 0;
 }
+
+char *support_read_file(const char *path)
+{
+    FILE *file = fopen(path, "rb");
+    if (!file)
+        return NULL;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *sink = open_memstream(&text, &size);
+    char chunk[8192];
+    size_t got;
+    while (sink && (got = fread(chunk, 1, sizeof chunk, file)) > 0)
+        fwrite(chunk, 1, got, sink);
+    fclose(file);
+    if (sink)
+        fclose(sink);
+    return text;
+}

@@ -50,6 +50,8 @@ void support_forecast_free(hydra_forecast *forecast);
 
 /* Writes text to a new file under /tmp and returns its path (one of a few static buffers: copy it to keep it). */
 const char *support_write_temp(const char *text);
+/* A whole file as a string (the caller frees it), or NULL when it cannot be read. */
+char *support_read_file(const char *path);
 
 /* Runs a shell command line; returns its exit status and its stdout+stderr (static buffer). */
 int support_run(const char *command_line, const char **output);

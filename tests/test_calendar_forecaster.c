@@ -3,6 +3,7 @@
  * guarantees (never below zero, ordered intervals, components that add up); settings are checked with clear words. */
 #include "support.h"
 
+#include "calendar.h"
 #include "scenario.h"
 
 #include <math.h>
@@ -251,6 +252,44 @@ static void test_calendar_needs_an_observed_sample(void **state)
     support_plugin_close(&plugin);
 }
 
+/* A model says in words where a time falls: minutes from the nearest of Imsak and Maghrib, as the simulator's
+ * calendar computes them, and the night of Ramadan; an ordinary day has nothing to add to the numbers. */
+static void test_calendar_explains_a_time_in_words(void **state)
+{
+    (void)state;
+    support_plugin plugin;
+    plugin_instance *instance = open_forecaster(&plugin, "calendar", CAIRO);
+    hydra_series empty = {NULL, 0, local_midnight("2027-03-01", 2.0), 60};
+    void *model = instance_model_open(instance, &empty);
+    assert_non_null(model);
+    calendar_location cairo = {30.0444, 31.2357, 2.0, CALENDAR_METHOD_EGYPTIAN, 0};
+    calendar_day_times day27;
+    assert_int_equal(calendar_prayer_times(&cairo, 2027, 3, 6, &day27), 0); /* 27 Ramadan 1448 */
+    char words[160], expected[160];
+
+    double suhoor = floor(day27.imsak / 60) * 60 - 35 * 60;
+    assert_int_equal(calendar_ramadan_night(suhoor, &cairo), 27);
+    double minutes = 0;
+    assert_int_equal(calendar_minutes_relative(suhoor, &cairo, CALENDAR_IMSAK, &minutes), 0);
+    assert_int_equal(instance_model_explain(instance, model, suhoor, words, sizeof words), 0);
+    snprintf(expected, sizeof expected, "%.0f min before Imsak, night 27 of Ramadan (Laylat al-Qadr)", -minutes);
+    assert_string_equal(words, expected);
+
+    double iftar = day27.maghrib + 20 * 60; /* the evening belongs to the next night */
+    assert_int_equal(instance_model_explain(instance, model, iftar, words, sizeof words), 0);
+    assert_string_equal(words, "20 min after Maghrib, night 28 of Ramadan, in the last ten nights");
+
+    double noon = day27.dhuhr; /* nearer to Maghrib than Imsak in March: hours before it */
+    assert_int_equal(instance_model_explain(instance, model, noon, words, sizeof words), 0);
+    assert_contains(words, "before Maghrib, day 27 of Ramadan");
+
+    double ordinary = local_midnight("2027-04-20", 2.0) + 12 * 3600;
+    assert_int_equal(instance_model_explain(instance, model, ordinary, words, sizeof words), 0);
+    assert_string_equal(words, "");
+    instance_model_close(instance, model);
+    support_plugin_close(&plugin);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -259,6 +298,7 @@ int main(void)
         cmocka_unit_test(test_calendar_forecast_keeps_guarantees),
         cmocka_unit_test(test_calendar_rejects_bad_settings),
         cmocka_unit_test(test_calendar_needs_an_observed_sample),
+        cmocka_unit_test(test_calendar_explains_a_time_in_words),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -322,6 +322,26 @@ static void test_config_reads_and_checks_the_rate_limit(void **state)
                     "api.rate_limit.requests_per_second: must be a number");
 }
 
+/* leader.retry: how often a follower asks for the lead; 5 s unless set, and checked like any duration. */
+static void test_config_reads_and_checks_the_leader_retry(void **state)
+{
+    (void)state;
+    char error[2048] = "";
+    hydra_config config;
+    write_config("leader = { retry = \"2s\"; };");
+    assert_int_equal(config_load(&config, config_path, error, sizeof error), 0);
+    assert_true(config.leader_retry_seconds == 2);
+    config_free(&config);
+    unlink(config_path);
+    write_config("");
+    assert_int_equal(config_load(&config, config_path, error, sizeof error), 0);
+    assert_true(config.leader_retry_seconds == 5);
+    config_free(&config);
+    unlink(config_path);
+    assert_contains(expect_error("leader = { retry = \"0s\"; };"), ":6: leader.retry: must be between 1s and 3600s");
+    assert_contains(expect_error("leader = { retyr = 3; };"), "leader.retyr: unknown setting (allowed here: retry)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -342,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_config_reports_unknown_plugin_setting_at_open),
         cmocka_unit_test(test_config_missing_file_is_an_error),
         cmocka_unit_test(test_config_reads_and_checks_the_rate_limit),
+        cmocka_unit_test(test_config_reads_and_checks_the_leader_retry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,7 +25,17 @@ typedef struct fixture {
     plugin_set plugins;
     policy *policy;
     controller *controller;
+    bool refuse;                   /* the stand-in store refuses every move to refuse_to */
+    recommendation_state refuse_to;
 } fixture;
+
+/* The store's part in the daemon: it writes nothing for a change already recorded, and refuses a move when told
+ * to, as when another replica moved the recommendation first. */
+static int store_stand_in(void *context, const recommendation_event *event)
+{
+    const fixture *f = context;
+    return f->refuse && !event->recorded && event->from != event->to && event->to == f->refuse_to ? 1 : 0;
+}
 
 /* Opens a controller on config_format, in which "%1$s" is the build folder (absolute), under the bundled policy
  * policy_name (NULL: none, so every change asks a person). */
@@ -51,7 +61,7 @@ static void fixture_open_config(fixture *f, const char *policy_name, const char 
     f->policy = policy_open(policy_path, &options, error, sizeof error);
     free(policy_path);
     assert_non_null(f->policy);
-    controller_setup setup = {&f->config, &f->plugins, f->policy, &f->clock, NULL, "rec", NULL, NULL};
+    controller_setup setup = {&f->config, &f->plugins, f->policy, &f->clock, NULL, "rec", store_stand_in, f};
     f->controller = controller_create(&setup, error, sizeof error);
     if (!f->controller)
         fail_msg("%s", error);
@@ -446,9 +456,64 @@ static void test_controller_questions_carry_approve_and_reject_links(void **stat
     fixture_close(&f);
 }
 
+/* Another replica moved the recommendation to executing first (the store refused this one's move): its scaler is
+ * not called, now or at a later tick, and once the store's state is adopted the recommendation is let go. */
+static void test_controller_executes_nothing_the_store_refused(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_open(&f, "always_ask.lua");
+    support_log_start();
+    minute(&f, T0, 1000);
+    recommendation *rec = last_rec(&f);
+    assert_int_equal(rec->state, REC_PENDING);
+    f.refuse = true;
+    f.refuse_to = REC_EXECUTING;
+    assert_int_equal(controller_decide(f.controller, rec->id, true, "alice", "go", T0 + 70), 0);
+    assert_int_equal(rec->state, REC_APPROVED);
+    minute(&f, T0 + 60, 1000);
+    assert_int_equal(rec->state, REC_APPROVED);
+    assert_null(strstr(support_log_text(), "would scale"));
+    assert_int_equal(controller_adopt(f.controller, rec->id, REC_EXECUTING, "alice", "", T0 + 71, T0 + 130), 0);
+    assert_int_equal(rec->state, REC_EXECUTING);
+    f.refuse = false;
+    minute(&f, T0 + 120, 1000);
+    assert_null(strstr(support_log_text(), "would scale"));
+    support_log_stop();
+    fixture_close(&f);
+}
+
+/* An approval made through another replica is taken as it was made (who, when, why), heard of by the notifiers, and
+ * executed at once; adopting it again changes nothing. */
+static void test_controller_adopts_an_approval_made_elsewhere_and_executes_it(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_open(&f, "always_ask.lua");
+    support_log_start();
+    minute(&f, T0, 1000);
+    recommendation *rec = last_rec(&f);
+    f.refuse = true;
+    f.refuse_to = REC_APPROVED; /* already in the store: adopting must not write it again */
+    assert_int_equal(controller_adopt(f.controller, rec->id, REC_APPROVED, "bob", "via replica 2", T0 + 90, T0 + 100),
+                     0);
+    assert_int_equal(rec->state, REC_EXECUTED);
+    assert_string_equal(rec->decided_by, "bob");
+    assert_string_equal(rec->decision_reason, "via replica 2");
+    assert_true(rec->decided_at == T0 + 90);
+    assert_contains(support_log_text(), "approved target=web replicas=2 -> 13");
+    assert_contains(support_log_text(), "would scale web from 2 to 13 (recommendation rec-000001, approved by bob)");
+    assert_int_equal(controller_adopt(f.controller, rec->id, REC_EXECUTED, "scaler", "", T0 + 90, T0 + 100), -1);
+    assert_int_equal(controller_adopt(f.controller, "rec-nope", REC_APPROVED, "bob", "", T0 + 90, T0 + 100), -1);
+    support_log_stop();
+    fixture_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_controller_executes_nothing_the_store_refused),
+        cmocka_unit_test(test_controller_adopts_an_approval_made_elsewhere_and_executes_it),
         cmocka_unit_test(test_controller_asks_then_executes_when_approved),
         cmocka_unit_test(test_controller_expires_unanswered_requests),
         cmocka_unit_test(test_controller_rejection_quiets_the_target),

@@ -20,12 +20,27 @@ typedef struct event_log {
     size_t count;
 } event_log;
 
-static void record_event(void *context, const recommendation_event *event)
+static int record_event(void *context, const recommendation_event *event)
 {
     event_log *log = context;
     if (log->count < 16)
-        format_into(log->lines[log->count++], 128, "%s %s->%s by %s", event->rec->id,
-                    recommendation_state_name(event->from), recommendation_state_name(event->to), event->by);
+        format_into(log->lines[log->count++], 128, "%s %s->%s by %s%s", event->rec->id,
+                    recommendation_state_name(event->from), recommendation_state_name(event->to), event->by,
+                    event->recorded ? " (recorded)" : "");
+    return 0;
+}
+
+static int refuse_all(void *context, const recommendation_event *event)
+{
+    (void)context, (void)event;
+    return -1;
+}
+
+/* A store that already holds a newer state than the one the change starts from, as another replica left it. */
+static int refuse_from_approved(void *context, const recommendation_event *event)
+{
+    (void)context;
+    return event->from == REC_PENDING && event->to == REC_EXPIRED ? 1 : 0;
 }
 
 static recommendation draft(int from, int to, recommendation_state state)
@@ -78,6 +93,46 @@ static void test_recommendation_refuses_transitions_outside_the_machine(void **s
     assert_int_equal(rec->state, REC_EXPIRED);
     d.state = REC_EXECUTED;
     assert_null(recommendation_add(&book, &d, "p", "")); /* only pending or approved can be created */
+    recommendation_book_free(&book);
+}
+
+/* The listener (the store) refused the expiry: the book keeps the recommendation exactly as it was, and the change
+ * another replica recorded is then adopted, heard of as recorded. */
+static void test_recommendation_a_refused_change_is_undone_and_a_recorded_one_adopted(void **state)
+{
+    (void)state;
+    recommendation_book book;
+    recommendation_book_init(&book, "rec");
+    recommendation d = draft(4, 12, REC_PENDING);
+    recommendation *rec = recommendation_add(&book, &d, "p", "why");
+    recommendation_book_listen(&book, refuse_from_approved, NULL);
+    assert_int_equal(recommendation_transition(&book, rec, REC_EXPIRED, 1900, "expiry", "late"), -1);
+    assert_int_equal(rec->state, REC_PENDING);
+    assert_true(rec->decided_at == 0);
+    assert_string_equal(rec->decided_by, "");
+    event_log log = {0};
+    recommendation_book_listen(&book, record_event, &log);
+    assert_int_equal(recommendation_adopt(&book, rec, REC_APPROVED, 1800, "bob", "via replica 2"), 0);
+    assert_int_equal(rec->state, REC_APPROVED);
+    assert_true(rec->decided_at == 1800);
+    assert_string_equal(rec->decided_by, "bob");
+    assert_string_equal(log.lines[0], "rec-000001 pending->approved by bob (recorded)");
+    recommendation_book_free(&book);
+}
+
+/* A creation the store did not take is not kept: the book holds only what the store holds. */
+static void test_recommendation_a_refused_creation_is_not_kept(void **state)
+{
+    (void)state;
+    recommendation_book book;
+    recommendation_book_init(&book, "rec");
+    recommendation_book_listen(&book, refuse_all, NULL);
+    recommendation d = draft(4, 12, REC_PENDING);
+    assert_null(recommendation_add(&book, &d, "p", "why"));
+    assert_int_equal(book.count, 0);
+    assert_null(recommendation_find(&book, "rec-000001"));
+    recommendation_book_listen(&book, NULL, NULL);
+    assert_string_equal(recommendation_add(&book, &d, "p", "why")->id, "rec-000002"); /* an id is never reused */
     recommendation_book_free(&book);
 }
 
@@ -195,6 +250,8 @@ int main(void)
         cmocka_unit_test(test_recommendation_walks_the_happy_path_with_events),
         cmocka_unit_test(test_recommendation_refuses_transitions_outside_the_machine),
         cmocka_unit_test(test_recommendation_auto_approved_enters_at_approved),
+        cmocka_unit_test(test_recommendation_a_refused_change_is_undone_and_a_recorded_one_adopted),
+        cmocka_unit_test(test_recommendation_a_refused_creation_is_not_kept),
         cmocka_unit_test(test_policy_default_approves_small_asks_large_rejects_over_budget),
         cmocka_unit_test(test_policy_always_ask_and_auto),
         cmocka_unit_test(test_policy_errors_mean_ask_and_are_counted),

@@ -214,6 +214,8 @@ static void test_simulate_bad_flags_exit_2(void **state)
 /* ## Behaviour on the bundled scenarios -------------------------------------------------------------------------- */
 
 /* configs/hydra.cfg with its relative paths made absolute and `extra` added to every target. */
+/* The default config with one more setting on its target, or one replaced: `extra`'s setting wins over the
+ * target's own of the same name. */
 static const char *config_variant(const char *extra)
 {
     FILE *in = fopen("configs/hydra.cfg", "r");
@@ -222,7 +224,11 @@ static const char *config_variant(const char *extra)
     FILE *out = fopen(path, "w");
     char cwd[1024], line[1024];
     assert_non_null(getcwd(cwd, sizeof cwd));
+    size_t key_length = strcspn(extra, " =");
     while (fgets(line, sizeof line, in)) {
+        const char *setting = line + strspn(line, " ");
+        if (setting != line && strncmp(setting, extra, key_length) == 0 && setting[key_length] == ' ')
+            continue;
         char *relative = strstr(line, "\"../");
         if (relative) {
             *relative = '\0';
@@ -257,6 +263,28 @@ static void test_simulate_predictive_beats_reactive_on_ramadan(void **state)
     assert_true(p_cost <= 1.15 * r_cost);
     json_decref(predictive);
     json_decref(reactive);
+}
+
+/* With the calendar forecaster, a Suhoor scale-up says why in the calendar's words. */
+static void test_simulate_reasons_quote_the_calendar(void **state)
+{
+    (void)state;
+    const char *calendar_config = config_variant("forecaster = \"calendar\";");
+    const char *decisions = temp_path(".csv");
+    char *args = xasprintf("scripts/scenarios/ramadan.lua --days 10 --quiet --config %s --decisions %s", calendar_config,
+                           decisions);
+    const char *output;
+    int status = simulate(args, &output);
+    free(args);
+    unlink(calendar_config);
+    assert_int_equal(status, 0);
+    char *text = support_read_file(decisions);
+    unlink(decisions);
+    assert_non_null(text);
+    assert_contains(text, "min before Imsak, night ");
+    assert_contains(text, "of Ramadan");
+    assert_contains(text, "on the load now) comes ");
+    free(text);
 }
 
 static void test_simulate_always_ask_loses_more_when_operator_sleeps_through_suhoor(void **state)
@@ -454,6 +482,7 @@ int main(void)
         cmocka_unit_test(test_simulate_reports_bad_scenario_fields),
         cmocka_unit_test(test_simulate_bad_flags_exit_2),
         cmocka_unit_test(test_simulate_predictive_beats_reactive_on_ramadan),
+        cmocka_unit_test(test_simulate_reasons_quote_the_calendar),
         cmocka_unit_test(test_simulate_always_ask_loses_more_when_operator_sleeps_through_suhoor),
         cmocka_unit_test(test_simulate_suhoor_scale_ups_are_asked_early_enough),
         cmocka_unit_test(test_simulate_compare_prints_policies_side_by_side),

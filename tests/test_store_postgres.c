@@ -462,6 +462,42 @@ static void test_postgres_a_server_stopped_during_a_large_append_keeps_it_whole(
     }
 }
 
+/* The lock lives in a session of its own, seen in pg_stat_activity; when that session is killed (an operator, a
+ * restart, a network cut) the holder hears it at its next call and no longer holds the lock, while a second
+ * instance may take it; the first gets it back only once it is free again. */
+static void test_postgres_a_leader_whose_lock_session_is_killed_knows_it_has_lost(void **state)
+{
+    store_fixture *f = *state;
+    store_fixture *twin = store_fixture_twin(f);
+    assert_int_equal(leader_hold(f, "tenant acme"), 0);
+    assert_string_equal(sql(f->scratch, "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+                                        " WHERE l.locktype = 'advisory' AND a.application_name = 'hydra leader tenant acme'"),
+                        "1\n");
+    sql(f->scratch, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE application_name = 'hydra leader tenant acme'");
+    assert_int_equal(leader_hold(f, "tenant acme"), -1);
+    assert_contains(store_error(f), "unavailable: leader_hold: lost the lock's connection");
+    assert_int_equal(leader_hold(twin, "tenant acme"), 0);
+    assert_int_equal(leader_hold(f, "tenant acme"), 1);
+    assert_ok(twin, twin->ops->leader_release(twin->db, "tenant acme"));
+    assert_int_equal(leader_hold(f, "tenant acme"), 0);
+    store_fixture_close(twin);
+    free(twin);
+}
+
+/* With the server down, the holder cannot prove it holds the lock: -1, and it holds nothing until it is back. */
+static void test_postgres_a_server_restart_takes_the_lock_and_it_can_be_taken_again(void **state)
+{
+    store_fixture *f = *state;
+    assert_int_equal(leader_hold(f, "tenant acme"), 0);
+    server_set("down");
+    assert_int_equal(leader_hold(f, "tenant acme"), -1);
+    assert_contains(store_error(f), "unavailable: leader_hold");
+    assert_int_equal(leader_hold(f, "tenant acme"), -1); /* cannot connect */
+    server_set("up");
+    assert_int_equal(leader_hold(f, "tenant acme"), 0);
+}
+
 #define POSTGRES_TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 /* ## Group commit ------------------------------------------------------------------------------------------------- */
@@ -528,6 +564,8 @@ int main(void)
         POSTGRES_TEST(test_postgres_the_first_call_after_a_restart_succeeds),
         POSTGRES_TEST(test_postgres_a_server_stopped_during_a_large_append_keeps_it_whole),
         POSTGRES_TEST(test_postgres_appends_waiting_together_keep_each_tenants_samples),
+        POSTGRES_TEST(test_postgres_a_leader_whose_lock_session_is_killed_knows_it_has_lost),
+        POSTGRES_TEST(test_postgres_a_server_restart_takes_the_lock_and_it_can_be_taken_again),
     };
     return cmocka_run_group_tests_name("store postgres", tests, server_start, server_stop);
 }

@@ -61,6 +61,8 @@ typedef enum hydra_metric_type {
 struct lua_State;
 typedef struct hydra_script hydra_script;
 typedef struct hydra_host hydra_host;
+typedef struct hydra_series hydra_series;
+typedef struct hydra_forecast hydra_forecast;
 
 /* ## Host API: one table per plugin instance, valid from create() until destroy() returns. */
 struct hydra_host {
@@ -104,19 +106,28 @@ struct hydra_host {
     int (*script_call)(hydra_script *script, int nargs, int nresults);
     void (*script_close)(hydra_script *script);
 
+    /* Other forecasters of the same controller, for a forecaster built from others (an ensemble). forecaster_find
+     * returns a handle to the instance of that name, valid until destroy(), or NULL with set_error (no such
+     * forecaster, or the caller itself); forecaster_predict runs its predict() on borrowed history and the
+     * caller's forecast arrays, with its error, when it fails, set as the caller's. Call find after create(), as
+     * instances later in the config do not exist yet during it. */
+    const void *(*forecaster_find)(const hydra_host *host, const char *instance);
+    int (*forecaster_predict)(const hydra_host *host, const void *forecaster, const hydra_series *history,
+                              hydra_forecast *out);
+
     void *host_private; /* the host's; do not touch */
-    void *reserved[8];  /* room to grow without moving the fields above */
+    void *reserved[6];  /* room to grow without moving the fields above */
 };
 
 /* ## Data shared by several kinds */
 
 /* An evenly spaced series; a missing sample is NAN. */
-typedef struct hydra_series {
+struct hydra_series {
     const double *values;
     size_t count;
     double start; /* Unix seconds of values[0] */
     double step;  /* seconds between two samples */
-} hydra_series;
+};
 
 typedef struct hydra_sample {
     const char *service;
@@ -135,7 +146,7 @@ typedef int (*hydra_sample_sink)(void *context, const hydra_sample *sample);
 
 /* The caller allocates every array with `horizon` elements; the plugin fills them.
  * Step i (0-based) forecasts the time history.start + (history.count + i) * history.step. */
-typedef struct hydra_forecast {
+struct hydra_forecast {
     size_t horizon;
     double *mean;
     double *lower80, *upper80;
@@ -144,7 +155,7 @@ typedef struct hydra_forecast {
     size_t component_count;
     char component_names[HYDRA_FORECAST_MAX_COMPONENTS][HYDRA_COMPONENT_NAME_MAX];
     double *components[HYDRA_FORECAST_MAX_COMPONENTS];
-} hydra_forecast;
+};
 
 typedef struct hydra_forecaster_ops {
     uint32_t size; /* sizeof(hydra_forecaster_ops) */
@@ -159,6 +170,11 @@ typedef struct hydra_forecaster_ops {
     int (*model_observe)(void *model, double value);
     int (*model_forecast)(void *model, hydra_forecast *out);
     void (*model_close)(void *model);
+
+    /* Optional: what a model expects at time `at` and why, in words a person reads in a recommendation's reason
+     * ("35 min before Imsak, night 27 of Ramadan"). Writes a NUL-terminated text (empty when there is nothing to
+     * say beyond the numbers) and returns 0, or -1 with set_error. */
+    int (*model_explain)(void *model, double at, char *text, size_t size);
 } hydra_forecaster_ops;
 
 /* ## Anomaly detector */
@@ -377,6 +393,14 @@ typedef struct hydra_store_ops {
      * it is new; list_services walks a tenant's services by name. */
     int (*set_service_paused)(void *state, const hydra_service_record *record);
     int (*list_services)(void *state, const char *tenant, hydra_service_visitor visit, void *context);
+    /* Mandatory. Leadership among replicas sharing the database: one of them runs the controller. leader_hold takes
+     * the lock called name when it is free, or confirms that this instance still holds it: 0 when it holds it now,
+     * 1 when another holds it, -1 when the store cannot tell (set_error says why) — the instance then no longer
+     * holds it and the caller must act as a follower. The lock goes with the instance: released by leader_release,
+     * by destroy, and when the process dies (so a follower can take over without waiting for a lease to run out).
+     * Called again every few seconds; each call is cheap (one round trip at most). */
+    int (*leader_hold)(void *state, const char *name);
+    int (*leader_release)(void *state, const char *name);
 } hydra_store_ops;
 
 /* ## Source */

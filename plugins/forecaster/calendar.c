@@ -26,6 +26,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -272,6 +273,16 @@ static bool prayer_seconds(const Prayer *prayer, double *seconds)
 
 /* Imsak, Fajr and Maghrib of a local day in Unix seconds; false near the poles when one does not happen. libitl
  * gives clock times modulo a day, so each is placed on the side of Dhuhr it belongs to. */
+/* libitl (0.8) keeps a per-call cache of the sun's position in a stack variable it never initialises, and reuses
+ * it when that garbage matches the day asked about: a value left on the stack by an earlier call can give a wrong
+ * Imsak or none at all. Zeroing the stack the call is about to use makes the cache miss, as it should. */
+static __attribute__((noinline)) void scrub_stack_for_libitl(void)
+{
+    char area[16384];
+    explicit_bzero(area, sizeof area);
+    __asm__ volatile("" : : "r"(area) : "memory");
+}
+
 static bool prayer_times_of(const calendar_config *config, long long day, day_info *info)
 {
     Location place = {.degreeLong = config->longitude, .degreeLat = config->latitude, .gmtDiff = config->utc_offset,
@@ -282,7 +293,9 @@ static bool prayer_times_of(const calendar_config *config, long long day, day_in
     struct tm civil = civil_of_day(day);
     Date date = {.day = civil.tm_mday, .month = civil.tm_mon + 1, .year = civil.tm_year + 1900};
     Prayer imsak, prayers[6]; /* Fajr, Shurooq, Dhuhr, Asr, Maghrib, Isha */
+    scrub_stack_for_libitl();
     getImsaak(&place, &method, &date, &imsak);
+    scrub_stack_for_libitl();
     getPrayerTimes(&place, &method, &date, prayers);
     double at_imsak, at_fajr, at_dhuhr, at_maghrib;
     if (!prayer_seconds(&imsak, &at_imsak) || !prayer_seconds(&prayers[0], &at_fajr) ||
@@ -630,6 +643,59 @@ static int calendar_model_observe(void *opaque, double value)
     return 0;
 }
 
+/* "35 min before Imsak" or "1 h 5 min after Maghrib": the nearest anchor of the day, as the profile reads it. */
+static size_t describe_anchor(const day_info *info, double t, char *text, size_t size)
+{
+    double anchors[3] = {info->imsak, info->maghrib, info->imsak + SECONDS_PER_DAY};
+    static const char *const names[3] = {"Imsak", "Maghrib", "Imsak"};
+    size_t nearest = 0;
+    for (size_t a = 1; a < 3; a++)
+        if (fabs(t - anchors[a]) < fabs(t - anchors[nearest]))
+            nearest = a;
+    long long minutes = llround(fabs(t - anchors[nearest]) / 60);
+    const char *side = t < anchors[nearest] ? "before" : "after";
+    int written = minutes == 0 ? snprintf(text, size, "at %s", names[nearest])
+                  : minutes < 60
+                      ? snprintf(text, size, "%lld min %s %s", minutes, side, names[nearest])
+                      : snprintf(text, size, "%lld h %lld min %s %s", minutes / 60, minutes % 60, side, names[nearest]);
+    return written < 0 ? 0 : (size_t)written < size ? (size_t)written : size - 1;
+}
+
+/* Words for the part of the month a time falls in, with the night or day number. */
+static void describe_part(const day_info *info, const position *at, double t, char *text, size_t size)
+{
+    int night = t >= info->maghrib ? info->next_ramadan_day : t < info->fajr ? info->ramadan_day : 0;
+    switch (at->part) {
+    case PART_RAMADAN_DAY: snprintf(text, size, "day %d of Ramadan", info->ramadan_day); break;
+    case PART_RAMADAN_NIGHT: snprintf(text, size, "night %d of Ramadan", night); break;
+    case PART_LAST_TEN_NIGHTS: snprintf(text, size, "night %d of Ramadan, in the last ten nights", night); break;
+    case PART_NIGHT_27: snprintf(text, size, "night 27 of Ramadan (Laylat al-Qadr)"); break;
+    case PART_LAST_DAY: snprintf(text, size, "the last day of Ramadan (Zakat al-Fitr)"); break;
+    case PART_EID: snprintf(text, size, "Eid al-Fitr"); break;
+    default: text[0] = '\0'; break;
+    }
+}
+
+static int calendar_model_explain(void *opaque, double t, char *text, size_t size)
+{
+    calendar_model *model = opaque;
+    if (!text || size == 0)
+        return 0;
+    text[0] = '\0';
+    long long day = floor_div(t + model->config.utc_offset * 3600, SECONDS_PER_DAY);
+    const day_info *info = day_lookup(model, day);
+    position at = position_of(model, t);
+    if (!info->has_times || at.profile == PROFILE_DAILY)
+        return 0; /* an ordinary day: the daily season says it all */
+    size_t used = describe_anchor(info, t, text, size);
+    if (used + 3 < size && at.part != PART_ORDINARY) {
+        memcpy(text + used, ", ", 3);
+        used += 2;
+        describe_part(info, &at, t, text + used, size - used);
+    }
+    return 0;
+}
+
 static int calendar_model_forecast(void *opaque, hydra_forecast *out)
 {
     calendar_model *model = opaque;
@@ -661,6 +727,7 @@ static const hydra_forecaster_ops calendar_ops = {
     .model_observe = calendar_model_observe,
     .model_forecast = calendar_model_forecast,
     .model_close = calendar_model_close,
+    .model_explain = calendar_model_explain,
 };
 
 static const hydra_plugin_descriptor calendar_descriptor = {

@@ -959,10 +959,10 @@ static void *docker_create(const hydra_host *host)
     }
     self->actions_metric = host->metric_register(host, "scale_actions_total", "Replica counts changed on the Engine",
                                                  HYDRA_METRIC_COUNTER);
-    self->conflicts_metric = host->metric_register(host, "version_conflicts_total",
+    self->conflicts_metric = host->metric_register(host, "docker_version_conflicts_total",
                                                    "Swarm updates refused as out of sequence, then read again",
                                                    HYDRA_METRIC_COUNTER);
-    self->retries_metric = host->metric_register(host, "engine_retries_total",
+    self->retries_metric = host->metric_register(host, "docker_engine_retries_total",
                                                  "Tries again after the Engine could not answer", HYDRA_METRIC_COUNTER);
     return self;
 }

@@ -23,7 +23,11 @@
  * mutex is released, on a result already read, so a visitor may call the store again. When the server is gone the
  * error starts with "unavailable: " and the next call reconnects (PQreset). Appends without an idempotency key
  * that wait for the connection together are written in one transaction (group commit). Every statement is parameterised; the
- * only SQL assembled at run time is built by the server (format() with %I/%L) from times this file computed. */
+ * only SQL assembled at run time is built by the server (format() with %I/%L) from times this file computed.
+ *
+ * Leadership: a session advisory lock (pg_try_advisory_lock) held on a second connection of its own, named
+ * "hydra leader NAME" in pg_stat_activity. The server drops the lock with the session: when the holder exits or dies,
+ * at once; when its host vanishes, once the server's TCP keepalives give up (set to about 30 s on that session). */
 #include <hydra/plugin.h>
 
 #include "../common/store_rules.h"
@@ -81,6 +85,11 @@ typedef struct pg_store {
     struct append_waiter *queue;
     bool writing;
     const char *pg_bin; /* folder of pg_dump and pg_restore; "" for $PATH */
+    const char *conninfo; /* borrowed from the host until destroy */
+    pthread_mutex_t leader_lock;
+    PGconn *leader_conn;  /* the lock's own session: NULL until first asked, and after it was lost */
+    bool leader_held;
+    char leader_name[128];
 } pg_store;
 
 /* ## Parameters: every value goes to the server as a parameter; numbers are formatted here ---------------------- */
@@ -2108,11 +2117,11 @@ static void notice_to_log(void *context, const char *message)
 
 /* Our defaults come first so that the same keys in the user's conninfo (expanded from dbname) win. The connect
  * timeout and TCP keepalives keep a call from hanging on a host that went away: the API answers 503 instead. */
-static PGconn *connect_to(const hydra_host *host, const char *conninfo)
+static PGconn *connect_to(const hydra_host *host, const char *conninfo, const char *application_name)
 {
     const char *const keys[] = {"connect_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count",
-                                "application_name", "client_encoding", "dbname", NULL};
-    const char *const values[] = {"10", "30", "10", "3", "hydra", "UTF8", conninfo, NULL};
+                                "tcp_user_timeout", "application_name", "client_encoding", "dbname", NULL};
+    const char *const values[] = {"10", "30", "10", "3", "30000", application_name, "UTF8", conninfo, NULL};
     PGconn *conn = PQconnectdbParams(keys, values, 1);
     if (!conn) {
         host->set_error(host, "unavailable: cannot connect: out of memory");
@@ -2130,13 +2139,120 @@ static PGconn *connect_to(const hydra_host *host, const char *conninfo)
     return conn;
 }
 
+/* ## Leadership: a session advisory lock on a connection of its own ------------------------------------------
+ *
+ * Not on the main connection: that one is reset whenever the server hiccups, and a reset would drop the lock behind
+ * the daemon's back. Here a lost connection is reported, so the daemon steps down before anything else can happen. */
+
+/* The lock's key: FNV-1a (64 bits) of "hydra leader NAME", the same in every replica and every release. */
+static long long leader_key(const char *name)
+{
+    uint64_t hash = 14695981039346656037ull;
+    for (const char *c = "hydra leader "; *c; c++)
+        hash = (hash ^ (unsigned char)*c) * 1099511628211ull;
+    for (const char *c = name; *c; c++)
+        hash = (hash ^ (unsigned char)*c) * 1099511628211ull;
+    return (long long)hash;
+}
+
+static void leader_drop(pg_store *self)
+{
+    PQfinish(self->leader_conn);
+    self->leader_conn = NULL;
+    self->leader_held = false;
+}
+
+/* The server forgets a session whose host vanished after keepalives of 10 + 5 x 4 s (ignored on a unix socket). */
+static int leader_connect(pg_store *self, const char *name)
+{
+    char application[64];
+    snprintf(application, sizeof application, "hydra leader %s", name);
+    if (!(self->leader_conn = connect_to(self->host, self->conninfo, application)))
+        return -1;
+    PGresult *set = PQexec(self->leader_conn, "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5;"
+                                              " SET tcp_keepalives_count = 4");
+    bool ok = PQresultStatus(set) == PGRES_COMMAND_OK;
+    PQclear(set);
+    if (!ok) {
+        self->host->set_error(self->host, "unavailable: leader_hold: %s", PQerrorMessage(self->leader_conn));
+        leader_drop(self);
+        return -1;
+    }
+    return 0;
+}
+
+/* Holding: one round trip proves the session (and so the lock) is still there. Not holding: try to take it. */
+static int leader_hold_locked(pg_store *self, const char *name)
+{
+    if (self->leader_held && strcmp(self->leader_name, name) != 0)
+        return invalid(self, "leader_hold: this instance holds '%s' already, not '%s'", self->leader_name, name);
+    if (!self->leader_conn && leader_connect(self, name) != 0)
+        return -1;
+    params p = {.count = 0};
+    param_int(&p, leader_key(name));
+    PGresult *result = self->leader_held ? PQexec(self->leader_conn, "SELECT true")
+                                         : PQexecParams(self->leader_conn, "SELECT pg_try_advisory_lock($1::bigint)", 1,
+                                                        NULL, p.values, NULL, NULL, 0);
+    if (PQresultStatus(result) != PGRES_TUPLES_OK || PQntuples(result) != 1) {
+        char message[1024];
+        snprintf(message, sizeof message, "%s", PQerrorMessage(self->leader_conn));
+        message[strcspn(message, "\n")] = '\0';
+        self->host->set_error(self->host, "unavailable: leader_hold: %s the lock's connection: %s",
+                              self->leader_held ? "lost" : "cannot use", message);
+        PQclear(result);
+        leader_drop(self);
+        return -1;
+    }
+    bool held = strcmp(PQgetvalue(result, 0, 0), "t") == 0;
+    PQclear(result);
+    if (held && !self->leader_held)
+        snprintf(self->leader_name, sizeof self->leader_name, "%s", name);
+    self->leader_held = held;
+    return held ? 0 : 1;
+}
+
+static int store_leader_hold(void *state, const char *name)
+{
+    pg_store *self = state;
+    if (!name || !name[0] || strlen(name) >= sizeof self->leader_name)
+        return invalid(self, "leader_hold: the lock's name must be 1 to %zu characters", sizeof self->leader_name - 1);
+    pthread_mutex_lock(&self->leader_lock);
+    int result = leader_hold_locked(self, name);
+    pthread_mutex_unlock(&self->leader_lock);
+    return result;
+}
+
+/* Unlocked by a statement, so that another replica can take it the moment this returns; if that fails, closing the
+ * session releases it too (the server ends the session a moment later). 0 also when it was not held. */
+static int store_leader_release(void *state, const char *name)
+{
+    pg_store *self = state;
+    pthread_mutex_lock(&self->leader_lock);
+    if (self->leader_held && name && strcmp(self->leader_name, name) == 0) {
+        params p = {.count = 0};
+        param_int(&p, leader_key(name));
+        PGresult *result = PQexecParams(self->leader_conn, "SELECT pg_advisory_unlock($1::bigint)", 1, NULL,
+                                        p.values, NULL, NULL, 0);
+        bool unlocked = PQresultStatus(result) == PGRES_TUPLES_OK && strcmp(PQgetvalue(result, 0, 0), "t") == 0;
+        PQclear(result);
+        if (unlocked)
+            self->leader_held = false;
+        else
+            leader_drop(self);
+    }
+    pthread_mutex_unlock(&self->leader_lock);
+    return 0;
+}
+
 static void store_destroy(void *state)
 {
     pg_store *self = state;
     if (!self)
         return;
     PQfinish(self->conn);
+    PQfinish(self->leader_conn);
     pthread_mutex_destroy(&self->lock);
+    pthread_mutex_destroy(&self->leader_lock);
     pthread_mutex_destroy(&self->queue_lock);
     pthread_cond_destroy(&self->queue_changed);
     free(self->partitions);
@@ -2154,14 +2270,15 @@ static void *store_create(const hydra_host *host)
         return NULL;
     }
     *self = (pg_store){.host = host, .retention_days = s.retention_days, .unit = unit_parse(s.partition),
-                       .retention_ran_at = -INFINITY, .pg_bin = s.pg_bin};
+                       .retention_ran_at = -INFINITY, .pg_bin = s.pg_bin, .conninfo = s.conninfo};
     if (pthread_mutex_init(&self->lock, NULL) != 0 || pthread_mutex_init(&self->queue_lock, NULL) != 0 ||
+        pthread_mutex_init(&self->leader_lock, NULL) != 0 ||
         pthread_cond_init(&self->queue_changed, NULL) != 0) {
         host->set_error(host, "cannot create a mutex");
         host->free(host, self);
         return NULL;
     }
-    self->conn = connect_to(host, s.conninfo);
+    self->conn = connect_to(host, s.conninfo, "hydra");
     if (!self->conn) {
         store_destroy(self);
         return NULL;
@@ -2193,6 +2310,8 @@ static const hydra_store_ops ops = {
     .aggregate_samples = store_aggregate_samples,
     .set_service_paused = store_set_service_paused,
     .list_services = store_list_services,
+    .leader_hold = store_leader_hold,
+    .leader_release = store_leader_release,
 };
 
 static const hydra_plugin_descriptor descriptor = {

@@ -14,7 +14,10 @@
  *
  * Settings: path (required; relative to the config file's folder), busy_timeout_ms (0..600000, default 5000: how long
  * a write waits for another process' lock before the store answers "unavailable"), synchronous ("full", the default:
- * a write is on disk when it returns; or "normal": faster, and the last writes may be lost on power failure). */
+ * a write is on disk when it returns; or "normal": faster, and the last writes may be lost on power failure).
+ *
+ * Leadership (two daemons started on one file by mistake, or a restart overlapping the old process): an exclusive
+ * flock on PATH.leader-NAME, which the kernel drops when the holder dies. */
 #include <hydra/plugin.h>
 
 #include "../common/store_rules.h"
@@ -27,6 +30,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #define BUSY_TIMEOUT_DEFAULT_MS 5000
@@ -40,6 +44,8 @@ typedef struct store_sqlite {
     pthread_mutex_t lock;
     int busy_timeout_ms;
     int samples_metric;
+    int leader_fd; /* the leadership lock file, locked while >= 0 */
+    char leader_name[128];
 } store_sqlite;
 
 /* ## Schema: versioned migrations, applied in order, each in its own transaction ------------------------------------
@@ -1378,6 +1384,65 @@ static int store_restore(void *state, const char *path)
     return result;
 }
 
+/* ## Leadership: one daemon per database file runs the controller ---------------------------------------------------
+ *
+ * flock on a file of its own, not fcntl on the database: closing any descriptor of a file drops every fcntl lock the
+ * process holds on it, SQLite's own included. */
+
+static int leader_hold_locked(store_sqlite *self, const char *name)
+{
+    if (!name || !name[0] || strlen(name) >= sizeof self->leader_name)
+        return invalid(self, "leader_hold: the lock's name must be 1 to %zu characters", sizeof self->leader_name - 1);
+    if (self->leader_fd >= 0)
+        return strcmp(self->leader_name, name) == 0
+                   ? 0
+                   : invalid(self, "leader_hold: this instance holds '%s' already, not '%s'", self->leader_name, name);
+    char path[4096 + 160];
+    int length = snprintf(path, sizeof path, "%s.leader-", self->path);
+    for (const char *c = name; *c && length + 1 < (int)sizeof path; c++) /* a name of any text makes a file name */
+        path[length++] = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ? *c : '_';
+    path[length] = '\0';
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        self->host->set_error(self->host, "unavailable: leader_hold: cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int error = errno;
+        close(fd);
+        if (error == EWOULDBLOCK)
+            return 1;
+        self->host->set_error(self->host, "unavailable: leader_hold: cannot lock %s: %s", path, strerror(error));
+        return -1;
+    }
+    self->leader_fd = fd;
+    snprintf(self->leader_name, sizeof self->leader_name, "%s", name);
+    return 0;
+}
+
+static int store_leader_hold(void *state, const char *name)
+{
+    store_sqlite *self = state;
+    pthread_mutex_lock(&self->lock);
+    int result = leader_hold_locked(self, name);
+    pthread_mutex_unlock(&self->lock);
+    return result;
+}
+
+/* 0 also when this instance did not hold it. */
+static int store_leader_release(void *state, const char *name)
+{
+    store_sqlite *self = state;
+    pthread_mutex_lock(&self->lock);
+    if (self->leader_fd >= 0 && name && strcmp(self->leader_name, name) == 0) {
+        close(self->leader_fd); /* the lock goes with the last descriptor of the open file */
+        self->leader_fd = -1;
+        self->leader_name[0] = '\0';
+    }
+    pthread_mutex_unlock(&self->lock);
+    return 0;
+}
+
 /* ## Life cycle --------------------------------------------------------------------------------------------------- */
 
 typedef struct settings {
@@ -1452,6 +1517,8 @@ static void store_destroy(void *state)
     /* The last connection to close checkpoints the WAL into the database file and removes it. */
     if (self->db)
         sqlite3_close_v2(self->db);
+    if (self->leader_fd >= 0)
+        close(self->leader_fd);
     pthread_mutex_destroy(&self->lock);
     self->host->free(self->host, self);
 }
@@ -1479,7 +1546,7 @@ static void *store_create(const hydra_host *host)
         host->set_error(host, "out of memory");
         return NULL;
     }
-    *self = (store_sqlite){.host = host, .path = s.path, .busy_timeout_ms = (int)s.busy_timeout_ms};
+    *self = (store_sqlite){.host = host, .path = s.path, .busy_timeout_ms = (int)s.busy_timeout_ms, .leader_fd = -1};
     if (lock_init(&self->lock) != 0) {
         host->set_error(host, "cannot create a mutex");
         host->free(host, self);
@@ -1516,6 +1583,8 @@ static const hydra_store_ops ops = {
     .aggregate_samples = store_aggregate_samples,
     .set_service_paused = store_set_service_paused,
     .list_services = store_list_services,
+    .leader_hold = store_leader_hold,
+    .leader_release = store_leader_release,
 };
 
 static const hydra_plugin_descriptor descriptor = {
