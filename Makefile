@@ -3,6 +3,7 @@
 #   make            build build/hydra and build/plugins/<kind>/<name>.so
 #   make test       install missing Debian packages, build, run every test, then again under ASan + UBSan
 #   make demo       run the main job on the embedded default
+#   make live-demo  the daemon driven by the Ramadan scenario at 600x, the dashboard at http://127.0.0.1:8080/
 #   make bench      benchmarks (figures and ratios measured in the same run)
 #   make nab-scores NAB scores of every detector over the NAB subset (the README's table)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -122,7 +123,7 @@ check: tests-build
 # Debian packages the build and the tests need; `make deps` installs the missing ones (as root, or with sudo).
 DEBIAN_PACKAGES := gcc make pkg-config liblua5.4-dev libconfig-dev libcmocka-dev libmicrohttpd-dev libjansson-dev \
                    libsqlite3-dev sqlite3 curl libssl-dev libitl-dev itools postgresql libcurl4-openssl-dev libpq-dev zlib1g \
-                   gnuplot-nox wrk python3 python3-aiosmtpd prometheus \
+                   gnuplot-nox wrk python3 python3-aiosmtpd prometheus python3-statsmodels \
                    libyaml-dev openssl python3-yaml docker.io busybox-static iproute2
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
@@ -153,6 +154,30 @@ demo: deps
 	$(O)/hydra simulate scripts/scenarios/ramadan.lua --report $(O)/ramadan-report.png --json $(O)/ramadan.json
 	@echo "the report is $(O)/ramadan-report.png; the README says what to look at in it"
 
+# The live demo: the real daemon on the embedded default, driven by a scenario on a fast clock; a person approves in
+# the dashboard. A new store each time (the key printed is its only one), and the scenario's reports beside it.
+LIVE_SCENARIO  ?= scripts/scenarios/ramadan.lua
+LIVE_SPEED     ?= 600
+LIVE_START_DAY ?= 9.5
+LIVE_LISTEN    ?= 127.0.0.1:8080
+LIVE_DIR       := $(O)/live-demo
+
+live-demo: deps
+	@$(MAKE) --no-print-directory all
+	@if [ -f web/package.json ]; then $(MAKE) --no-print-directory web; fi
+	@rm -rf $(LIVE_DIR) && mkdir -p $(LIVE_DIR)/reports
+	@echo "simulating the scenario for the reports page..."
+	@$(O)/hydra simulate $(LIVE_SCENARIO) --quiet --json $(LIVE_DIR)/reports/scenario.json \
+	    2> $(LIVE_DIR)/simulate.log || { cat $(LIVE_DIR)/simulate.log; exit 1; }
+	@$(O)/hydra simulate $(LIVE_SCENARIO) --quiet --json $(LIVE_DIR)/reports/policies.json \
+	    --compare scripts/policies/default.lua,scripts/policies/always_ask.lua,scripts/policies/auto.lua \
+	    > /dev/null 2>> $(LIVE_DIR)/simulate.log || { cat $(LIVE_DIR)/simulate.log; exit 1; }
+	@key=$$($(O)/hydra keys create --tenant default --name demo --scopes read,approve --data $(LIVE_DIR)/hydra.db \
+	    2>/dev/null) || exit 1; \
+	echo; echo "  dashboard: http://$(LIVE_LISTEN)/"; echo "  key:       $$key  (read, approve)"; \
+	echo "  Ctrl-C stops the demo"; echo; \
+	exec $(O)/hydra serve --scenario $(LIVE_SCENARIO) --speed $(LIVE_SPEED) --start-day $(LIVE_START_DAY) \
+	    --listen $(LIVE_LISTEN) --data $(LIVE_DIR)/hydra.db --reports $(LIVE_DIR)/reports
 
 $(O)/tests/bench_%: $(O)/tests/bench_%.o $(TEST_SUPPORT_OBJS) $(CORE_OBJS)
 	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(CORE_LIBS) -lcmocka
@@ -179,6 +204,7 @@ install: all
 	    hydra.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/hydra.pc
 	install -m 644 configs/*.cfg $(DESTDIR)$(PREFIX)/share/hydra/configs/
 	cd scripts && find . -name '*.lua' -exec install -D -m 644 {} $(DESTDIR)$(PREFIX)/share/hydra/scripts/{} \;
+	if [ -d $(O)/web ]; then cd $(O)/web && find . -type f -exec install -D -m 644 {} $(DESTDIR)$(PREFIX)/share/hydra/web/{} \;; fi
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
 	sed -e 's|@PREFIX@|$(PREFIX)|g' deploy/systemd/hydra.service.in > $(DESTDIR)$(PREFIX)/lib/systemd/system/hydra.service
 	install -D -m 644 deploy/container/Containerfile $(DESTDIR)$(PREFIX)/share/hydra/deploy/container/Containerfile
@@ -189,6 +215,6 @@ clean:
 # Test objects are intermediate files to make; keep them, so a rebuild is quick and the output ends with the tests'.
 .SECONDARY:
 
-.PHONY: all plugins tests-build check deps test demo bench nab-scores install clean container-check
+.PHONY: all plugins tests-build check deps test demo live-demo bench nab-scores install clean container-check
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

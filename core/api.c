@@ -6,6 +6,7 @@
 #include "clock.h"
 
 #include "log.h"
+#include "record_json.h"
 #include "util.h"
 
 #include <math.h>
@@ -277,9 +278,7 @@ void api_handle_trends(void *context, const http_request *request, http_response
 static int append_alert(void *context, const hydra_alert_record *a)
 {
     json_t *items = context;
-    json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:f, s:f, s:s}", "id", a->id, "service", a->service,
-                                           "metric", a->metric, "at", a->at, "score", a->score, "message",
-                                           a->message ? a->message : ""));
+    json_array_append_new(items, record_json_alert(a));
     return json_array_size(items) >= ALERTS_MAX;
 }
 
@@ -301,7 +300,11 @@ void api_handle_alerts(void *context, const http_request *request, http_response
 /* People hear of an alert as of a recommendation: through every configured notifier (each logs its own failure). */
 static const char *alert_kind_name(controller_alert_kind kind)
 {
-    return kind == ALERT_DEMAND_SPIKE ? "demand-spike" : kind == ALERT_DEMAND_DECLINE ? "demand-decline" : "anomaly";
+    static const char *const names[] = {[ALERT_ANOMALY] = "anomaly", [ALERT_DEMAND_SPIKE] = "demand-spike",
+                                        [ALERT_DEMAND_DECLINE] = "demand-decline",
+                                        [ALERT_FORECAST_INACCURATE] = "forecast-inaccurate",
+                                        [ALERT_MODEL_DRIFT] = "model-drift"};
+    return names[kind];
 }
 
 static void notify_alert(daemon_app *app, const char *id, const controller_alert *alert, const char *message)
@@ -309,16 +312,27 @@ static void notify_alert(daemon_app *app, const char *id, const controller_alert
     char summary[256];
     if (alert->kind == ALERT_ANOMALY)
         format_into(summary, sizeof summary, "anomaly in %s %s", alert->target, alert->metric);
+    else if (alert->kind == ALERT_FORECAST_INACCURATE)
+        format_into(summary, sizeof summary, "forecasts of %s by %s are inaccurate: not acted on", alert->target,
+                    alert->detector);
+    else if (alert->kind == ALERT_MODEL_DRIFT)
+        format_into(summary, sizeof summary, "drift in %s %s: model %s refit scheduled", alert->target, alert->metric,
+                    alert->detector);
     else
         format_into(summary, sizeof summary, "%s of %s %s ahead",
                     alert->kind == ALERT_DEMAND_SPIKE ? "spike" : "decline", alert->target, alert->metric);
     hydra_notification n = {HYDRA_EVENT_ALERT, alert->at, id, alert->target, 0, 0, NAN, summary, message,
                             alert->detector, NULL, NULL};
+    api_notify(app, &n);
+}
+
+void api_notify(daemon_app *app, const hydra_notification *n)
+{
     const hydra_config *config = &app->store.config;
     for (size_t i = 0; i < config->notifier_count; i++) {
         plugin_instance *notifier = plugin_set_find(&app->plugins, HYDRA_KIND_NOTIFIER, config->notifiers[i]);
         if (notifier)
-            instance_notify(notifier, &n);
+            instance_notify(notifier, n);
     }
 }
 
@@ -327,10 +341,12 @@ void api_store_alert(void *context, const controller_alert *alert)
     daemon_app *app = context;
     if (!atomic_load(&app->leader))
         return; /* every replica's models see every sample; only the leader tells of what they find */
-    char id[160], message[320];
+    char id[160], message[512];
     /* The id is the episode's start: replaying history after a restart saves the same alert again, not a new one. */
     format_into(id, sizeof id, "%s-%s-%.0f", alert_kind_name(alert->kind), alert->target, alert->at);
-    if (alert->kind == ALERT_ANOMALY) {
+    if (alert->text) {
+        format_into(message, sizeof message, "%s %s: %s", alert->target, alert->metric, alert->text);
+    } else if (alert->kind == ALERT_ANOMALY) {
         format_into(message, sizeof message, "%s %s = %g scored %.3f by %s (threshold %.2f)", alert->target,
                     alert->metric, alert->value, alert->score, alert->detector, alert->threshold);
     } else {
@@ -343,12 +359,14 @@ void api_store_alert(void *context, const controller_alert *alert)
     }
     /* A demand alert's rule fired in full: its score is 1. */
     double score = alert->kind == ALERT_ANOMALY ? fmin(1, fmax(0, alert->score)) : 1;
+    /* accuracy and drift alerts are the rule firing too: score 1 */
     hydra_alert_record record = {app->store.config.tenant, id, alert->target, alert->metric, alert->at, score,
                                  message};
     if (app->store.ops->put_alert(app->store.state, &record) != 0)
         log_error("store: alert %s not saved: %s", id, instance_error(app->store.instance));
     else
         log_warn("alert %s: %s", id, message);
+    events_publish(app->events, "alert", record_json_alert(&record));
     notify_alert(app, id, alert, message);
 }
 
@@ -392,9 +410,14 @@ static void forecast_target(daemon_app *app, size_t index, size_t horizon, http_
     double first_at = NAN;
     pthread_mutex_lock(&app->lock);
     int status = controller_forecast(app->controller, index, &f, &first_at);
-    format_into(reason, sizeof reason, "%s", isnan(first_at) ? "no samples yet" : instance_error(forecaster));
+    const char *problem = controller_model_problem(app->controller, index);
+    format_into(reason, sizeof reason, "%s", problem ? problem : isnan(first_at) ? "no samples yet"
+                                                                                  : instance_error(forecaster));
     pthread_mutex_unlock(&app->lock);
-    if (status != 0 || isnan(first_at)) {
+    if (problem) {
+        http_error(response, 503, NULL, "%s", reason);
+        response->retry_after = (int)app->store.config.tick_seconds;
+    } else if (status != 0 || isnan(first_at)) {
         http_error(response, 503, NULL, "service %s: forecaster %s has no forecast yet: %s", target->name,
                    target->forecaster, reason[0] ? reason : "it cannot forecast from the samples it has");
         response->retry_after = (int)app->store.config.tick_seconds;

@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +34,10 @@ static const char usage_text[] =
     "  plugins [--config FILE]      list plugins: kind, name, version, ABI and file\n"
     "  plugins --load FILE.so       load one file and say what it is, or why it is refused\n"
     "        [--kind KIND]          ... and require it to be of this kind\n"
-    "  serve [--config FILE] [--listen HOST:PORT] [--data FILE]\n"
-    "                               run the daemon: the controller on the wall clock and the HTTP API\n"
+    "  serve [--config FILE] [--listen HOST:PORT] [--data FILE] [--reports DIR]\n"
+    "        [--scenario FILE [--speed N] [--start-day D]]\n"
+    "                               run the daemon: the controller on the wall clock and the HTTP API; with a\n"
+    "                               scenario, a live demo on a clock N (600) times faster, D days in\n"
     "  keys create --tenant T --name N --scopes ingest,read,approve,admin [--config FILE] [--data FILE]\n"
     "  keys list [--tenant T] | keys revoke --tenant T --name N\n"
     "                               manage API keys (a new key is printed once; only its hash is kept)\n"
@@ -387,6 +390,12 @@ static int simulate_compare(simulate_args *a)
     }
     if (status == 0)
         print_comparison(results, count);
+    char error[1024];
+    if (status == 0 && a->json_path &&
+        simulation_write_comparison_json(a->json_path, results, count, error, sizeof error) != 0) {
+        fprintf(stderr, "hydra: %s\n", error);
+        status = 1;
+    }
     for (size_t i = 0; i < count; i++)
         simulation_result_free(&results[i]);
     free(list);
@@ -466,20 +475,41 @@ static daemon_options daemon_options_from(const named_options *named_args, char 
 {
     const char *config = named(named_args, "--config");
     *config_owned = config ? NULL : default_config_path();
-    return (daemon_options){config ? config : *config_owned, named(named_args, "--listen"),
-                            named(named_args, "--data")};
+    return (daemon_options){.config_path = config ? config : *config_owned, .listen = named(named_args, "--listen"),
+                            .data_path = named(named_args, "--data")};
+}
+
+/* --speed and --start-day of a live demo: positive numbers. */
+static int live_demo_numbers(const named_options *args, daemon_options *options)
+{
+    const char *speed = named(args, "--speed"), *start_day = named(args, "--start-day");
+    char *end = NULL;
+    options->speed = speed ? strtod(speed, &end) : 600;
+    if (speed && (end == speed || *end || !(options->speed > 0 && options->speed <= 1e6)))
+        return cli_usage_error("serve: --speed must be a number of simulated seconds per second, found '%s'", speed);
+    options->start_day = start_day ? strtod(start_day, &end) : NAN; /* the live demo's default */
+    if (start_day && (end == start_day || *end || !(options->start_day >= 0)))
+        return cli_usage_error("serve: --start-day must be a number of days >= 0, found '%s'", start_day);
+    if ((speed || start_day) && !options->scenario_path)
+        return cli_usage_error("serve: --speed and --start-day belong to a live demo: give --scenario FILE");
+    return 0;
 }
 
 static int command_serve(int argc, char **argv)
 {
-    static const char *const allowed[] = {"--config", "--listen", "--data", NULL};
+    static const char *const allowed[] = {"--config", "--listen",    "--data",    "--scenario",
+                                          "--speed",  "--start-day", "--reports", NULL};
     named_options args;
     int status = parse_named("serve", argc, argv, 1, allowed, &args);
     if (status != 0)
         return status;
     char *config_owned;
     daemon_options options = daemon_options_from(&args, &config_owned);
-    status = daemon_serve(&options);
+    options.scenario_path = named(&args, "--scenario");
+    options.reports_dir = named(&args, "--reports");
+    options.temporary_store = options.scenario_path && !options.data_path;
+    if ((status = live_demo_numbers(&args, &options)) == 0)
+        status = daemon_serve(&options);
     free(config_owned);
     return status;
 }

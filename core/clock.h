@@ -9,7 +9,8 @@ typedef enum clock_mode { CLOCK_REAL, CLOCK_VIRTUAL } clock_mode;
 
 typedef struct hydra_clock {
     clock_mode mode;
-    double virtual_now; /* Unix seconds, used when mode is CLOCK_VIRTUAL */
+    _Atomic double virtual_now; /* Unix seconds, used when mode is CLOCK_VIRTUAL; a live demo moves it while the
+                                 * HTTP threads read it */
 } hydra_clock;
 
 void clock_init_real(hydra_clock *clock);

@@ -29,8 +29,12 @@ static const field top_fields[] = {
     {"plugins", FIELD_LIST},     {"notifiers", FIELD_ARRAY},   {"targets", FIELD_LIST},
     {"store", FIELD_GROUP},      {"listen", FIELD_STRING},     {"api", FIELD_GROUP},
     {"tenant", FIELD_STRING},    {"dry_run", FIELD_BOOL},      {"public_url", FIELD_STRING}, {"leader", FIELD_GROUP},
+    {"web_root", FIELD_STRING},  {"reports_dir", FIELD_STRING}, {"location", FIELD_GROUP},    {"models", FIELD_GROUP},
     {NULL, 0},
 };
+static const field location_fields[] = {{"latitude", FIELD_NUMBER},   {"longitude", FIELD_NUMBER},
+                                        {"utc_offset", FIELD_NUMBER}, {"method", FIELD_STRING},
+                                        {"hijri_adjust", FIELD_INT},  {NULL, 0}};
 static const field clock_fields[] = {{"mode", FIELD_STRING}, {"start", FIELD_STRING}, {NULL, 0}};
 static const field approval_fields[] = {
     {"timeout", FIELD_DURATION}, {"expected_latency", FIELD_DURATION}, {"link_secret_file", FIELD_STRING}, {NULL, 0}};
@@ -39,6 +43,13 @@ static const field store_fields[] = {{"name", FIELD_STRING}, {"file", FIELD_STRI
                                      {NULL, 0}};
 static const field api_fields[] = {{"max_body_kb", FIELD_INT}, {"rate_limit", FIELD_GROUP}, {NULL, 0}};
 static const field rate_limit_fields[] = {{"requests_per_second", FIELD_NUMBER}, {"burst", FIELD_NUMBER}, {NULL, 0}};
+static const field models_fields[] = {
+    {"registry", FIELD_BOOL},          {"accuracy_window", FIELD_DURATION}, {"max_mape", FIELD_NUMBER},
+    {"max_mase", FIELD_NUMBER},        {"accuracy_min_compared", FIELD_INT}, {"refit_every", FIELD_DURATION},
+    {"drift_check_every", FIELD_DURATION}, {"drift_window", FIELD_DURATION}, {"drift_psi", FIELD_NUMBER},
+    {"drift_ks", FIELD_NUMBER},        {"holdout", FIELD_DURATION},         {"train_window", FIELD_DURATION},
+    {NULL, 0},
+};
 static const field lua_fields[] = {{"memory_limit_mb", FIELD_INT}, {"instruction_limit", FIELD_INT}, {NULL, 0}};
 static const field plugin_fields[] = {
     {"kind", FIELD_STRING}, {"name", FIELD_STRING},      {"instance", FIELD_STRING},
@@ -460,6 +471,33 @@ static int read_top_level(checker *c, hydra_config *config, config_setting_t *ro
                : 0;
 }
 
+/* The model lifecycle: the registry, live accuracy and its bound, drift and refits. Absent: the defaults. */
+static int read_models(checker *c, hydra_config *config, const config_setting_t *group)
+{
+    models_config *m = &config->models;
+    if (group && check_members(c, group, models_fields) != 0)
+        return -1;
+    m->registry = get_bool(group, "registry", true);
+    if (get_duration(c, group, "accuracy_window", 60, 366 * 86400, 86400, &m->accuracy_window_seconds) != 0 ||
+        get_number(c, group, "max_mape", 0, 1e6, 0, &m->max_mape) != 0 ||
+        get_number(c, group, "max_mase", 0, 1e6, 0, &m->max_mase) != 0 ||
+        get_int(c, group, "accuracy_min_compared", 1, 1000000, 30, &m->accuracy_min_compared) != 0 ||
+        get_duration(c, group, "refit_every", 0, 366 * 86400, 0, &m->refit_every_seconds) != 0 ||
+        get_duration(c, group, "drift_check_every", 0, 366 * 86400, 3600, &m->drift_check_seconds) != 0 ||
+        get_duration(c, group, "drift_window", 60, 366 * 86400, 86400, &m->drift_window_seconds) != 0 ||
+        get_number(c, group, "drift_psi", 0, 100, 0.25, &m->drift_psi) != 0 ||
+        get_number(c, group, "drift_ks", 0, 1, 0.3, &m->drift_ks) != 0 ||
+        get_duration(c, group, "holdout", 60, 366 * 86400, fmin(6 * 3600, config->history_seconds / 4),
+                     &m->holdout_seconds) != 0 ||
+        get_duration(c, group, "train_window", 0, 366 * 86400, 0, &m->train_window_seconds) != 0)
+        return -1;
+    if (m->holdout_seconds >= config->history_seconds)
+        return fail(c, config_setting_get_member(group, "holdout"),
+                    "must be shorter than history (%gs): a refit is judged on the last holdout of the history",
+                    config->history_seconds);
+    return 0;
+}
+
 bool config_parse_listen(const char *text, char **host, int *port)
 {
     const char *colon = strrchr(text, ':');
@@ -526,6 +564,40 @@ static int read_daemon(checker *c, hydra_config *config, config_setting_t *root)
     return 0;
 }
 
+/* The dashboard's settings: where its files and the reports it shows are, and the place its calendar is for. */
+static int read_dashboard(checker *c, hydra_config *config, config_setting_t *root)
+{
+    const config_setting_t *web_root = config_setting_get_member(root, "web_root");
+    const config_setting_t *reports = config_setting_get_member(root, "reports_dir");
+    if (web_root)
+        config->web_root = path_resolve(config->base_dir, config_setting_get_string(web_root));
+    if (reports)
+        config->reports_dir = path_resolve(config->base_dir, config_setting_get_string(reports));
+    config_setting_t *location = config_setting_get_member(root, "location");
+    if (!location)
+        return 0;
+    calendar_location *loc = &config->location;
+    char *method = NULL;
+    int adjust = 0;
+    if (check_members(c, location, location_fields) != 0 ||
+        get_number(c, location, "latitude", -90, 90, NAN, &loc->latitude) != 0 ||
+        get_number(c, location, "longitude", -180, 180, NAN, &loc->longitude) != 0 ||
+        get_number(c, location, "utc_offset", -14, 14, 0, &loc->utc_offset_hours) != 0 ||
+        get_int(c, location, "hijri_adjust", -3, 3, 0, &adjust) != 0 ||
+        get_string(c, location, "method", "mwl", &method) != 0)
+        return -1;
+    loc->hijri_adjust_days = adjust;
+    bool known = calendar_method_parse(method, &loc->method);
+    free(method);
+    if (!known)
+        return fail(c, config_setting_get_member(location, "method"), "unknown method (egyptian, mwl, isna, "
+                    "umm_al_qura, karachi, ...: see simulator/calendar.h)");
+    if (isnan(loc->latitude) || isnan(loc->longitude))
+        return fail(c, location, "needs latitude and longitude");
+    config->has_location = true;
+    return 0;
+}
+
 void config_set_store_setting(hydra_config *config, const char *key, const char *value)
 {
     config_setting_t *root = config_root_setting(&config->parsed);
@@ -565,7 +637,8 @@ int config_load(hydra_config *config, const char *path, char *error, size_t erro
         read_plugins(&c, config, config_setting_get_member(root, "plugins")) != 0 ||
         read_notifiers(&c, config, config_setting_get_member(root, "notifiers")) != 0 ||
         read_targets(&c, config, config_setting_get_member(root, "targets")) != 0 ||
-        read_daemon(&c, config, root) != 0)
+        read_models(&c, config, config_setting_get_member(root, "models")) != 0 ||
+        read_daemon(&c, config, root) != 0 || read_dashboard(&c, config, root) != 0)
         return -1;
     return 0;
 }
@@ -591,6 +664,8 @@ void config_free(hydra_config *config)
     free(config->tenant);
     free(config->public_url);
     free(config->link_secret_file);
+    free(config->web_root);
+    free(config->reports_dir);
     free(config->policy_path);
     free(config->plugin_dir);
     free(config->base_dir);

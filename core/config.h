@@ -3,6 +3,7 @@
 #ifndef HYDRA_CONFIG_H
 #define HYDRA_CONFIG_H
 
+#include "calendar.h"
 #include "clock.h"
 
 #include <hydra/plugin.h>
@@ -44,6 +45,22 @@ typedef struct config_target {
     int line;
 } config_target;
 
+/* The model lifecycle (the `models` group): the registry, live accuracy, drift and refits. */
+typedef struct models_config {
+    bool registry;                  /* save fitted models in the store, load the active version at start */
+    double accuracy_window_seconds; /* live accuracy is over the forecasts compared within this */
+    double max_mape;                /* past it (a share: 0.5 is 50 %) forecasts are not acted on; 0: no bound */
+    double max_mase;                /* the same for MASE; 0: no bound */
+    int accuracy_min_compared;      /* forecasts compared before accuracy is judged */
+    double refit_every_seconds;     /* scheduled refits; 0: none */
+    double drift_check_seconds;     /* how often recent data is compared with the training window; 0: never */
+    double drift_window_seconds;    /* "recent data" */
+    double drift_psi;               /* a population stability index past this is drift */
+    double drift_ks;                /* a Kolmogorov-Smirnov distance past this is drift */
+    double holdout_seconds;         /* a refit is judged on the last holdout of the history */
+    double train_window_seconds;    /* a refit is fitted on this much before the holdout; 0: all the history */
+} models_config;
+
 typedef struct hydra_config {
     config_t parsed;
     char *path;
@@ -78,6 +95,11 @@ typedef struct hydra_config {
     char *link_secret_file;      /* the key of signed approve/reject links; NULL: a random one for this run */
     bool dry_run;                /* every target's default: recommend, never execute */
     double leader_retry_seconds; /* how often a follower asks for leadership, and the leader checks it still has it */
+    char *web_root;              /* the dashboard's built files; NULL: beside the binary, else PREFIX/share */
+    char *reports_dir;           /* simulation reports the dashboard lists; NULL: none */
+    bool has_location;           /* the place the dashboard's calendar (prayer times, Hijri dates) is for */
+    calendar_location location;
+    models_config models;
 } hydra_config;
 
 /* Reads and checks path. Returns 0, or -1 with "config FILE:LINE: ..." in error. */

@@ -1,6 +1,7 @@
 #include "controller.h"
 
 #include "links.h"
+#include "accuracy.h"
 #include "log.h"
 #include "util.h"
 
@@ -63,6 +64,12 @@ typedef struct target_state {
     int demand_alert;     /* the demand alert episode under way: ALERT_DEMAND_SPIKE, _DECLINE, or -1 for none */
     bool paused;          /* by a person: forecast, but nothing executed */
     int dry_run_desired;  /* in a dry run, what the target would run had its recommendations been executed; 0: none */
+    accuracy_tracker accuracy;
+    size_t accuracy_step; /* the forecast step compared: the one the planner's lead ends in */
+    bool distrusted;      /* accuracy is past the bound: the planner sizes for the load seen now */
+    char distrust_note[200];
+    char *model_problem;  /* the saved model was refused: no forecasts until one is adopted */
+    double model_seen_until; /* an adopted model has seen the intervals before this: they are not fed to it again */
 } target_state;
 
 struct controller {
@@ -118,7 +125,8 @@ static void flag_anomaly(controller *c, target_state *t, double at, double until
                                   instance_name(t->anomaly), at,
                                   t->last_score,    t->config->anomaly_threshold,
                                   t->last_load,     ALERT_ANOMALY,
-                                  NAN,              NAN};
+                                  NAN,              NAN,
+                                  NULL};
         c->alert_listener(c->alert_context, &alert);
     }
 }
@@ -126,6 +134,7 @@ static void flag_anomaly(controller *c, target_state *t, double at, double until
 static void feed_models(controller *c, target_state *t, double value)
 {
     history_push(t, value);
+    accuracy_actual(&t->accuracy, value);
     /* An interval without samples (a batch sent late, a scrape missed) leaves the load as last seen, for as long as
      * LOAD_STALE_INTERVALS: sizing for nothing on one gap would be worse than sizing for a minute-old load. */
     if (!isnan(value)) {
@@ -134,7 +143,7 @@ static void feed_models(controller *c, target_state *t, double value)
     } else if (isnan(t->last_load_at) || t->bucket_ts - t->last_load_at >= LOAD_STALE_INTERVALS * c->step) {
         t->last_load = NAN;
     }
-    if (t->forecast_model)
+    if (t->forecast_model && !(t->bucket_ts < t->model_seen_until - 1e-9))
         instance_model_observe(t->forecaster, t->forecast_model, value);
     if (t->anomaly_model) {
         double score = 0;
@@ -243,7 +252,9 @@ static const double *run_forecast(controller *c, target_state *t)
     forecast_buffers *b = &t->forecast;
     hydra_forecast out = {b->steps, b->mean, b->lower80, b->upper80, b->lower95, b->upper95, 0, {{0}}, {0}};
     int status;
-    if (t->forecast_model) {
+    if (t->model_problem) {
+        return NULL; /* said once, when it was refused */
+    } else if (t->forecast_model) {
         status = instance_model_forecast(t->forecaster, t->forecast_model, &out);
     } else {
         hydra_series window = history_view(t, c->step, t->capacity, t->window);
@@ -387,6 +398,12 @@ static void draft_from_plan(const target_state *t, size_t index, const planner_d
     draft->created_at = now;
     draft->expires_at = expires_at;
     planner_explain(plan, draft->reason, sizeof draft->reason);
+    if (t->distrusted || t->model_problem) {
+        size_t used = strlen(draft->reason);
+        format_into(draft->reason + used, sizeof draft->reason - used, "%s%s", used ? "; " : "",
+                    t->distrusted ? t->distrust_note : "forecast not used: the model was refused, sizing for the load "
+                                                       "seen now");
+    }
 }
 
 /* A forecaster that knows why the peak comes (the calendar's "35 min before Imsak, night 27 of Ramadan") has its
@@ -523,10 +540,49 @@ static void check_demand(controller *c, target_state *t, size_t steps, double no
                                   spike ? high : low,
                                   (controller_alert_kind)kind,
                                   average,
-                                  spike ? high_at : low_at};
+                                  spike ? high_at : low_at,
+                                  NULL};
         c->alert_listener(c->alert_context, &alert);
     }
     t->demand_alert = kind;
+}
+
+/* ## Live accuracy: a forecast past the bound is not acted on ---------------------------------------------------- */
+
+static bool accuracy_within_bound(const models_config *m, double mape, double mase)
+{
+    return (m->max_mape <= 0 || !(mape > m->max_mape)) && (m->max_mase <= 0 || !(mase > m->max_mase));
+}
+
+/* Judged once enough forecasts were compared; an alert when trust is lost (one per episode), a log line when it
+ * comes back. */
+static void check_accuracy(controller *c, target_state *t, double now)
+{
+    const models_config *m = &c->config->models;
+    if (accuracy_compared(&t->accuracy) < (size_t)m->accuracy_min_compared)
+        return;
+    double mape = accuracy_mape(&t->accuracy), mase = accuracy_mase(&t->accuracy);
+    bool distrusted = !accuracy_within_bound(m, mape, mase);
+    if (distrusted)
+        format_into(t->distrust_note, sizeof t->distrust_note,
+                    "forecast not used: %s is inaccurate (MAPE %.0f %%, MASE %.2f over the last %zu forecasts; bound "
+                    "MAPE %.0f %%, MASE %.2f), sizing for the load seen now",
+                    instance_name(t->forecaster), mape * 100, mase, accuracy_compared(&t->accuracy), m->max_mape * 100,
+                    m->max_mase);
+    if (distrusted == t->distrusted)
+        return;
+    t->distrusted = distrusted;
+    if (!distrusted) {
+        log_info("target %s: forecaster %s is accurate again (MAPE %.0f %%, MASE %.2f): forecasts are acted on",
+                 t->config->name, instance_name(t->forecaster), mape * 100, mase);
+        return;
+    }
+    log_warn("target %s: %s", t->config->name, t->distrust_note);
+    if (c->alert_listener) {
+        controller_alert alert = {t->config->name, t->config->metric, instance_name(t->forecaster), now, mape,
+                                  m->max_mape, mase, ALERT_FORECAST_INACCURATE, NAN, NAN, t->distrust_note};
+        c->alert_listener(c->alert_context, &alert);
+    }
 }
 
 /* The plan a person has time for: a scale-up that would need a person is recommended approval latency earlier. */
@@ -536,6 +592,12 @@ static void plan_target(controller *c, size_t index, double now)
     /* Without a forecast the planner sizes for the load seen now: a reactive autoscaler. */
     const double *forecast = t->config->predictive ? run_forecast(c, t) : NULL;
     size_t steps = t->forecast.steps;
+    if (forecast) {
+        accuracy_forecast(&t->accuracy, t->forecast.mean[t->accuracy_step]);
+        check_accuracy(c, t, now);
+    }
+    if (forecast && t->distrusted)
+        forecast = NULL; /* reactive until accuracy recovers; the reason of every recommendation says so */
     if (forecast)
         check_demand(c, t, steps, now);
     if (!forecast && !isnan(t->last_load)) {
@@ -756,6 +818,10 @@ static int target_init(controller *c, const controller_setup *setup, size_t inde
     t->demand_alert = -1;
     double lead = config->cold_start_seconds + setup->config->approval_latency_seconds + c->step;
     forecast_buffers_init(&t->forecast, (size_t)ceil(lead / c->step) + 1);
+    /* the step the soon plan's lead (cold start + a tick) ends in */
+    t->accuracy_step = (size_t)fmin((double)t->forecast.steps - 1, ceil(config->cold_start_seconds / c->step));
+    accuracy_init(&t->accuracy, (size_t)fmax(1, ceil(setup->config->models.accuracy_window_seconds / c->step)),
+                  t->accuracy_step + 1);
     if (open_models(c, t, clock_now(c->clock), error, error_size) != 0)
         return -1;
     bool batch_anomaly = t->anomaly && !t->anomaly_model;
@@ -809,6 +875,8 @@ void controller_destroy(controller *c)
         target_state *t = &c->targets[i];
         close_models(t);
         forecast_buffers_free(&t->forecast);
+        accuracy_free(&t->accuracy);
+        free(t->model_problem);
         free(t->history);
         free(t->window);
         free(t->scores);
@@ -870,6 +938,8 @@ int controller_forecast(controller *c, size_t index, hydra_forecast *out, double
         return -1;
     target_state *t = &c->targets[index];
     *first_at = t->bucket_ts + c->step;
+    if (t->model_problem)
+        return -1;
     if (t->forecast_model)
         return instance_model_forecast(t->forecaster, t->forecast_model, out);
     double *window = xcalloc(t->capacity, sizeof *window);
@@ -878,3 +948,49 @@ int controller_forecast(controller *c, size_t index, hydra_forecast *out, double
     free(window);
     return status;
 }
+
+/* ## The model lifecycle ---------------------------------------------------------------------------------------- */
+
+void controller_accuracy(const controller *c, size_t index, controller_accuracy_view *out)
+{
+    const target_state *t = &c->targets[index];
+    *out = (controller_accuracy_view){accuracy_mape(&t->accuracy), accuracy_mase(&t->accuracy),
+                                      accuracy_compared(&t->accuracy), !t->distrusted};
+}
+
+void *controller_forecast_model(controller *c, size_t index)
+{
+    return index < c->target_count ? c->targets[index].forecast_model : NULL;
+}
+
+void controller_adopt_model(controller *c, size_t index, void *model, double trained_to)
+{
+    target_state *t = &c->targets[index];
+    /* the kept intervals are [bucket_ts - count * step, bucket_ts); the model has seen those before trained_to, and
+     * those after it that are still to come (a model saved by a run that had ticked further) it will not see twice */
+    double oldest = t->bucket_ts - (double)t->count * c->step;
+    double behind = isnan(t->bucket_ts) ? 0 : round((t->bucket_ts - trained_to) / c->step);
+    for (double gap = round((oldest - trained_to) / c->step); gap > 0; gap--)
+        instance_model_observe(t->forecaster, model, NAN);
+    size_t replay = (size_t)fmax(0, fmin(behind, (double)t->count));
+    for (size_t i = t->count - replay; i < t->count; i++)
+        instance_model_observe(t->forecaster, model, t->history[(t->head + i) % t->capacity]);
+    if (t->forecast_model)
+        instance_model_close(t->forecaster, t->forecast_model);
+    t->forecast_model = model;
+    t->model_seen_until = trained_to;
+    free(t->model_problem);
+    t->model_problem = NULL;
+}
+
+void controller_refuse_model(controller *c, size_t index, const char *reason)
+{
+    target_state *t = &c->targets[index];
+    if (t->forecast_model)
+        instance_model_close(t->forecaster, t->forecast_model);
+    t->forecast_model = NULL;
+    free(t->model_problem);
+    t->model_problem = xstrdup(reason);
+}
+
+const char *controller_model_problem(const controller *c, size_t index) { return c->targets[index].model_problem; }

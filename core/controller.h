@@ -19,6 +19,8 @@ typedef enum controller_alert_kind {
     ALERT_ANOMALY,        /* the detector scored a sample at or above the target's anomaly_threshold */
     ALERT_DEMAND_SPIKE,   /* the forecast within the lead time goes above spike_factor x the last hour's average */
     ALERT_DEMAND_DECLINE, /* ... or below decline_factor x that average */
+    ALERT_FORECAST_INACCURATE, /* live accuracy fell past models.max_mape or max_mase: forecasts are not acted on */
+    ALERT_MODEL_DRIFT,    /* recent data no longer looks like the active model's training window */
 } controller_alert_kind;
 
 typedef struct controller_alert {
@@ -32,6 +34,7 @@ typedef struct controller_alert {
     controller_alert_kind kind;
     double average;       /* for demand: the last hour's average load */
     double value_at;      /* for demand: when the forecast reaches value */
+    const char *text;     /* for accuracy and drift: what was measured, in words */
 } controller_alert;
 
 typedef void (*controller_alert_listener)(void *context, const controller_alert *alert);
@@ -114,6 +117,29 @@ int controller_forecast(controller *controller, size_t target, hydra_forecast *o
 /* Copies the target's last complete samples (at most max, oldest first, NAN for a missing one) into values and
  * returns how many; *last_at is the time the newest one ends. */
 size_t controller_history(const controller *controller, size_t target, double *values, size_t max, double *last_at);
+
+/* ## The model lifecycle (core/models.c drives it) */
+
+/* Live accuracy of a target's forecasts (see accuracy.h); trusted is false while it is past the configured bound
+ * and the planner sizes for the load seen now. */
+typedef struct controller_accuracy_view {
+    double mape, mase; /* NAN until a forecast was compared */
+    size_t compared;
+    bool trusted;
+} controller_accuracy_view;
+void controller_accuracy(const controller *controller, size_t target, controller_accuracy_view *out);
+
+/* The target's streaming forecast model (borrowed; NULL when it has none or it was refused). */
+void *controller_forecast_model(controller *controller, size_t target);
+/* Replaces the target's forecast model with `model` (taken over), which has seen every interval before
+ * trained_to: the complete intervals kept since then are fed to it (missing ones as NAN), and intervals before
+ * trained_to still to complete are not. Clears a refusal. */
+void controller_adopt_model(controller *controller, size_t target, void *model, double trained_to);
+/* The target's model was refused (a corrupt saved state): no forecast until a model is adopted; forecasts and
+ * /predict say `reason`. */
+void controller_refuse_model(controller *controller, size_t target, const char *reason);
+/* Why the target has no model, or NULL. */
+const char *controller_model_problem(const controller *controller, size_t target);
 
 recommendation_book *controller_recommendations(controller *controller);
 void controller_view_target(const controller *controller, size_t target, controller_view *out);

@@ -2,11 +2,15 @@
 
 #include "daemon_app.h"
 #include "keys.h"
+#include "live_demo.h"
 #include "log.h"
 #include "metrics.h"
+#include "models.h"
 #include "record_json.h"
 #include "util.h"
+#include "web_static.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -53,6 +57,21 @@ int store_handle_open(store_handle *handle, const daemon_options *options, char 
         format_into(error, error_size, "config %s: no store = { name = ...; } to keep data in", config->path);
         return -1;
     }
+    if (options->reports_dir) {
+        free(config->reports_dir);
+        config->reports_dir = absolute_path(options->reports_dir);
+    }
+    if (options->temporary_store && !options->data_path && strcmp(config->store.name, "sqlite") == 0) {
+        format_into(handle->temporary_dir, sizeof handle->temporary_dir, "/tmp/hydra-live-XXXXXX");
+        if (!mkdtemp(handle->temporary_dir)) {
+            format_into(error, error_size, "cannot make a folder for a temporary store: %s", strerror(errno));
+            handle->temporary_dir[0] = '\0';
+            return -1;
+        }
+        char *data = xasprintf("%s/hydra.db", handle->temporary_dir);
+        config_set_store_setting(config, "path", data);
+        free(data);
+    }
     if (options->data_path) {
         char *data = absolute_path(options->data_path);
         config_set_store_setting(config, "path", data);
@@ -79,9 +98,28 @@ int store_handle_open(store_handle *handle, const daemon_options *options, char 
     return 0;
 }
 
+/* The temporary store's folder: the database and SQLite's journal files beside it. */
+static void remove_temporary(const char *folder)
+{
+    DIR *dir = opendir(folder);
+    for (struct dirent *entry; dir && (entry = readdir(dir));) {
+        if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
+            continue;
+        char *file = xasprintf("%s/%s", folder, entry->d_name);
+        unlink(file);
+        free(file);
+    }
+    if (dir)
+        closedir(dir);
+    if (rmdir(folder) != 0)
+        log_warn("cannot remove the temporary store %s: %s", folder, strerror(errno));
+}
+
 void store_handle_close(store_handle *handle)
 {
     instance_destroy(handle->instance);
+    if (handle->temporary_dir[0])
+        remove_temporary(handle->temporary_dir);
     loader_registry_free(&handle->registry);
     config_free(&handle->config);
     memset(handle, 0, sizeof *handle);
@@ -130,13 +168,26 @@ static hydra_recommendation_record record_of(const char *tenant, const recommend
                                          rec->result};
 }
 
+/* The dashboard hears of each change as GET /api/v1/recommendations/{id} would then answer. */
+static void publish_recommendation(daemon_app *app, const char *id)
+{
+    int status;
+    json_t *json = events_subscriber_count(app->events) ? daemon_recommendation_json(app, app->store.config.tenant,
+                                                                                      id, &status)
+                                                        : NULL;
+    if (json)
+        events_publish(app->events, "recommendation", json);
+}
+
 /* Every state change is written with its event, and only over the state it changed from: a change another replica
  * made first is refused, and so undone here. One another replica recorded (and this one adopts) is there already. */
 static int persist_event(void *context, const recommendation_event *event)
 {
     daemon_app *app = context;
-    if (event->recorded)
+    if (event->recorded) {
+        publish_recommendation(app, event->rec->id);
         return 0;
+    }
     const char *tenant = app->store.config.tenant;
     hydra_recommendation_record record = record_of(tenant, event->rec);
     bool created = event->from == event->to;
@@ -147,6 +198,8 @@ static int persist_event(void *context, const recommendation_event *event)
     if (status != 0)
         log_error("store: recommendation %s -> %s not saved: %s", event->rec->id, row.to_state,
                   status > 0 ? "someone else changed it first" : instance_error(app->store.instance));
+    else
+        publish_recommendation(app, event->rec->id);
     return status;
 }
 
@@ -313,6 +366,20 @@ void daemon_feed_controller(daemon_app *app, const hydra_sample *samples, size_t
     free(newest);
 }
 
+int daemon_ingest(daemon_app *app, const char *tenant, const hydra_sample *samples, size_t count,
+                  const char *idempotency_key, char *response, size_t response_size)
+{
+    int stored = app->store.ops->append_samples(app->store.state, tenant, samples, count, idempotency_key, response,
+                                                response_size);
+    if (stored == 0)
+        metrics_add(metrics_register("core", "samples_ingested_total", "samples stored by the ingest API",
+                                     HYDRA_METRIC_COUNTER),
+                    (double)count);
+    if (stored == 0 && strcmp(tenant, app->store.config.tenant) == 0)
+        daemon_feed_controller(app, samples, count);
+    return stored;
+}
+
 static void handle_ingest(void *context, const http_request *request, http_response *response)
 {
     daemon_app *app = context;
@@ -325,25 +392,16 @@ static void handle_ingest(void *context, const http_request *request, http_respo
     }
     hydra_sample *samples = read_batch(request, &document, &count, response);
     if (samples) {
-        const char *key = http_header(request, "Idempotency-Key");
         char first_response[IDEMPOTENCY_RESPONSE_MAX];
-        char *answer = xasprintf("{\"accepted\":%zu}", count);
-        format_into(first_response, sizeof first_response, "%s", answer);
-        int stored = app->store.ops->append_samples(app->store.state, request->caller->tenant, samples, count, key,
-                                                    first_response, sizeof first_response);
+        format_into(first_response, sizeof first_response, "{\"accepted\":%zu}", count);
+        int stored = daemon_ingest(app, request->caller->tenant, samples, count,
+                                   http_header(request, "Idempotency-Key"), first_response, sizeof first_response);
         if (stored < 0) {
             daemon_store_failed(app, response, "samples not stored");
         } else {
             json_error_t ignored;
             response->json = json_loads(first_response, 0, &ignored); /* a replay answers as the first call did */
-            if (stored == 0)
-                metrics_add(metrics_register("core", "samples_ingested_total", "samples stored by the ingest API",
-                                             HYDRA_METRIC_COUNTER),
-                            (double)count);
-            if (stored == 0 && daemon_serves_caller(app, request))
-                daemon_feed_controller(app, samples, count);
         }
-        free(answer);
         free(samples);
     }
     json_decref(document);
@@ -394,22 +452,28 @@ static int append_event(void *context, const hydra_recommendation_event *e)
     return 0;
 }
 
+json_t *daemon_recommendation_json(daemon_app *app, const char *tenant, const char *id, int *status)
+{
+    one_recommendation found = {NULL, json_array()};
+    *status = app->store.ops->get_recommendation(app->store.state, tenant, id, keep_recommendation, append_event,
+                                                 &found);
+    if (*status == 0 && !found.record)
+        *status = 1;
+    if (*status == 0)
+        json_object_set_new(found.record, "events", json_incref(found.events));
+    json_decref(found.events);
+    return *status == 0 ? found.record : (json_decref(found.record), NULL);
+}
+
 static void handle_show_recommendation(void *context, const http_request *request, http_response *response)
 {
     daemon_app *app = context;
-    one_recommendation found = {NULL, json_array()};
-    int status = app->store.ops->get_recommendation(app->store.state, request->caller->tenant, request->params[0],
-                                                    keep_recommendation, append_event, &found);
+    int status;
+    response->json = daemon_recommendation_json(app, request->caller->tenant, request->params[0], &status);
     if (status < 0)
         daemon_store_failed(app, response, "cannot read the recommendation");
-    else if (status > 0 || !found.record)
+    else if (status > 0)
         http_error(response, 404, NULL, "no recommendation %s", request->params[0]);
-    else {
-        json_object_set_new(found.record, "events", found.events);
-        response->json = found.record;
-        found.events = NULL;
-    }
-    json_decref(found.events);
 }
 
 /* The decision is taken by the store: a compare-and-set from pending, so that of two people (or two replicas) one
@@ -564,6 +628,14 @@ static void key_cache_keep(daemon_app *app, const char *hash, const http_caller 
     pthread_mutex_unlock(&app->key_cache_lock);
 }
 
+bool daemon_key_valid(daemon_app *app, const char *key_hash)
+{
+    http_caller caller;
+    key_lookup lookup = {&caller, false};
+    int status = app->store.ops->find_api_key(app->store.state, key_hash, keep_key, &lookup);
+    return status < 0 || (status == 0 && lookup.found);
+}
+
 static int authenticate(void *context, const char *key, http_caller *caller)
 {
     daemon_app *app = context;
@@ -616,8 +688,9 @@ static void handle_metrics(void *context, const http_request *request, http_resp
     exposition out = {xstrdup(""), xstrdup("\n")};
     metrics_each(append_metric, &out);
     free(out.names_seen);
-    char *http = http_metrics_text(app->http);
-    response->text = xasprintf("%s%s", out.text, http);
+    char *http = http_metrics_text(app->http), *models = models_metrics_text(app);
+    response->text = xasprintf("%s%s%s", out.text, http, models);
+    free(models);
     free(http);
     free(out.text);
     response->text_type = "text/plain; version=0.0.4";
@@ -663,6 +736,21 @@ static const http_route routes[] = {
      "keep forecasting the service but execute nothing for it, until resumed (kept across restarts)"},
     {"POST", "/api/v1/services/{name}/resume", SCOPE_APPROVE, api_handle_resume,
      "execute for the service again; an approved recommendation that waited goes ahead at the next tick"},
+    {"GET", "/api/v1/session", SCOPE_READ, dashboard_handle_session, "who the key is: tenant, key name and scopes"},
+    {"GET", "/api/v1/events", SCOPE_READ, dashboard_handle_events,
+     "server-sent events: tick, recommendation, alert and clock, pushed as they happen; keepalive every 15 s"},
+    {"GET", "/api/v1/calendar", SCOPE_READ, dashboard_handle_calendar, "prayer times and Hijri dates ?from= ?to="},
+    {"GET", "/api/v1/audit", SCOPE_READ, dashboard_handle_audit, "the audit log, newest first; ?limit= (100)"},
+    {"GET", "/api/v1/reports", SCOPE_READ, dashboard_handle_reports, "simulation reports in reports_dir"},
+    {"GET", "/api/v1/reports/{name}", SCOPE_READ, dashboard_handle_report, "one report: hydra simulate's JSON"},
+    {"GET", "/api/v1/accuracy", SCOPE_READ, models_handle_accuracy,
+     "live accuracy per service and model: rolling MAPE and MASE, whether forecasts are acted on"},
+    {"GET", "/api/v1/models/{service}", SCOPE_READ, models_handle_versions,
+     "the service's saved model versions, newest first, with their scores; the reason when none can be used"},
+    {"POST", "/api/v1/models/{service}/refit", SCOPE_APPROVE, models_handle_refit,
+     "refit now: the new version is promoted only if it beats the active one on the holdout"},
+    {"POST", "/api/v1/models/{service}/activate", SCOPE_APPROVE, models_handle_activate,
+     "put {version} back in use, after checking its state"},
 };
 
 static void handle_openapi(void *context, const http_request *request, http_response *response)
@@ -786,18 +874,22 @@ static int controller_start(daemon_app *app, bool resume, char *error, size_t er
     format_into(prefix, sizeof prefix, "rec-%llx",
                 (unsigned long long)started.tv_sec * 1000000ull + (unsigned long long)started.tv_nsec / 1000);
     hydra_config *config = &app->store.config;
-    controller_setup setup = {config, &app->plugins, app->policy, &app->clock, NULL, prefix, persist_event, app,
-                              &app->links};
+    controller_setup setup = {config, &app->plugins, app->policy, &app->clock,
+                              app->live ? live_demo_scaler(app->live) : NULL, prefix, persist_event, app, &app->links};
     controller *fresh = controller_create(&setup, error, error_size);
     if (!fresh)
         return -1;
     controller_destroy(app->controller);
     app->controller = fresh;
     app->controller_led = false;
-    if (warm_up_from_store(app, error, error_size) != 0 || (resume && resume_open_recommendations(app, error,
-                                                                                                  error_size) != 0))
+    if (warm_up_from_store(app, error, error_size) != 0)
         return -1;
-    return 0;
+    /* The registry's active models go into each new controller, before it resumes anything. */
+    models_close(app->models);
+    app->models = NULL;
+    if (!models_open(app, error, error_size))
+        return -1;
+    return resume ? resume_open_recommendations(app, error, error_size) : 0;
 }
 
 /* ## Leadership: one replica runs the loop ------------------------------------------------------------------------ */
@@ -938,6 +1030,7 @@ static void follow_store(daemon_app *app, double now)
 
 static int app_open(daemon_app *app, const daemon_options *options, char *error, size_t error_size)
 {
+    app->events = events_create();
     if (store_handle_open(&app->store, options, error, error_size) != 0)
         return -1;
     hydra_config *config = &app->store.config;
@@ -955,6 +1048,8 @@ static int app_open(daemon_app *app, const daemon_options *options, char *error,
     if (config->public_url && !app->links.from_file)
         log_warn("approve and reject links in notifications stop working when this hydra restarts, and other "
                  "replicas refuse them: set approval.link_secret_file to a secret file shared by every replica");
+    if (options->scenario_path && !(app->live = live_demo_open(app, options, error, error_size)))
+        return -1;
     if (plugin_set_open(&app->plugins, config, &app->clock, error, error_size) != 0)
         return -1;
     script_options limits = {config->lua_memory_limit, config->lua_instruction_limit, &app->clock, NULL, NULL};
@@ -967,17 +1062,24 @@ static int app_open(daemon_app *app, const daemon_options *options, char *error,
     format_into(app->leader_lock, sizeof app->leader_lock, "tenant %s", config->tenant);
     leader_metrics(false, false);
     leadership_check(app); /* before the API opens: a sample that comes in first is evaluated by the leader */
+    app->web_root = config->web_root ? xstrdup(config->web_root) : web_static_default_root();
     http_config http = {config->listen_host, config->listen_port, config->max_body_bytes, HTTP_THREADS, routes,
                         ARRAY_LEN(routes), authenticate, app, config->rate_limit_per_second,
-                        config->rate_limit_burst};
+                        config->rate_limit_burst, dashboard_handle_static};
     app->http = http_start(&http, error, error_size);
     return app->http ? 0 : -1;
 }
 
 static void app_close(daemon_app *app)
 {
+    if (app->events)
+        events_close(app->events); /* no stream may sleep through the server's stop */
     http_stop(app->http);
+    events_destroy(app->events);
+    free(app->web_root);
+    models_close(app->models);
     controller_destroy(app->controller);
+    live_demo_close(app->live);
     policy_close(app->policy);
     plugin_set_close(&app->plugins);
     store_handle_close(&app->store);
@@ -1005,15 +1107,19 @@ static void run_loop(daemon_app *app)
             bool ticked = store_can_record(app) && atomic_load(&app->leader);
             if (!app->store_down)
                 follow_store(app, now);
-            if (ticked)
+            if (ticked) {
                 controller_tick(app->controller, now);
-            else if (!app->store_down)
+                models_tick(app, now);
+                dashboard_publish_ticks(app, now);
+            } else if (!app->store_down) {
                 controller_refresh_status(app->controller);
+            }
             pthread_mutex_unlock(&app->lock);
             if (ticked)
                 metrics_add(metrics_register("core", "ticks_total", "controller ticks", HYDRA_METRIC_COUNTER), 1);
             next += tick * ceil((now - next + 1e-9) / tick);
         }
+        dashboard_heartbeat(app);
         struct timespec pause = {0, 100 * 1000 * 1000};
         nanosleep(&pause, NULL);
     }
@@ -1035,7 +1141,10 @@ int daemon_serve(const daemon_options *options)
     }
     printf("hydra: listening on http://%s:%d/api/v1\n", app.store.config.listen_host, http_port(app.http));
     fflush(stdout);
-    run_loop(&app);
+    if (app.live)
+        live_demo_run(&app, &stop_requested);
+    else
+        run_loop(&app);
     log_info("stopping: finishing the tick, closing the store");
     if (atomic_load(&app.leader)) {
         app.store.ops->leader_release(app.store.state, app.leader_lock); /* a follower takes over at its next try */

@@ -179,6 +179,8 @@ static const char *presented_key(struct MHD_Connection *connection)
     return MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-Api-Key");
 }
 
+const char *http_presented_key(const http_request *request) { return presented_key(request->connection); }
+
 /* The key's token bucket has a token for this request; otherwise 429 with when to try again. */
 static bool admit(http_server *server, const http_caller *caller, http_response *response)
 {
@@ -224,19 +226,61 @@ static int authorize(http_server *server, const http_route *route, struct MHD_Co
     return 0;
 }
 
-static enum MHD_Result send_response(struct MHD_Connection *connection, http_response *response,
-                                     const char *request_id)
+void http_stream_wait(void *connection) { MHD_suspend_connection(connection); }
+void http_stream_wake(void *connection) { MHD_resume_connection(connection); }
+
+static ssize_t stream_read(void *context, uint64_t position, char *buffer, size_t max)
+{
+    (void)position;
+    const http_stream *stream = context;
+    long given = stream->read(stream->context, buffer, max);
+    return given < 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)given;
+}
+
+static void stream_release(void *context)
+{
+    http_stream *stream = context;
+    if (stream->release)
+        stream->release(stream->context);
+    free(stream);
+}
+
+static struct MHD_Response *stream_response(const http_stream *given)
+{
+    http_stream *stream = xmalloc(sizeof *stream);
+    *stream = *given;
+    struct MHD_Response *reply = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, stream,
+                                                                   stream_release);
+    if (!reply)
+        stream_release(stream);
+    return reply;
+}
+
+static struct MHD_Response *buffer_response(http_response *response)
 {
     char *text = response->json ? json_dumps(response->json, JSON_COMPACT) : response->text;
     if (response->json)
         free(response->text);
-    size_t length = text ? strlen(text) : 0;
-    struct MHD_Response *reply = MHD_create_response_from_buffer(length, text ? text : (char *)"",
-                                                                 text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    size_t length = !text ? 0 : response->json || !response->text_length ? strlen(text) : response->text_length;
+    return MHD_create_response_from_buffer(length, text ? text : (char *)"",
+                                           text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *connection, http_response *response,
+                                     const char *request_id)
+{
+    struct MHD_Response *reply = response->stream.read ? stream_response(&response->stream)
+                                                       : buffer_response(response);
+    if (!reply) {
+        json_decref(response->json);
+        return MHD_NO;
+    }
     MHD_add_response_header(reply, "Content-Type", response->json ? "application/json"
                                                    : response->text_type ? response->text_type
                                                                          : "text/plain; charset=utf-8");
     MHD_add_response_header(reply, "X-Request-Id", request_id);
+    if (response->cache_control)
+        MHD_add_response_header(reply, "Cache-Control", response->cache_control);
     if (response->retry_after > 0) {
         char seconds[16];
         format_into(seconds, sizeof seconds, "%d", response->retry_after);
@@ -259,7 +303,10 @@ static const http_route *dispatch(http_server *server, struct MHD_Connection *co
     bool path_exists;
     const http_route *route = route_find(&server->config, method, url, &path_copy, request.params, &path_exists);
     http_caller caller = {{0}, {0}, 0};
-    if (!route)
+    bool outside_api = strncmp(url, "/api/", 5) != 0 && strcmp(url, "/api") != 0 && strcmp(url, "/metrics") != 0;
+    if (!route && !path_exists && server->config.fallback && strcmp(method, "GET") == 0 && outside_api)
+        server->config.fallback(server->config.app, &request, response);
+    else if (!route)
         http_error(response, path_exists ? 405 : 404, NULL, "%s %s", path_exists ? "method not allowed:" : "no route:",
                    url);
     else if (pending->too_large)
@@ -298,7 +345,7 @@ static enum MHD_Result handle(void *context, struct MHD_Connection *connection, 
     }
     char request_id[72];
     request_id_for(connection, request_id, sizeof request_id);
-    http_response response = {200, NULL, NULL, NULL, 0};
+    http_response response = {.status = 200};
     log_set_request_id(request_id); /* whatever the handler logs is about this request */
     const http_route *route = dispatch(server, connection, method, url, pending, request_id, &response);
     double seconds = clock_monotonic() - pending->started;
@@ -335,7 +382,7 @@ http_server *http_start(const http_config *config, char *error, size_t error_siz
         http_stop(server);
         return NULL;
     }
-    server->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, (uint16_t)config->port, NULL,
+    server->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, (uint16_t)config->port, NULL,
                                       NULL, handle, server, MHD_OPTION_SOCK_ADDR, &address,
                                       MHD_OPTION_THREAD_POOL_SIZE, config->threads ? config->threads : 4u,
                                       MHD_OPTION_NOTIFY_COMPLETED, request_done, server,

@@ -26,12 +26,24 @@ typedef struct http_request {
     void *connection;                    /* for http_query / http_header */
 } http_request;
 
+/* A body produced while the connection stays open (server-sent events). read fills buffer with up to max bytes and
+ * returns how many; 0 after http_stream_wait (nothing yet: the connection sleeps until http_stream_wake); -1 ends
+ * the body. release is called once, when the connection is gone. */
+typedef struct http_stream {
+    long (*read)(void *context, char *buffer, size_t max);
+    void (*release)(void *context);
+    void *context;
+} http_stream;
+
 typedef struct http_response {
     int status;
     json_t *json;            /* owned; sent as application/json */
     char *text;              /* owned; sent as text_type when json is NULL */
     const char *text_type;
     int retry_after;         /* seconds; a Retry-After header when > 0 */
+    size_t text_length;      /* of text when it is not a C string (a file); 0: strlen(text) */
+    http_stream stream;      /* when stream.read is set, the body (json and text unused) */
+    const char *cache_control;
 } http_response;
 
 typedef void (*http_handler)(void *app, const http_request *request, http_response *response);
@@ -58,6 +70,8 @@ typedef struct http_config {
     void *app;
     double rate_limit_per_second; /* per key; 0: no limit */
     double rate_limit_burst;
+    /* GET of a path no route has, outside /api/ and /metrics (the dashboard's files); NULL: 404. No key needed. */
+    http_handler fallback;
 } http_config;
 
 typedef struct http_server http_server;
@@ -70,7 +84,13 @@ int http_port(const http_server *server);
 char *http_metrics_text(const http_server *server);
 
 const char *http_query(const http_request *request, const char *name);
+/* For an http_stream: called from its read (which then returns 0), the connection sleeps; http_stream_wake, from
+ * any thread, once for each wait, wakes it and read is called again. */
+void http_stream_wait(void *connection);
+void http_stream_wake(void *connection);
 const char *http_header(const http_request *request, const char *name);
+/* The API key the request came with (Authorization: Bearer, or X-Api-Key); NULL without one. */
+const char *http_presented_key(const http_request *request);
 
 /* An OpenAPI 3 document of the routes, made from the same table the server routes by. */
 json_t *http_openapi(const http_route *routes, size_t count, const char *version);

@@ -495,3 +495,44 @@ void instance_model_close(plugin_instance *instance, void *model)
     else
         ((const hydra_anomaly_ops *)ops)->model_close(model);
 }
+
+/* ## Saved models (the model registry) ------------------------------------------------------------------------- */
+
+bool instance_can_save_models(const plugin_instance *instance)
+{
+    return instance_kind(instance) == HYDRA_KIND_FORECASTER &&
+           ((const hydra_forecaster_ops *)instance->module->descriptor->ops)->model_save != NULL;
+}
+
+char *instance_model_save(plugin_instance *instance, void *model)
+{
+    const hydra_forecaster_ops *ops = ops_of(instance, HYDRA_KIND_FORECASTER);
+    if (!ops || !ops->model_save) {
+        format_into(error_buffer(instance), sizeof error_text, "cannot save its models");
+        return NULL;
+    }
+    size_t size = 4096;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        char *text = xmalloc(size);
+        long long length = ops->model_save(model, text, size);
+        if (length >= 0 && (size_t)length < size)
+            return text;
+        free(text);
+        if (length < 0)
+            return NULL;
+        size = (size_t)length + 1;
+    }
+    format_into(error_buffer(instance), sizeof error_text, "model_save asked for a larger buffer twice");
+    return NULL;
+}
+
+void *instance_model_load(plugin_instance *instance, const char *text)
+{
+    const hydra_forecaster_ops *ops = ops_of(instance, HYDRA_KIND_FORECASTER);
+    if (!ops || !ops->model_load) {
+        if (ops)
+            format_into(error_buffer(instance), sizeof error_text, "cannot load saved models");
+        return NULL;
+    }
+    return ops->model_load(instance->state, text);
+}

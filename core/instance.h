@@ -59,4 +59,10 @@ int instance_model_score(plugin_instance *instance, void *model, double value, d
 int instance_model_explain(plugin_instance *instance, void *model, double at, char *text, size_t size);
 void instance_model_close(plugin_instance *instance, void *model);
 
+/* Saved models (model_save and model_load, for the registry). The text is the caller's to free; NULL after an error
+ * (instance_error says why, nothing is logged: the registry names the service and version). */
+bool instance_can_save_models(const plugin_instance *instance);
+char *instance_model_save(plugin_instance *instance, void *model);
+void *instance_model_load(plugin_instance *instance, const char *text);
+
 #endif

@@ -18,19 +18,20 @@ typedef struct op_field {
 typedef struct kind_info {
     const char *name;
     size_t ops_size;
-    op_field mandatory[24];
-    op_field all_or_none[4]; /* an optional group: a plugin gives every one of these or none */
+    op_field mandatory[32];
+    op_field all_or_none[2][4]; /* optional groups: a plugin gives every op of a group or none of them */
 } kind_info;
 
 #define OP(type, field) {offsetof(type, field), #field}
 
 static const kind_info kinds[] = {
     [HYDRA_KIND_FORECASTER] = {"forecaster", sizeof(hydra_forecaster_ops), {OP(hydra_forecaster_ops, predict)},
-                               {OP(hydra_forecaster_ops, model_open), OP(hydra_forecaster_ops, model_observe),
-                                OP(hydra_forecaster_ops, model_forecast), OP(hydra_forecaster_ops, model_close)}},
+                               {{OP(hydra_forecaster_ops, model_open), OP(hydra_forecaster_ops, model_observe),
+                                 OP(hydra_forecaster_ops, model_forecast), OP(hydra_forecaster_ops, model_close)},
+                                {OP(hydra_forecaster_ops, model_save), OP(hydra_forecaster_ops, model_load)}}},
     [HYDRA_KIND_ANOMALY] = {"anomaly", sizeof(hydra_anomaly_ops), {OP(hydra_anomaly_ops, score)},
-                            {OP(hydra_anomaly_ops, model_open), OP(hydra_anomaly_ops, model_score),
-                             OP(hydra_anomaly_ops, model_close)}},
+                            {{OP(hydra_anomaly_ops, model_open), OP(hydra_anomaly_ops, model_score),
+                              OP(hydra_anomaly_ops, model_close)}}},
     [HYDRA_KIND_NOTIFIER] = {"notifier", sizeof(hydra_notifier_ops), {OP(hydra_notifier_ops, notify)}},
     [HYDRA_KIND_SCALER] = {"scaler", sizeof(hydra_scaler_ops),
                            {OP(hydra_scaler_ops, status), OP(hydra_scaler_ops, scale)}},
@@ -44,8 +45,11 @@ static const kind_info kinds[] = {
                            OP(hydra_store_ops, list_alerts), OP(hydra_store_ops, health),
                            OP(hydra_store_ops, export_samples), OP(hydra_store_ops, aggregate_samples),
                            OP(hydra_store_ops, set_service_paused), OP(hydra_store_ops, list_services),
-                           OP(hydra_store_ops, leader_hold), OP(hydra_store_ops, leader_release)},
-                          {OP(hydra_store_ops, backup), OP(hydra_store_ops, restore)}},
+                           OP(hydra_store_ops, leader_hold), OP(hydra_store_ops, leader_release),
+                           OP(hydra_store_ops, list_audit),
+                           OP(hydra_store_ops, put_model_version), OP(hydra_store_ops, activate_model_version),
+                           OP(hydra_store_ops, get_model_version), OP(hydra_store_ops, list_model_versions)},
+                          {{OP(hydra_store_ops, backup), OP(hydra_store_ops, restore)}}},
     [HYDRA_KIND_SOURCE] = {"source", sizeof(hydra_source_ops), {OP(hydra_source_ops, pull)}},
 };
 
@@ -93,12 +97,11 @@ static bool op_present(const void *ops, size_t offset)
 }
 
 /* An optional group (streaming, backup and restore) is all or nothing: half of one would be called half the time. */
-static int check_optional_group(const char *path, const void *ops, const kind_info *kind, char *error,
-                                size_t error_size)
+static int check_optional_group(const char *path, const void *ops, const kind_info *kind, const op_field *group,
+                                char *error, size_t error_size)
 {
-    const op_field *group = kind->all_or_none;
     size_t present = 0, size = 0;
-    for (; size < ARRAY_LEN(kind->all_or_none) && group[size].name; size++)
+    for (; size < ARRAY_LEN(kind->all_or_none[0]) && group[size].name; size++)
         present += op_present(ops, group[size].offset);
     if (present == 0 || present == size)
         return 0;
@@ -148,7 +151,10 @@ static int check_ops(const char *path, const hydra_plugin_descriptor *d, char *e
                     kind->name, kind->mandatory[i].name);
         return -1;
     }
-    return check_optional_group(path, d->ops, kind, error, error_size);
+    for (size_t i = 0; i < ARRAY_LEN(kind->all_or_none); i++)
+        if (check_optional_group(path, d->ops, kind, kind->all_or_none[i], error, error_size) != 0)
+            return -1;
+    return 0;
 }
 
 static int check_descriptor(const loader_registry *registry, const char *path, const hydra_plugin_descriptor *d,

@@ -35,3 +35,9 @@ json_t *record_json_sample(const hydra_sample *s)
     return json_pack("{s:s, s:s, s:f, s:f}", "service", s->service, "metric", s->metric, "ts", s->ts, "value",
                      s->value);
 }
+
+json_t *record_json_alert(const hydra_alert_record *a)
+{
+    return json_pack("{s:s, s:s, s:s, s:f, s:f, s:s}", "id", a->id, "service", a->service, "metric", a->metric, "at",
+                     a->at, "score", a->score, "message", a->message ? a->message : "");
+}

@@ -118,18 +118,16 @@ static const hydra_plugin_descriptor cluster_descriptor = {
     .description = "the simulator's cluster: replicas, cold starts, queues, latency",
 };
 
-/* The config's target of the same name, else its first, is the template of a scenario service's target. */
-static int targets_from_services(run *r, char *error, size_t error_size)
+int simulation_targets_from_services(hydra_config *config, const scenario *world, char *error, size_t error_size)
 {
-    hydra_config *config = &r->config;
     if (config->target_count == 0) {
         format_into(error, error_size, "config %s: a simulation needs at least one target as the template of the "
                     "scenario's services", config->path);
         return -1;
     }
-    config_target *targets = xcalloc(r->world.service_count, sizeof *targets);
-    for (size_t i = 0; i < r->world.service_count; i++) {
-        const scenario_service *service = &r->world.services[i];
+    config_target *targets = xcalloc(world->service_count, sizeof *targets);
+    for (size_t i = 0; i < world->service_count; i++) {
+        const scenario_service *service = &world->services[i];
         const config_target *template = config_find_target(config, service->name);
         config_target_copy(&targets[i], template ? template : &config->targets[0]);
         free(targets[i].name);
@@ -143,35 +141,42 @@ static int targets_from_services(run *r, char *error, size_t error_size)
         config_target_release(&config->targets[i]);
     free(config->targets);
     config->targets = targets;
-    config->target_count = r->world.service_count;
-    config->tick_seconds = r->world.step;
-    /* A simulation tells no real person anything: its operator is simulated. */
-    for (size_t i = 0; i < config->notifier_count; i++)
-        free(config->notifiers[i]);
-    config->notifier_count = 0;
+    config->target_count = world->service_count;
+    config->tick_seconds = world->step;
     return 0;
 }
 
-static int build_cluster(run *r, char *error, size_t error_size)
+static int targets_from_services(run *r, char *error, size_t error_size)
 {
-    r->cluster = cluster_create();
-    for (size_t i = 0; i < r->world.service_count; i++) {
-        const scenario_service *s = &r->world.services[i];
+    if (simulation_targets_from_services(&r->config, &r->world, error, error_size) != 0)
+        return -1;
+    /* A simulation tells no real person anything: its operator is simulated. */
+    for (size_t i = 0; i < r->config.notifier_count; i++)
+        free(r->config.notifiers[i]);
+    r->config.notifier_count = 0;
+    return 0;
+}
+
+plugin_instance *simulation_cluster_scaler(const scenario *world, const hydra_clock *clock, cluster **out,
+                                           char *error, size_t error_size)
+{
+    *out = cluster_create();
+    for (size_t i = 0; i < world->service_count; i++) {
+        const scenario_service *s = &world->services[i];
         cluster_service_spec spec = {s->name, s->capacity_per_replica, s->cold_start_seconds, s->min_replicas,
                                      s->max_replicas, s->initial_replicas, s->latency_slo_ms, s->base_latency_ms,
                                      s->queue_limit_seconds};
-        if (cluster_add_service(r->cluster, &spec) != 0) {
-            format_into(error, error_size, "%s: service %s: %s", r->world.path, s->name, cluster_error(r->cluster));
-            return -1;
+        if (cluster_add_service(*out, &spec) != 0) {
+            format_into(error, error_size, "%s: service %s: %s", world->path, s->name, cluster_error(*out));
+            return NULL;
         }
     }
-    cluster_set_time(r->cluster, r->world.start);
+    cluster_set_time(*out, world->start);
     static hydra_plugin_descriptor descriptor;
     descriptor = cluster_descriptor;
     descriptor.ops = cluster_scaler_ops();
-    instance_context context = {.clock = &r->clock};
-    r->scaler = instance_create_builtin(&descriptor, "simulated", r->cluster, &context);
-    return 0;
+    instance_context context = {.clock = clock};
+    return instance_create_builtin(&descriptor, "simulated", *out, &context);
 }
 
 static int run_open(run *r, const simulation_options *options, char *error, size_t error_size)
@@ -185,7 +190,7 @@ static int run_open(run *r, const simulation_options *options, char *error, size
     clock_init_virtual(&r->clock, r->world.start);
     if (targets_from_services(r, error, error_size) != 0 ||
         plugin_set_open(&r->plugins, &r->config, &r->clock, error, error_size) != 0 ||
-        build_cluster(r, error, error_size) != 0)
+        !(r->scaler = simulation_cluster_scaler(&r->world, &r->clock, &r->cluster, error, error_size)))
         return -1;
     r->policy = policy_open(options->policy_path ? options->policy_path : r->config.policy_path, &limits, error,
                             error_size);
@@ -520,9 +525,9 @@ static json_t *services_json(const simulation_result *r)
     return services;
 }
 
-int simulation_write_json(const char *path, const simulation_result *r, char *error, size_t error_size)
+json_t *simulation_result_json(const simulation_result *r)
 {
-    json_t *doc = json_pack(
+    return json_pack(
         "{s:s, s:s, s:I, s:f, s:f, s:{s:f, s:f, s:f}, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:I, "
         "s:{s:f, s:f}, s:f, s:f}",
         "scenario", r->scenario, "policy", r->policy, "seed", (json_int_t)r->seed, "days", r->days, "step_seconds",
@@ -535,9 +540,29 @@ int simulation_write_json(const char *path, const simulation_result *r, char *er
         "policy_errors", (json_int_t)r->policy_errors, "human_response_seconds", "median", r->human_response_median,
         "p90", r->human_response_p90, "wall_seconds", r->wall_seconds, "service_ticks_per_second",
         r->service_ticks_per_second);
+}
+
+static int write_document(const char *path, json_t *doc, char *error, size_t error_size)
+{
     int status = doc ? json_dump_file(doc, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10)) : -1;
     json_decref(doc);
     if (status != 0)
         format_into(error, error_size, "%s: cannot write the JSON scorecard", path);
     return status;
+}
+
+int simulation_write_json(const char *path, const simulation_result *r, char *error, size_t error_size)
+{
+    return write_document(path, simulation_result_json(r), error, error_size);
+}
+
+int simulation_write_comparison_json(const char *path, const simulation_result *results, size_t count, char *error,
+                                     size_t error_size)
+{
+    json_t *runs = json_array();
+    for (size_t i = 0; i < count; i++)
+        json_array_append_new(runs, simulation_result_json(&results[i]));
+    json_t *doc = json_pack("{s:s, s:s, s:o}", "kind", "comparison", "scenario", count ? results[0].scenario : "",
+                            "runs", runs);
+    return write_document(path, doc, error, error_size);
 }

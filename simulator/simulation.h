@@ -3,6 +3,10 @@
 #ifndef HYDRA_SIMULATION_H
 #define HYDRA_SIMULATION_H
 
+#include "cluster.h"
+#include <jansson.h>
+#include "config.h"
+#include "instance.h"
 #include "scenario.h"
 
 #include <stdbool.h>
@@ -50,6 +54,14 @@ typedef struct simulation_result {
     double service_ticks_per_second;
 } simulation_result;
 
+/* The config's targets become the scenario's services (each from the config's target of its name, else its first,
+ * with the service's capacity, cold start and bounds), and the tick the scenario's step. -1 without a target. */
+int simulation_targets_from_services(hydra_config *config, const scenario *world, char *error, size_t error_size);
+/* The scenario's services as a simulated cluster (*out, the caller's to destroy after the instance) and a builtin
+ * scaler instance acting on it; NULL with the reason. */
+plugin_instance *simulation_cluster_scaler(const scenario *world, const hydra_clock *clock, cluster **out,
+                                           char *error, size_t error_size);
+
 /* Runs the whole scenario. -1 with the reason ("file:line: ..." for scripts) in error. */
 int simulation_run(const simulation_options *options, simulation_result *result, char *error, size_t error_size);
 void simulation_result_free(simulation_result *result);
@@ -57,5 +69,10 @@ void simulation_result_free(simulation_result *result);
 /* Writes the scorecard for people, and the JSON document (wall-clock fields last). */
 void simulation_print_scorecard(FILE *out, const simulation_result *result);
 int simulation_write_json(const char *path, const simulation_result *result, char *error, size_t error_size);
+/* The scorecard as JSON (what simulation_write_json writes); newly allocated. */
+json_t *simulation_result_json(const simulation_result *result);
+/* {"kind": "comparison", "scenario", "runs": [scorecard, ...]}: hydra simulate --compare --json. */
+int simulation_write_comparison_json(const char *path, const simulation_result *results, size_t count, char *error,
+                                     size_t error_size);
 
 #endif

@@ -204,11 +204,15 @@ static void daemon_exec(const daemon_run *d, int stdout_fd)
     FILE *log = fopen(d->log, "a");
     if (log)
         dup2(fileno(log), STDERR_FILENO);
-    if (d->data[0])
-        execl(binary, binary, "serve", "--config", d->config, "--listen", "127.0.0.1:0", "--data", d->data,
-              (char *)NULL);
-    else
-        execl(binary, binary, "serve", "--config", d->config, "--listen", "127.0.0.1:0", (char *)NULL);
+    const char *args[24] = {binary, "serve", "--config", d->config, "--listen", "127.0.0.1:0"};
+    size_t count = 6;
+    if (d->data[0]) {
+        args[count++] = "--data";
+        args[count++] = d->data;
+    }
+    for (size_t i = 0; i < ARRAY_LEN(d->serve_args) && d->serve_args[i]; i++)
+        args[count++] = d->serve_args[i];
+    execv(binary, (char *const *)args);
     _exit(127);
 }
 

@@ -34,6 +34,7 @@ typedef struct daemon_run {
     char reader_key[128]; /* scope read */
     pid_t pid;
     int port;
+    const char *serve_args[8]; /* more arguments for hydra serve (a live demo's --scenario FILE ...), NULL-ended */
 } daemon_run;
 
 /* A folder for a daemon run. With store_setting NULL the daemon runs configs/hydra.cfg on a SQLite file in the

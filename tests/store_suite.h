@@ -948,6 +948,45 @@ static void store_test_audit_records_are_appended_and_need_an_actor_and_action(v
     assert_refused(f, f->ops->append_audit(f->db, &no_tenant));
 }
 
+typedef struct audit_seen {
+    char lines[8][128];
+    size_t count;
+} audit_seen;
+
+static int audit_collect(void *context, const hydra_audit_record *r)
+{
+    audit_seen *seen = context;
+    if (seen->count < 8)
+        snprintf(seen->lines[seen->count++], sizeof seen->lines[0], "%s %s %s %s %s %.0f", r->actor, r->action,
+                    r->subject ? r->subject : "-", r->detail ? r->detail : "-", r->request_id ? r->request_id : "-",
+                    r->at - SUITE_T0);
+    return 0;
+}
+
+static void store_test_audit_is_listed_newest_first_per_tenant_up_to_a_limit(void **state)
+{
+    store_fixture *f = *state;
+    hydra_audit_record entries[] = {
+        {"acme", SUITE_T0, "alice", "approve", "rec-1", "the surge is real", "req-1"},
+        {"acme", SUITE_T0 + 60, "bob", "reject", "rec-2", NULL, NULL},
+        {"globex", SUITE_T0 + 30, "mallory", "approve", "rec-9", NULL, NULL},
+        {"acme", SUITE_T0 + 120, "carol", "pause", "web", NULL, "req-3"},
+    };
+    for (size_t i = 0; i < sizeof entries / sizeof entries[0]; i++)
+        assert_ok(f, f->ops->append_audit(f->db, &entries[i]));
+    audit_seen seen = {0};
+    assert_ok(f, f->ops->list_audit(f->db, "acme", 10, audit_collect, &seen));
+    assert_int_equal(seen.count, 3);
+    assert_string_equal(seen.lines[0], "carol pause web - req-3 120");
+    assert_string_equal(seen.lines[1], "bob reject rec-2 - - 60");
+    assert_string_equal(seen.lines[2], "alice approve rec-1 the surge is real req-1 0");
+    audit_seen two = {0};
+    assert_ok(f, f->ops->list_audit(f->db, "acme", 2, audit_collect, &two));
+    assert_int_equal(two.count, 2);
+    store_clear_error(f);
+    assert_refused(f, f->ops->list_audit(f->db, "acme", 0, audit_collect, &two));
+}
+
 static void store_test_alerts_are_listed_since_a_time_newest_first_per_tenant(void **state)
 {
     store_fixture *f = *state;
@@ -1112,6 +1151,133 @@ static void store_test_a_paused_service_stays_paused_until_resumed_and_across_re
     store_clear_error(f);
     assert_refused(f, f->ops->set_service_paused(f->db, &nameless));
     assert_int_equal(services_of(f, "acme")->count, 2);
+}
+
+/* ## The model registry ------------------------------------------------------------------------------------------- */
+
+typedef struct models_seen {
+    size_t count;
+    char model[8][32];
+    long long version[8];
+    int active[8];
+    char state[8][64];
+    char note[8][64];
+    char metrics[8][64];
+    double trained_from[8], trained_to[8], created_at[8];
+} models_seen;
+
+static int model_collect(void *context, const hydra_model_record *r)
+{
+    models_seen *seen = context;
+    size_t i = seen->count++;
+    if (i < 8) {
+        text_copy_into(seen->model[i], sizeof seen->model[0], r->model);
+        text_copy_into(seen->state[i], sizeof seen->state[0], r->state);
+        text_copy_into(seen->note[i], sizeof seen->note[0], r->note);
+        text_copy_into(seen->metrics[i], sizeof seen->metrics[0], r->metrics);
+        seen->version[i] = r->version;
+        seen->active[i] = r->active;
+        seen->trained_from[i] = r->trained_from;
+        seen->trained_to[i] = r->trained_to;
+        seen->created_at[i] = r->created_at;
+    }
+    return 0;
+}
+
+static hydra_model_record model_version(const char *model, const char *state, int active, const char *note)
+{
+    return (hydra_model_record){"acme", "api", model, 0, active, state, SUITE_HASH_C, SUITE_T0, SUITE_T0 + 3600,
+                                "{\"mase\": 0.5}", SUITE_T0 + 3700, note};
+}
+
+static long long put_model(store_fixture *f, const hydra_model_record *r)
+{
+    long long version = -1;
+    store_clear_error(f);
+    assert_ok(f, f->ops->put_model_version(f->db, r, &version));
+    return version;
+}
+
+static models_seen *models_of(store_fixture *f, const char *model)
+{
+    static models_seen seen;
+    memset(&seen, 0, sizeof seen);
+    store_clear_error(f);
+    assert_ok(f, f->ops->list_model_versions(f->db, "acme", "api", model, model_collect, &seen));
+    return &seen;
+}
+
+static int get_model(store_fixture *f, long long version, models_seen *seen)
+{
+    memset(seen, 0, sizeof *seen);
+    store_clear_error(f);
+    return f->ops->get_model_version(f->db, "acme", "api", "hw", version, model_collect, seen);
+}
+
+static void store_test_model_versions_are_numbered_per_model_with_one_active(void **state)
+{
+    store_fixture *f = *state;
+    models_seen got;
+    assert_int_equal(get_model(f, 0, &got), 1); /* nothing active yet */
+    hydra_model_record first = model_version("hw", "state one", 1, "first fit");
+    assert_int_equal(put_model(f, &first), 1);
+    hydra_model_record refused = model_version("hw", "state two", 0, "refused: worse on the holdout");
+    assert_int_equal(put_model(f, &refused), 2);
+    hydra_model_record other = model_version("calendar", "cal", 1, NULL);
+    assert_int_equal(put_model(f, &other), 1); /* numbered per model */
+
+    assert_int_equal(get_model(f, 0, &got), 0);
+    assert_int_equal(got.version[0], 1);
+    assert_string_equal(got.state[0], "state one");
+    assert_string_equal(got.metrics[0], "{\"mase\": 0.5}");
+    assert_true(got.trained_from[0] == SUITE_T0 && got.trained_to[0] == SUITE_T0 + 3600);
+    assert_true(got.created_at[0] == SUITE_T0 + 3700);
+    assert_int_equal(get_model(f, 2, &got), 0);
+    assert_string_equal(got.note[0], "refused: worse on the holdout");
+    assert_int_equal(got.active[0], 0);
+    assert_int_equal(get_model(f, 9, &got), 1);
+
+    hydra_model_record promoted = model_version("hw", "state three", 1, "promoted");
+    assert_int_equal(put_model(f, &promoted), 3);
+    models_seen *all = models_of(f, "hw");
+    assert_int_equal(all->count, 3);
+    assert_int_equal(all->version[0], 3); /* newest first */
+    assert_int_equal(all->active[0] + all->active[1] + all->active[2], 1);
+    assert_int_equal(all->active[0], 1);
+    assert_int_equal(models_of(f, NULL)->count, 4);
+    assert_string_equal(models_of(f, NULL)->model[0], "calendar"); /* by model */
+
+    store_clear_error(f);
+    assert_int_equal(f->ops->activate_model_version(f->db, "acme", "api", "hw", 1), 0); /* a rollback */
+    assert_int_equal(get_model(f, 0, &got), 0);
+    assert_int_equal(got.version[0], 1);
+    assert_int_equal(f->ops->activate_model_version(f->db, "acme", "api", "hw", 7), 1);
+    assert_int_equal(get_model(f, 0, &got), 0);
+    assert_int_equal(got.version[0], 1); /* an unknown version leaves the active one */
+
+    store_fixture_reopen(f);
+    assert_int_equal(models_of(f, "hw")->count, 3);
+    memset(&got, 0, sizeof got);
+    store_clear_error(f);
+    assert_int_equal(f->ops->get_model_version(f->db, "globex", "api", "hw", 0, model_collect, &got), 1);
+}
+
+static void store_test_a_model_version_without_state_or_checksum_is_refused(void **state)
+{
+    store_fixture *f = *state;
+    long long version = -1;
+    hydra_model_record stateless = model_version("hw", NULL, 1, NULL);
+    store_clear_error(f);
+    assert_refused(f, f->ops->put_model_version(f->db, &stateless, &version));
+    hydra_model_record unsummed = model_version("hw", "state", 1, NULL);
+    unsummed.checksum = "abc";
+    store_clear_error(f);
+    assert_refused(f, f->ops->put_model_version(f->db, &unsummed, &version));
+    hydra_model_record backwards = model_version("hw", "state", 1, NULL);
+    backwards.trained_to = backwards.trained_from - 1;
+    store_clear_error(f);
+    assert_refused(f, f->ops->put_model_version(f->db, &backwards, &version));
+    assert_int_equal(models_of(f, NULL)->count, 0);
 }
 
 /* ## The list a test binary runs ---------------------------------------------------------------------------------- */
@@ -1339,6 +1505,7 @@ static void store_test_the_leader_lock_is_free_once_its_holder_is_destroyed(void
     STORE_SUITE_TEST(store_test_api_keys_are_listed_per_tenant_revoked_ones_too, setup, teardown),                 \
     STORE_SUITE_TEST(store_test_a_key_hash_that_is_not_a_hex_sha256_is_refused, setup, teardown),                  \
     STORE_SUITE_TEST(store_test_audit_records_are_appended_and_need_an_actor_and_action, setup, teardown),         \
+    STORE_SUITE_TEST(store_test_audit_is_listed_newest_first_per_tenant_up_to_a_limit, setup, teardown),           \
     STORE_SUITE_TEST(store_test_alerts_are_listed_since_a_time_newest_first_per_tenant, setup, teardown),         \
     STORE_SUITE_TEST(store_test_export_gives_a_tenants_samples_since_a_time_in_series_order, setup, teardown),     \
     STORE_SUITE_TEST(store_test_export_of_many_samples_loses_none, setup, teardown),                               \
@@ -1347,6 +1514,8 @@ static void store_test_the_leader_lock_is_free_once_its_holder_is_destroyed(void
     STORE_SUITE_TEST(store_test_aggregates_per_hour_and_day_are_computed_by_the_store, setup, teardown),           \
     STORE_SUITE_TEST(store_test_a_paused_service_stays_paused_until_resumed_and_across_reopening, setup, teardown), \
     STORE_SUITE_TEST(store_test_of_two_instances_one_holds_the_leader_lock_until_it_releases_it, setup, teardown), \
-    STORE_SUITE_TEST(store_test_the_leader_lock_is_free_once_its_holder_is_destroyed, setup, teardown)
+    STORE_SUITE_TEST(store_test_the_leader_lock_is_free_once_its_holder_is_destroyed, setup, teardown),           \
+    STORE_SUITE_TEST(store_test_model_versions_are_numbered_per_model_with_one_active, setup, teardown),           \
+    STORE_SUITE_TEST(store_test_a_model_version_without_state_or_checksum_is_refused, setup, teardown)
 
 #endif

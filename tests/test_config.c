@@ -342,10 +342,41 @@ static void test_config_reads_and_checks_the_leader_retry(void **state)
     assert_contains(expect_error("leader = { retyr = 3; };"), "leader.retyr: unknown setting (allowed here: retry)");
 }
 
+static void test_config_reads_and_checks_the_models_group(void **state)
+{
+    (void)state;
+    char error[2048] = "";
+    hydra_config config;
+    write_config("models = { max_mape = 0.4; refit_every = \"7d\"; drift_window = \"6h\"; registry = false; };");
+    assert_int_equal(config_load(&config, config_path, error, sizeof error), 0);
+    assert_true(config.models.max_mape == 0.4 && config.models.max_mase == 0);
+    assert_true(config.models.refit_every_seconds == 7 * 86400.0);
+    assert_true(config.models.drift_window_seconds == 6 * 3600.0);
+    assert_false(config.models.registry);
+    assert_true(config.models.holdout_seconds == 6 * 3600.0); /* the default: 6 h, history being 14 d */
+    config_free(&config);
+    unlink(config_path);
+    write_config("history = \"4h\";");
+    assert_int_equal(config_load(&config, config_path, error, sizeof error), 0);
+    assert_true(config.models.registry);
+    assert_true(config.models.holdout_seconds == 3600.0); /* history / 4 */
+    config_free(&config);
+    unlink(config_path);
+
+    assert_contains(expect_error("models = { drift_psy = 0.2; };"),
+                    ":6: models.drift_psy: unknown setting (allowed here: registry, accuracy_window");
+    assert_contains(expect_error("models = { drift_ks = 1.5; };"), ":6: models.drift_ks: must be between 0 and 1");
+    assert_contains(expect_error("history = \"2h\"; models = { holdout = \"3h\"; };"),
+                    "models.holdout: must be shorter than history (7200s)");
+    assert_contains(expect_error("models = { refit_every = \"weekly\"; };"),
+                    "models.refit_every: must be a duration such as");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_default_loads_and_opens_every_plugin),
+        cmocka_unit_test(test_config_reads_and_checks_the_models_group),
         cmocka_unit_test(test_config_reads_durations_and_virtual_clock),
         cmocka_unit_test(test_config_dry_run_is_global_with_a_per_target_override),
         cmocka_unit_test(test_config_reports_syntax_error_with_line),

@@ -61,7 +61,7 @@ static void fixture_open_config(fixture *f, const char *policy_name, const char 
     f->policy = policy_open(policy_path, &options, error, sizeof error);
     free(policy_path);
     assert_non_null(f->policy);
-    controller_setup setup = {&f->config, &f->plugins, f->policy, &f->clock, NULL, "rec", store_stand_in, f};
+    controller_setup setup = {&f->config, &f->plugins, f->policy, &f->clock, NULL, "rec", store_stand_in, f, NULL};
     f->controller = controller_create(&setup, error, sizeof error);
     if (!f->controller)
         fail_msg("%s", error);

@@ -817,6 +817,126 @@ static void test_linear_rejects_bad_window_and_short_history(void **unused)
     support_forecast_free(&forecast);
 }
 
+/* ## Saved models (model_save, model_load) ----------------------------------------------------------------------- */
+
+/* Fits a model of forecaster name on values, saves it, loads the text into a second model and feeds both the same
+ * further samples: the two forecast the same to the last bit. Returns the saved text (the caller frees it). */
+static char *assert_saved_model_forecasts_as_the_original(const char *name, const char *settings, const double *values,
+                                                          size_t fit, size_t count)
+{
+    support_plugin plugin;
+    if (!support_plugin_open(&plugin, "forecaster", name, settings))
+        fail_msg("cannot open forecaster %s: %s", name, plugin.error);
+    assert_true(instance_can_save_models(plugin.instance));
+    hydra_series history = {values, fit, 1767225600.0, 60};
+    void *original = instance_model_open(plugin.instance, &history);
+    char *text = instance_model_save(plugin.instance, original);
+    if (!text)
+        fail_msg("%s: model_save: %s", name, instance_error(plugin.instance));
+    void *loaded = instance_model_load(plugin.instance, text);
+    if (!loaded)
+        fail_msg("%s: model_load: %s", name, instance_error(plugin.instance));
+    for (size_t t = fit; t < count; t++) {
+        instance_model_observe(plugin.instance, original, values[t]);
+        instance_model_observe(plugin.instance, loaded, values[t]);
+    }
+    hydra_forecast a, b;
+    support_forecast_alloc(&a, 90);
+    support_forecast_alloc(&b, 90);
+    assert_int_equal(instance_model_forecast(plugin.instance, original, &a), 0);
+    assert_int_equal(instance_model_forecast(plugin.instance, loaded, &b), 0);
+    for (size_t i = 0; i < 90; i++) {
+        assert_true(a.mean[i] == b.mean[i]);
+        assert_true(a.upper95[i] == b.upper95[i]);
+    }
+    support_forecast_free(&a);
+    support_forecast_free(&b);
+    instance_model_close(plugin.instance, original);
+    instance_model_close(plugin.instance, loaded);
+    support_plugin_close(&plugin);
+    return text;
+}
+
+/* What model_load says of text; fails the test when it takes it. */
+static const char *load_error(const char *name, const char *settings, const char *text)
+{
+    static char error[2048];
+    support_plugin plugin;
+    if (!support_plugin_open(&plugin, "forecaster", name, settings))
+        fail_msg("cannot open forecaster %s: %s", name, plugin.error);
+    void *model = instance_model_load(plugin.instance, text);
+    snprintf(error, sizeof error, "%s", instance_error(plugin.instance));
+    if (model)
+        fail_msg("%s took a damaged state: %.80s", name, text);
+    support_plugin_close(&plugin);
+    return error;
+}
+
+static void test_holt_winters_saved_model_forecasts_as_the_original_and_damage_is_refused(void **unused)
+{
+    (void)unused;
+    enum { COUNT = 24 * 12 };
+    double values[COUNT];
+    additive_shape shape = {100, 0.05, 20, 2, 24};
+    additive_fill(&shape, values, COUNT);
+    char *text = assert_saved_model_forecasts_as_the_original("holt_winters", "season_length = 24;", values, 24 * 8,
+                                                              COUNT);
+    assert_contains(text, "holt_winters 1\n");
+    assert_contains(text, "\nalpha ");
+    assert_contains(load_error("holt_winters", "season_length = 12;", text), "season_length 24, the config says 12");
+    assert_contains(load_error("holt_winters", "season_length = 24;", "garbage"), "expected a first line");
+    char *cut = strdup(text);
+    cut[strlen(cut) / 2] = '\0'; /* the season table loses its second half */
+    assert_contains(load_error("holt_winters", "season_length = 24;", cut), "saved model: field 'season'");
+    char *level = strstr(text, "\nlevel ");
+    level[7] = 'x';
+    assert_contains(load_error("holt_winters", "season_length = 24;", text), "'level' value 1 of 1 is not a number");
+    free(cut);
+    free(text);
+
+    support_plugin plugin;
+    support_plugin_open(&plugin, "forecaster", "holt_winters", "season_length = 24;");
+    hydra_series young = {values, 30, 0, 60};
+    void *model = instance_model_open(plugin.instance, &young);
+    assert_null(instance_model_save(plugin.instance, model));
+    assert_contains(instance_error(plugin.instance), "not fitted yet");
+    instance_model_close(plugin.instance, model);
+    support_plugin_close(&plugin);
+}
+
+static void test_calendar_saved_model_forecasts_as_the_original(void **unused)
+{
+    (void)unused;
+    enum { COUNT = 3 * 1440 };
+    double *values = calloc(COUNT, sizeof *values);
+    additive_shape shape = {100, 0, 30, 3, 1440};
+    additive_fill(&shape, values, COUNT);
+    const char *settings = "latitude = 24.7; longitude = 46.7; utc_offset = 3.0; bin_minutes = 5;";
+    char *text = assert_saved_model_forecasts_as_the_original("calendar", settings, values, 2 * 1440, COUNT);
+    assert_contains(text, "calendar 1\n");
+    assert_contains(load_error("calendar", "latitude = 24.7; longitude = 46.7; bin_minutes = 10;", text),
+                    "bin_minutes 5 and weekly 0, the config 10 and 0");
+    char *residuals = strstr(text, "\nresiduals ");
+    residuals[12] = '#';
+    assert_contains(load_error("calendar", settings, text), "field 'residuals' value 1 of 1440 is not a number");
+    free(text);
+    free(values);
+}
+
+static void test_linear_saved_model_forecasts_as_the_original(void **unused)
+{
+    (void)unused;
+    enum { COUNT = 200 };
+    double values[COUNT];
+    additive_shape shape = {50, 0.3, 5, 1, 17};
+    additive_fill(&shape, values, COUNT);
+    values[150] = NAN; /* a missing sample stays missing in the ring */
+    char *text = assert_saved_model_forecasts_as_the_original("linear", "window = 40;", values, 160, COUNT);
+    assert_contains(text, "linear 1\nwindow 40\ncount 160\n");
+    assert_contains(load_error("linear", "window = 30;", text), "window 40, the config says 30");
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -850,6 +970,9 @@ int main(void)
         cmocka_unit_test(test_holt_winters_rejects_setting_of_wrong_type),
         cmocka_unit_test(test_holt_winters_rejects_out_of_range_settings),
         cmocka_unit_test(test_forecasters_on_nab_traffic_series_with_daily_season),
+        cmocka_unit_test(test_holt_winters_saved_model_forecasts_as_the_original_and_damage_is_refused),
+        cmocka_unit_test(test_calendar_saved_model_forecasts_as_the_original),
+        cmocka_unit_test(test_linear_saved_model_forecasts_as_the_original),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

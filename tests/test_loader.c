@@ -168,6 +168,8 @@ static void test_loader_rejects_half_of_an_optional_group(void **state)
     (void)state;
     assert_contains(expect_rejection(fixture_path("half_streaming"), LOADER_ANY_KIND),
                     "expected forecaster op 'model_observe' with the other model_open ops, found NULL");
+    assert_contains(expect_rejection(fixture_path("half_saving"), LOADER_ANY_KIND),
+                    "expected forecaster op 'model_load' with the other model_save ops, found NULL");
 }
 
 static void test_loader_rejects_missing_create(void **state)

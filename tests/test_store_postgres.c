@@ -253,7 +253,7 @@ static void test_postgres_retention_zero_keeps_every_sample(void **state)
     f->plugin.clock.virtual_now = JAN_1_2024 + 400 * DAY;
     hydra_sample old = {"web", "rps", JAN_1_2024, 1};
     append_ok(f, &old, 1);
-    f->plugin.clock.virtual_now += DAY;
+    f->plugin.clock.virtual_now = f->plugin.clock.virtual_now + DAY;
     migrate_ok(f);
     append_ok(f, &old, 1);
     assert_int_equal(samples_between(f, 0, JAN_1_2024 + DAY), 2);
@@ -275,8 +275,8 @@ static void test_postgres_each_migration_is_recorded_once(void **state)
     assert_string_equal(sql(f->scratch, query), expected);
     assert_string_equal(sql(f->scratch, "SELECT string_agg(table_name, ' ' ORDER BY table_name)"
                                         " FROM information_schema.tables WHERE table_schema = 'public'"),
-                        "alerts api_keys audit_log forecasts idempotency_keys metric_samples recommendation_events "
-                        "recommendations schema_migrations services store_settings tenants\n");
+                        "alerts api_keys audit_log forecasts idempotency_keys metric_samples model_versions "
+                        "recommendation_events recommendations schema_migrations services store_settings tenants\n");
 }
 
 static void test_postgres_a_database_from_a_newer_hydra_is_refused(void **state)
@@ -287,7 +287,7 @@ static void test_postgres_a_database_from_a_newer_hydra_is_refused(void **state)
     store_clear_error(f);
     assert_int_equal(f->ops->migrate(f->db, &version), -1);
     assert_contains(store_error(f), "schema version 999");
-    assert_contains(store_error(f), "newer than version 3");
+    assert_contains(store_error(f), "newer than version 4");
     assert_contains(store_error(f), "upgrade hydra");
     assert_string_equal(sql(f->scratch, "SELECT max(version) FROM schema_migrations"), "999\n");
 }

@@ -102,7 +102,7 @@ static void test_sqlite_a_database_from_a_newer_hydra_is_refused(void **state)
     store_clear_error(f);
     assert_int_equal(f->ops->migrate(f->db, &version), -1);
     assert_contains(store_error(f), "schema version 999");
-    assert_contains(store_error(f), "newer than version 2");
+    assert_contains(store_error(f), "newer than version 3");
     assert_contains(store_error(f), "upgrade hydra");
     assert_string_equal(cli(f->scratch, "SELECT max(version) FROM schema_migrations;"), "999\n");
 }
@@ -314,6 +314,15 @@ static void test_sqlite_each_query_uses_its_index(void **state)
     assert_plan_uses(f->scratch, "UPDATE api_keys SET revoked_at = 1 WHERE tenant = 'a' AND name = 'n' AND "
                                  "revoked_at IS NULL",
                      "api_keys_valid_name");
+    assert_plan_uses(f->scratch, "SELECT state FROM model_versions WHERE tenant = 'a' AND service = 's' AND model = 'm' "
+                                 "AND active = 1",
+                     "model_versions_one_active");
+    assert_plan_uses(f->scratch, "SELECT state FROM model_versions WHERE tenant = 'a' AND service = 's' AND model = 'm' "
+                                 "AND version = 3",
+                     "PRIMARY KEY");
+    assert_plan_uses(f->scratch, "SELECT state FROM model_versions WHERE tenant = 'a' AND service = 's' ORDER BY model, "
+                                 "version DESC",
+                     "model_versions_newest");
 }
 
 int main(void)

@@ -176,3 +176,29 @@ CREATE TABLE audit_log (
 ) STRICT;
 -- For reading a tenant's log over a time range (the audit API to come).
 CREATE INDEX audit_log_by_time ON audit_log (tenant, at);
+
+-- The model registry (migration 3): every fitted model the daemon saved, numbered per service and model. state is
+-- the forecaster's own text (model_save), checksum its SHA-256 computed by the host when it saved it: a state whose
+-- checksum no longer matches is refused at load. One version per service and model is active: the one the
+-- controller forecasts with. Refits that did not beat the active version are kept too (active 0), with both
+-- holdout scores in metrics (a JSON object) and the reason in note.
+CREATE TABLE model_versions (
+    tenant TEXT NOT NULL,
+    service TEXT NOT NULL,
+    model TEXT NOT NULL CHECK (model <> ''),   -- the forecaster instance's name
+    version INTEGER NOT NULL CHECK (version >= 1),
+    active INTEGER NOT NULL CHECK (active IN (0, 1)),
+    state TEXT NOT NULL,
+    checksum TEXT NOT NULL CHECK (length(checksum) = 64),
+    trained_from REAL NOT NULL,
+    trained_to REAL NOT NULL,
+    metrics TEXT,
+    created_at REAL NOT NULL,
+    note TEXT,
+    PRIMARY KEY (tenant, service, model, version),
+    FOREIGN KEY (tenant, service) REFERENCES services (tenant, name)
+) STRICT, WITHOUT ROWID;
+-- At most one active version per service and model, enforced by the database.
+CREATE UNIQUE INDEX model_versions_one_active ON model_versions (tenant, service, model) WHERE active = 1;
+-- Serves list_model_versions (ORDER BY model, version DESC) without a sort.
+CREATE INDEX model_versions_newest ON model_versions (tenant, service, model, version DESC);

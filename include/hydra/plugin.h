@@ -175,6 +175,16 @@ typedef struct hydra_forecaster_ops {
      * ("35 min before Imsak, night 27 of Ramadan"). Writes a NUL-terminated text (empty when there is nothing to
      * say beyond the numbers) and returns 0, or -1 with set_error. */
     int (*model_explain)(void *model, double at, char *text, size_t size);
+    /* Ops added after the first release go here, at the end (the loader compares the table's size with the host's).
+     *
+     * Optional, both or neither, and only with the streaming ops: a fitted model as text, for the model registry.
+     * model_save writes the model's whole state (fitted parameters included) into buffer as NUL-terminated text and
+     * returns its length; when that is size or more, nothing usable was written and the caller asks again with a
+     * buffer of length + 1. -1 with set_error when the model cannot be saved (not fitted yet). model_load makes a
+     * model from such text, ready for model_observe and model_forecast as the saved one was; NULL with set_error
+     * naming what is wrong when the text is not a state this plugin (with these settings) wrote. */
+    long long (*model_save)(void *model, char *buffer, size_t size);
+    void *(*model_load)(void *state, const char *text);
 } hydra_forecaster_ops;
 
 /* ## Anomaly detector */
@@ -337,6 +347,25 @@ typedef int (*hydra_api_key_visitor)(void *context, const hydra_api_key_record *
 typedef int (*hydra_alert_visitor)(void *context, const hydra_alert_record *record);
 typedef int (*hydra_bucket_visitor)(void *context, const hydra_sample_bucket *bucket);
 typedef int (*hydra_service_visitor)(void *context, const hydra_service_record *record);
+typedef int (*hydra_audit_visitor)(void *context, const hydra_audit_record *record);
+
+/* One saved version of a fitted model: the model registry keeps every version, one of them active. */
+typedef struct hydra_model_record {
+    const char *tenant;
+    const char *service;
+    const char *model;       /* the forecaster instance's name */
+    long long version;       /* 1, 2, ... per (tenant, service, model), given by put_model_version */
+    int active;              /* 1 for the one version the controller uses */
+    const char *state;       /* the forecaster's model_save text */
+    const char *checksum;    /* hex SHA-256 of state, computed by the host when it saved it */
+    double trained_from;     /* the training window, Unix seconds */
+    double trained_to;
+    const char *metrics;     /* a JSON object as text (holdout scores, ...); may be NULL */
+    double created_at;
+    const char *note;        /* why this version exists: "first fit", "drift: PSI 0.41 ...", "refused: ..." */
+} hydra_model_record;
+
+typedef int (*hydra_model_visitor)(void *context, const hydra_model_record *record);
 
 typedef struct hydra_store_ops {
     uint32_t size; /* sizeof(hydra_store_ops) */
@@ -401,6 +430,21 @@ typedef struct hydra_store_ops {
      * Called again every few seconds; each call is cheap (one round trip at most). */
     int (*leader_hold)(void *state, const char *name);
     int (*leader_release)(void *state, const char *name);
+    /* Mandatory. A tenant's audit log, newest first, at most limit entries (the dashboard's audit page). */
+    int (*list_audit)(void *state, const char *tenant, size_t limit, hydra_audit_visitor visit, void *context);
+    /* Mandatory. The model registry. put_model_version saves a new version numbered one above the highest of its
+     * (tenant, service, model), sets *version to it and, when record->active, makes it the only active one, all
+     * atomically (record->version is ignored). activate_model_version makes a stored version the only active one
+     * (1 when there is no such version). get_model_version hands out one version, the active one when version is 0
+     * (1 when there is none). list_model_versions walks a service's versions of every model (or of one when model
+     * is not NULL) by model, newest version first. */
+    int (*put_model_version)(void *state, const hydra_model_record *record, long long *version);
+    int (*activate_model_version)(void *state, const char *tenant, const char *service, const char *model,
+                                  long long version);
+    int (*get_model_version)(void *state, const char *tenant, const char *service, const char *model,
+                             long long version, hydra_model_visitor visit, void *context);
+    int (*list_model_versions)(void *state, const char *tenant, const char *service, const char *model,
+                               hydra_model_visitor visit, void *context);
 } hydra_store_ops;
 
 /* ## Source */

@@ -44,6 +44,32 @@ static inline const char *service_pause_problem(const hydra_service_record *r)
     return NULL;
 }
 
+/* What is wrong with a put_model_version request, or NULL. The state is not checked against the checksum here: a
+ * store keeps what it is given, and the host refuses a damaged state when it loads it. */
+static inline const char *model_version_problem(const hydra_model_record *r, const long long *version)
+{
+    if (!r || !version)
+        return "put_model_version: a record and somewhere to put the version are required";
+    if (!text_present(r->tenant) || !text_present(r->service) || !text_present(r->model))
+        return "put_model_version: tenant, service and model must be non-empty names";
+    if (!r->state || !hash_is_sha256_hex(r->checksum))
+        return "put_model_version: a state and its checksum (64 lowercase hex digits) are required";
+    if (!isfinite(r->trained_from) || !isfinite(r->trained_to) || r->trained_to < r->trained_from ||
+        !isfinite(r->created_at))
+        return "put_model_version: trained_from <= trained_to and created_at must be finite times";
+    return NULL;
+}
+
+/* The same for the look-ups: get, list and activate. */
+static inline const char *model_lookup_problem(const char *tenant, const char *service, bool visitor_given)
+{
+    if (!text_present(tenant) || !text_present(service))
+        return "model versions: tenant and service must be non-empty names";
+    if (!visitor_given)
+        return "model versions: a visitor is required";
+    return NULL;
+}
+
 #define AGGREGATE_BUCKET_MAX (366 * 86400.0)
 
 /* The same for aggregate_samples (the bucket width is checked by the caller, which names its value). */

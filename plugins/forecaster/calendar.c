@@ -20,6 +20,8 @@
  */
 #include <hydra/plugin.h>
 
+#include "../common/model_text.h"
+
 #include <itl/hijri.h>
 #include <itl/prayer.h>
 
@@ -718,6 +720,150 @@ static int calendar_predict(void *opaque, const hydra_series *history, hydra_for
     return result;
 }
 
+/* ## Saved models: what was learned, as text (the model registry) ----------------------------------------------- */
+
+#define SAVE_FORMAT 1
+
+static const char *const profile_names[PROFILE_COUNT] = {"daily", "ramadan", "eid"};
+
+static size_t profile_bins(const calendar_model *model, size_t p)
+{
+    return p == PROFILE_DAILY ? model->daily_bins : model->anchored_bins;
+}
+
+static void save_profile(model_text_writer *w, const calendar_model *model, size_t p)
+{
+    char name[32];
+    model_text_put(w, "profile_%s", profile_names[p]);
+    for (size_t b = 0; b < profile_bins(model, p); b++)
+        model_text_put(w, " %.17g", model->profiles[p][b].factor);
+    snprintf(name, sizeof name, "\nseen_%s", profile_names[p]);
+    model_text_put(w, "%s", name);
+    for (size_t b = 0; b < profile_bins(model, p); b++)
+        model_text_put(w, " %zu", model->profiles[p][b].seen);
+    model_text_put(w, "\n");
+}
+
+static long long calendar_model_save(void *opaque, char *buffer, size_t size)
+{
+    const calendar_model *model = opaque;
+    const calendar_config *c = &model->config;
+    if (isnan(model->last_value)) {
+        c->host->set_error(c->host, "calendar: the model has observed no sample yet");
+        return -1;
+    }
+    model_text_writer w = {buffer, size, 0};
+    model_text_put(&w, "calendar %d\nbin_minutes %lld\nweekly %d\n", SAVE_FORMAT, c->bin_minutes, c->weekly);
+    model_text_put_double(&w, "start", model->start);
+    model_text_put_double(&w, "step", model->step);
+    model_text_put(&w, "count %zu\nhas_level %d\nhas_fallback %d\n", model->count, model->has_level,
+                   model->has_fallback);
+    model_text_put_double(&w, "current_level", model->current_level);
+    model_text_put_double(&w, "fallback_level", model->fallback_level);
+    model_text_put_double(&w, "last_value", model->last_value);
+    model_text_put(&w, "levels");
+    for (size_t p = 0; p < PART_COUNT; p++)
+        model_text_put(&w, " %.17g %zu", model->levels[p].value, model->levels[p].seen);
+    model_text_put(&w, "\nresidual_count %zu\nresidual_next %zu\n", model->residual_count, model->residual_next);
+    model_text_put_doubles(&w, "residuals", model->residuals, RESIDUAL_WINDOW);
+    for (size_t p = 0; p < PROFILE_COUNT; p++)
+        save_profile(&w, model, p);
+    return (long long)w.length;
+}
+
+/* Numbers read into a scratch array, then checked and copied: a count must be whole and not negative. */
+static bool load_counts(const hydra_host *host, const char *text, const char *name, double *scratch, size_t count)
+{
+    if (!model_text_doubles(host, text, name, scratch, count))
+        return false;
+    for (size_t i = 0; i < count; i++) {
+        if (!(scratch[i] >= 0) || scratch[i] != floor(scratch[i])) {
+            host->set_error(host, "saved model: field '%s' value %zu is not a count: %g", name, i + 1, scratch[i]);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool load_profiles(calendar_model *model, const char *text, double *scratch)
+{
+    const hydra_host *host = model->config.host;
+    for (size_t p = 0; p < PROFILE_COUNT; p++) {
+        char name[32];
+        size_t bins = profile_bins(model, p);
+        snprintf(name, sizeof name, "profile_%s", profile_names[p]);
+        if (!model_text_doubles(host, text, name, scratch, bins))
+            return false;
+        for (size_t b = 0; b < bins; b++)
+            model->profiles[p][b].factor = scratch[b];
+        snprintf(name, sizeof name, "seen_%s", profile_names[p]);
+        if (!load_counts(host, text, name, scratch, bins))
+            return false;
+        for (size_t b = 0; b < bins; b++)
+            model->profiles[p][b].seen = (size_t)scratch[b];
+    }
+    return true;
+}
+
+static bool load_state(calendar_model *model, const char *text, double *scratch)
+{
+    const hydra_host *host = model->config.host;
+    size_t has_level = 0, has_fallback = 0;
+    double levels[2 * PART_COUNT];
+    if (!model_text_size(host, text, "count", (size_t)1 << 52, &model->count) ||
+        !model_text_size(host, text, "has_level", 1, &has_level) ||
+        !model_text_size(host, text, "has_fallback", 1, &has_fallback) ||
+        !model_text_double(host, text, "current_level", &model->current_level) ||
+        !model_text_double(host, text, "fallback_level", &model->fallback_level) ||
+        !model_text_double(host, text, "last_value", &model->last_value) ||
+        !model_text_doubles(host, text, "levels", levels, 2 * PART_COUNT) ||
+        !model_text_size(host, text, "residual_count", RESIDUAL_WINDOW, &model->residual_count) ||
+        !model_text_size(host, text, "residual_next", RESIDUAL_WINDOW - 1, &model->residual_next) ||
+        !model_text_doubles(host, text, "residuals", model->residuals, RESIDUAL_WINDOW))
+        return false;
+    model->has_level = has_level;
+    model->has_fallback = has_fallback;
+    for (size_t p = 0; p < PART_COUNT; p++)
+        model->levels[p] = (level_state){levels[2 * p], levels[2 * p + 1] >= 0 ? (size_t)levels[2 * p + 1] : 0};
+    if (isnan(model->last_value)) {
+        host->set_error(host, "saved model: last_value is missing (NAN): it had observed nothing");
+        return false;
+    }
+    return load_profiles(model, text, scratch);
+}
+
+static void *calendar_model_load(void *opaque, const char *text)
+{
+    const calendar_config *config = opaque;
+    const hydra_host *host = config->host;
+    double start, step, bin_minutes, weekly;
+    if (!text || !model_text_header(host, text, "calendar", SAVE_FORMAT) ||
+        !model_text_double(host, text, "bin_minutes", &bin_minutes) ||
+        !model_text_double(host, text, "weekly", &weekly) || !model_text_double(host, text, "start", &start) ||
+        !model_text_double(host, text, "step", &step))
+        return NULL;
+    if (bin_minutes != (double)config->bin_minutes || weekly != (double)config->weekly) {
+        host->set_error(host, "saved model has bin_minutes %g and weekly %g, the config %lld and %d", bin_minutes,
+                        weekly, config->bin_minutes, config->weekly);
+        return NULL;
+    }
+    if (!isfinite(start) || !(step > 0)) {
+        host->set_error(host, "saved model: start %g and step %g do not place samples on the calendar", start, step);
+        return NULL;
+    }
+    calendar_model *model = model_new(config, start, step);
+    double *scratch = model ? host->alloc(host, MINUTES_PER_WEEK * sizeof(double)) : NULL;
+    bool loaded = scratch && load_state(model, text, scratch);
+    if (model && !scratch)
+        host->set_error(host, "out of memory");
+    host->free(host, scratch);
+    if (!loaded) {
+        calendar_model_close(model);
+        return NULL;
+    }
+    return model;
+}
+
 /* ## Descriptor ---------------------------------------------------------------------------------------------- */
 
 static const hydra_forecaster_ops calendar_ops = {
@@ -728,6 +874,8 @@ static const hydra_forecaster_ops calendar_ops = {
     .model_forecast = calendar_model_forecast,
     .model_close = calendar_model_close,
     .model_explain = calendar_model_explain,
+    .model_save = calendar_model_save,
+    .model_load = calendar_model_load,
 };
 
 static const hydra_plugin_descriptor calendar_descriptor = {

@@ -17,6 +17,8 @@
  */
 #include <hydra/plugin.h>
 
+#include "../common/model_text.h"
+
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -413,37 +415,48 @@ static double clamp_parameter(size_t p, double value)
     return value < low ? low : value > high ? high : value;
 }
 
-/* A grid over the fitted parameters (6 values each), then coordinate steps halving from the grid's spacing. */
+/* Keeps trial when it scores better than *best_score. */
+static void fit_try(fit_scratch *scratch, const double trial[4], double best[4], double *best_score)
+{
+    double score = fit_score(scratch, trial);
+    if (score < *best_score) {
+        *best_score = score;
+        memcpy(best, trial, 4 * sizeof *best);
+    }
+}
+
+/* A grid over the fitted weights (6 values each) with the damping at its start, then the damping's 6 values with
+ * the best weights (a full grid over all four cost 6 x as much for no better fits on the NAB series), then
+ * coordinate steps halving from the grid's spacing. */
 static void fit_search(fit_scratch *scratch, const bool fitted[4], double best[4])
 {
     double best_score = fit_score(scratch, best), trial[4];
-    size_t sizes[4];
-    for (size_t p = 0; p < 4; p++)
+    size_t sizes[3];
+    for (size_t p = 0; p < 3; p++)
         sizes[p] = fitted[p] ? 6 : 1;
+    double start[4];
+    memcpy(start, best, sizeof start);
     for (size_t i0 = 0; i0 < sizes[0]; i0++)
         for (size_t i1 = 0; i1 < sizes[1]; i1++)
-            for (size_t i2 = 0; i2 < sizes[2]; i2++)
-                for (size_t i3 = 0; i3 < sizes[3]; i3++) {
-                    size_t index[4] = {i0, i1, i2, i3};
-                    for (size_t p = 0; p < 4; p++)
-                        trial[p] = fitted[p] ? fit_grid[p][index[p]] : best[p];
-                    double score = fit_score(scratch, trial);
-                    if (score < best_score) {
-                        best_score = score;
-                        memcpy(best, trial, sizeof trial);
-                    }
-                }
+            for (size_t i2 = 0; i2 < sizes[2]; i2++) {
+                size_t index[3] = {i0, i1, i2};
+                for (size_t p = 0; p < 3; p++)
+                    trial[p] = fitted[p] ? fit_grid[p][index[p]] : start[p];
+                trial[3] = start[3];
+                fit_try(scratch, trial, best, &best_score);
+            }
+    for (size_t i3 = 0; fitted[3] && i3 < 6; i3++) {
+        memcpy(trial, best, sizeof trial);
+        trial[3] = fit_grid[3][i3];
+        fit_try(scratch, trial, best, &best_score);
+    }
     double step[4] = {0.05, 0.01, 0.05, 0.02};
     for (int round = 0; round < 5; round++, step[0] /= 2, step[1] /= 2, step[2] /= 2, step[3] /= 2)
         for (size_t p = 0; p < 4; p++)
             for (int direction = -1; fitted[p] && direction <= 1; direction += 2) {
                 memcpy(trial, best, sizeof trial);
                 trial[p] = clamp_parameter(p, best[p] + direction * step[p]);
-                double score = fit_score(scratch, trial);
-                if (score < best_score) {
-                    best_score = score;
-                    memcpy(best, trial, sizeof trial);
-                }
+                fit_try(scratch, trial, best, &best_score);
             }
 }
 
@@ -681,6 +694,107 @@ static int holt_winters_model_forecast(void *opaque, hydra_forecast *out)
     return -1;
 }
 
+/* ## Saved models: the fitted parameters and the state, as text (the model registry) -------------------------- */
+
+#define SAVE_FORMAT 1
+
+static long long holt_winters_model_save(void *opaque, char *buffer, size_t size)
+{
+    const hw_model *model = opaque;
+    const holt_winters *c = &model->config;
+    if (model->warm_up || model->fit_buffer) {
+        c->host->set_error(c->host, "holt_winters: the model is not fitted yet (%zu samples seen); it is fitted "
+                           "after %zu", model->count, wants_fit(c) ? fit_length(c) : 2 * c->season_length);
+        return -1;
+    }
+    model_text_writer w = {buffer, size, 0};
+    model_text_put(&w, "holt_winters %d\n", SAVE_FORMAT);
+    model_text_put(&w, "season_length %zu\nseasonality %s\n", c->season_length,
+                   c->multiplicative ? "multiplicative" : "additive");
+    const double numbers[] = {c->alpha, c->beta, c->gamma, c->phi, model->level, model->trend, model->shift,
+                              model->value_min, model->lowest, model->scale, model->level_floor, model->squares_all,
+                              model->squares_late};
+    static const char *const names[] = {"alpha", "beta", "gamma", "damping", "level", "trend", "shift", "value_min",
+                                        "lowest", "scale", "level_floor", "squares_all", "squares_late"};
+    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++)
+        model_text_put_double(&w, names[i], numbers[i]);
+    model_text_put(&w, "skipped %zu\ncount %zu\nerrors_all %zu\nerrors_late %zu\n", model->skipped, model->count,
+                   model->errors_all, model->errors_late);
+    model_text_put_doubles(&w, "season", model->season, c->season_length);
+    return (long long)w.length;
+}
+
+/* The settings a model was saved with must be the instance's: a season of another length is another model. */
+static bool load_settings_match(const holt_winters *config, const char *text)
+{
+    const hydra_host *host = config->host;
+    size_t season_length = 0;
+    const char *seasonality = model_text_field(text, "seasonality");
+    if (!model_text_size(host, text, "season_length", SEASON_LENGTH_MAX, &season_length))
+        return false;
+    if (season_length != config->season_length) {
+        host->set_error(host, "saved model has season_length %zu, the config says %zu", season_length,
+                        config->season_length);
+        return false;
+    }
+    const char *wanted = config->multiplicative ? "multiplicative\n" : "additive\n";
+    if (!seasonality || strncmp(seasonality, wanted, strlen(wanted)) != 0) {
+        host->set_error(host, "saved model's seasonality is not the config's %.*s", (int)strlen(wanted) - 1, wanted);
+        return false;
+    }
+    return true;
+}
+
+static bool load_numbers(hw_model *model, const char *text)
+{
+    const hydra_host *host = model->config.host;
+    holt_winters *c = &model->config;
+    double *fields[] = {&c->alpha, &c->beta, &c->gamma, &c->phi, &model->level, &model->trend, &model->shift,
+                        &model->value_min, &model->lowest, &model->scale, &model->level_floor, &model->squares_all,
+                        &model->squares_late};
+    static const char *const names[] = {"alpha", "beta", "gamma", "damping", "level", "trend", "shift", "value_min",
+                                        "lowest", "scale", "level_floor", "squares_all", "squares_late"};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (!model_text_double(host, text, names[i], fields[i]))
+            return false;
+    size_t huge = (size_t)1 << 52;
+    if (!model_text_size(host, text, "skipped", huge, &model->skipped) ||
+        !model_text_size(host, text, "count", huge, &model->count) ||
+        !model_text_size(host, text, "errors_all", huge, &model->errors_all) ||
+        !model_text_size(host, text, "errors_late", huge, &model->errors_late) ||
+        !model_text_doubles(host, text, "season", model->season, c->season_length))
+        return false;
+    bool weights = c->alpha > 0 && c->alpha <= 1 && c->beta >= 0 && c->beta <= 1 && c->gamma >= 0 && c->gamma <= 1 &&
+                   c->phi > 0 && c->phi <= 1;
+    if (!weights || !isfinite(model->level) || !isfinite(model->trend) || model->count < 2 * c->season_length) {
+        host->set_error(host, "saved model: parameters out of range (alpha %g beta %g gamma %g damping %g), a level "
+                        "that is not finite, or fewer than two seasons seen", c->alpha, c->beta, c->gamma, c->phi);
+        return false;
+    }
+    return true;
+}
+
+static void *holt_winters_model_load(void *opaque, const char *text)
+{
+    const holt_winters *config = opaque;
+    const hydra_host *host = config->host;
+    if (!text || !model_text_header(host, text, "holt_winters", SAVE_FORMAT) || !load_settings_match(config, text))
+        return NULL;
+    holt_winters fitted = *config;
+    fitted.fit_alpha = fitted.fit_beta = fitted.fit_gamma = fitted.fit_phi = false;
+    hw_model *model = model_new(&fitted);
+    if (!model)
+        return NULL;
+    host->free(host, model->warm_up);
+    model->warm_up = NULL;
+    if (!load_numbers(model, text)) {
+        holt_winters_model_close(model);
+        return NULL;
+    }
+    model->phase = model->count % config->season_length;
+    return model;
+}
+
 /* ## Forecasting from a whole history ----------------------------------------------------------------------------- */
 
 static int check_length(const holt_winters *config, const hydra_series *history)
@@ -727,6 +841,8 @@ static const hydra_forecaster_ops holt_winters_ops = {
     .model_observe = holt_winters_model_observe,
     .model_forecast = holt_winters_model_forecast,
     .model_close = holt_winters_model_close,
+    .model_save = holt_winters_model_save,
+    .model_load = holt_winters_model_load,
 };
 
 static const hydra_plugin_descriptor holt_winters_descriptor = {

@@ -7,9 +7,13 @@
  * the last window samples: O(1) a sample, O(window + horizon) a forecast; predict() opens one on the history, so
  * both paths run the same code.
  *
+ * A saved model (model_save) is the window and its ring of samples.
+ *
  * Settings: window (samples, default 60).
  */
 #include <hydra/plugin.h>
+
+#include "../common/model_text.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -206,6 +210,45 @@ static int linear_predict(void *opaque, const hydra_series *history, hydra_forec
     return result;
 }
 
+/* ## Saved models: the ring as text (the model registry) -------------------------------------------------------- */
+
+#define SAVE_FORMAT 1
+
+static long long linear_model_save(void *opaque, char *buffer, size_t size)
+{
+    const linear_model *model = opaque;
+    model_text_writer w = {buffer, size, 0};
+    model_text_put(&w, "linear %d\nwindow %zu\ncount %zu\n", SAVE_FORMAT, model->window, model->count);
+    model_text_put_doubles(&w, "ring", model->ring, model->window);
+    return (long long)w.length;
+}
+
+static void *linear_model_load(void *opaque, const char *text)
+{
+    const linear *state = opaque;
+    const hydra_host *host = state->host;
+    size_t window = 0, count = 0;
+    if (!text || !model_text_header(host, text, "linear", SAVE_FORMAT) ||
+        !model_text_size(host, text, "window", WINDOW_MAX, &window) ||
+        !model_text_size(host, text, "count", (size_t)1 << 52, &count))
+        return NULL;
+    if (window != state->window) {
+        host->set_error(host, "saved model has window %zu, the config says %zu", window, state->window);
+        return NULL;
+    }
+    hydra_series empty = {NULL, 0, 0, 1};
+    linear_model *model = linear_model_open(opaque, &empty);
+    if (model && !model_text_doubles(host, text, "ring", model->ring, window)) {
+        linear_model_close(model);
+        return NULL;
+    }
+    for (size_t i = 0; model && i < window && i < count; i++)
+        model->observed_in_ring += !isnan(model->ring[i]);
+    if (model)
+        model->count = count;
+    return model;
+}
+
 /* ## Descriptor ---------------------------------------------------------------------------------------------- */
 
 static const hydra_forecaster_ops linear_ops = {
@@ -215,6 +258,8 @@ static const hydra_forecaster_ops linear_ops = {
     .model_observe = linear_model_observe,
     .model_forecast = linear_model_forecast,
     .model_close = linear_model_close,
+    .model_save = linear_model_save,
+    .model_load = linear_model_load,
 };
 
 static const hydra_plugin_descriptor linear_descriptor = {

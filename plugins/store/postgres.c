@@ -542,7 +542,32 @@ static const char *const schema_services_paused[] = {
     NULL,
 };
 
-enum { SCHEMA_VERSION = 3 };
+/* 4: the model registry: every fitted model saved, one version active per service and model. */
+static const char *const schema_model_versions[] = {
+    "CREATE TABLE model_versions ("
+    "  tenant text NOT NULL,"
+    "  service text NOT NULL,"
+    "  model text NOT NULL CHECK (model <> ''),"
+    "  version bigint NOT NULL CHECK (version >= 1),"
+    "  active integer NOT NULL CHECK (active IN (0, 1)),"
+    "  state text NOT NULL,"
+    "  checksum text NOT NULL CHECK (length(checksum) = 64),"
+    "  trained_from double precision NOT NULL,"
+    "  trained_to double precision NOT NULL,"
+    "  metrics text,"
+    "  created_at double precision NOT NULL,"
+    "  note text,"
+    "  PRIMARY KEY (tenant, service, model, version),"
+    "  FOREIGN KEY (tenant, service) REFERENCES services (tenant, name))",
+    "CREATE UNIQUE INDEX model_versions_one_active ON model_versions (tenant, service, model) WHERE active = 1",
+    "CREATE INDEX model_versions_newest ON model_versions (tenant, service, model, version DESC)",
+    NULL,
+};
+
+/* Migrations after the first two, in order: migration 3 is later[0]. */
+static const char *const *const schema_later[] = {schema_services_paused, schema_model_versions};
+
+enum { SCHEMA_VERSION = 4 };
 
 static const char *unit_name(partition_unit unit)
 {
@@ -645,7 +670,7 @@ static int migration_step(pg_store *self, void *args)
         return 1;
     int next = *version + 1;
     int applied = next == 1 ? apply_core(self) : next == 2 ? apply_samples(self)
-                                                            : run_statements(self, schema_services_paused);
+                                                            : run_statements(self, schema_later[next - 3]);
     if (applied < 0 || migration_record(self, next) < 0) {
         self->host->log(self->host, HYDRA_LOG_ERROR, "migration %d of database %s failed", next, PQdb(self->conn));
         return -1;
@@ -1432,6 +1457,185 @@ static int store_list_services(void *state, const char *tenant, hydra_service_vi
     return 0;
 }
 
+/* ## The model registry ------------------------------------------------------------------------------------ */
+
+#define MODEL_COLUMNS                                                                                              \
+    "tenant, service, model, version, active, state, checksum, trained_from, trained_to, metrics, created_at, note"
+
+typedef struct model_put_args {
+    const hydra_model_record *record;
+    long long *version;
+} model_put_args;
+
+static int model_deactivate_others(pg_store *self, const char *what, const char *tenant, const char *service,
+                                   const char *model)
+{
+    params p = {.count = 0};
+    param_text(&p, tenant);
+    param_text(&p, service);
+    param_text(&p, model);
+    return run_command(self, what,
+                       "UPDATE model_versions SET active = 0 WHERE tenant = $1 AND service = $2 AND model = $3"
+                       " AND active = 1",
+                       &p);
+}
+
+/* The service's row is locked first: two replicas saving at once number their versions one after the other. */
+static int model_put_body(pg_store *self, void *args)
+{
+    const model_put_args *a = args;
+    const hydra_model_record *r = a->record;
+    if (ensure_tenant(self, "put_model_version", r->tenant) != 0 ||
+        ensure_service(self, "put_model_version", r->tenant, r->service) != 0)
+        return -1;
+    params key = {.count = 0};
+    param_text(&key, r->tenant);
+    param_text(&key, r->service);
+    param_text(&key, r->model);
+    if (run_command(self, "put_model_version",
+                    "SELECT 1 FROM services WHERE tenant = $1 AND name = $2 AND $3::text IS NOT NULL FOR UPDATE",
+                    &key) != 0 ||
+        (r->active && model_deactivate_others(self, "put_model_version", r->tenant, r->service, r->model) != 0))
+        return -1;
+    PGresult *next = run(self, "put_model_version",
+                         "SELECT coalesce(max(version), 0) + 1 FROM model_versions WHERE tenant = $1 AND"
+                         " service = $2 AND model = $3",
+                         &key);
+    if (!next)
+        return -1;
+    *a->version = strtoll(PQgetvalue(next, 0, 0), NULL, 10);
+    PQclear(next);
+    params p = {.count = 0};
+    param_text(&p, r->tenant);
+    param_text(&p, r->service);
+    param_text(&p, r->model);
+    param_int(&p, *a->version);
+    param_int(&p, r->active != 0);
+    param_text(&p, r->state);
+    param_text(&p, r->checksum);
+    param_double(&p, r->trained_from);
+    param_double(&p, r->trained_to);
+    param_text(&p, r->metrics);
+    param_double(&p, r->created_at);
+    param_text(&p, r->note);
+    return run_command(self, "put_model_version",
+                       "INSERT INTO model_versions (" MODEL_COLUMNS ")"
+                       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                       &p);
+}
+
+static int store_put_model_version(void *state, const hydra_model_record *record, long long *version)
+{
+    pg_store *self = state;
+    const char *problem = model_version_problem(record, version);
+    if (problem)
+        return invalid(self, "%s", problem);
+    model_put_args args = {record, version};
+    return write_transaction(self, "put_model_version", model_put_body, &args);
+}
+
+typedef struct model_activate_args {
+    const char *tenant, *service, *model;
+    long long version;
+} model_activate_args;
+
+static int model_activate_body(pg_store *self, void *args)
+{
+    const model_activate_args *a = args;
+    if (model_deactivate_others(self, "activate_model_version", a->tenant, a->service, a->model) != 0)
+        return -1;
+    params p = {.count = 0};
+    param_text(&p, a->tenant);
+    param_text(&p, a->service);
+    param_text(&p, a->model);
+    param_int(&p, a->version);
+    PGresult *result = run(self, "activate_model_version",
+                           "UPDATE model_versions SET active = 1 WHERE tenant = $1 AND service = $2 AND model = $3"
+                           " AND version = $4",
+                           &p);
+    if (!result)
+        return -1;
+    long changed = command_rows(result);
+    PQclear(result);
+    return changed == 0 ? 1 : 0; /* no such version: roll back, the active one stays */
+}
+
+static int store_activate_model_version(void *state, const char *tenant, const char *service, const char *model,
+                                        long long version)
+{
+    pg_store *self = state;
+    const char *problem = model_lookup_problem(tenant, service, true);
+    if (problem || !text_present(model) || version < 1)
+        return invalid(self, "activate_model_version: %s", problem ? problem : "a model and a version >= 1 are needed");
+    model_activate_args args = {tenant, service, model, version};
+    return write_transaction(self, "activate_model_version", model_activate_body, &args);
+}
+
+static int models_visit(PGresult *result, hydra_model_visitor visit, void *context)
+{
+    int rows = PQntuples(result);
+    for (int row = 0; row < rows; row++) {
+        hydra_model_record record = {field_text(result, row, 0),
+                                     field_text(result, row, 1),
+                                     field_text(result, row, 2),
+                                     strtoll(PQgetvalue(result, row, 3), NULL, 10),
+                                     field_int(result, row, 4),
+                                     field_text(result, row, 5),
+                                     field_text(result, row, 6),
+                                     field_double(result, row, 7),
+                                     field_double(result, row, 8),
+                                     field_text(result, row, 9),
+                                     field_double(result, row, 10),
+                                     field_text(result, row, 11)};
+        if (visit(context, &record) != 0)
+            break;
+    }
+    PQclear(result);
+    return rows;
+}
+
+static int store_get_model_version(void *state, const char *tenant, const char *service, const char *model,
+                                   long long version, hydra_model_visitor visit, void *context)
+{
+    pg_store *self = state;
+    const char *problem = model_lookup_problem(tenant, service, visit != NULL);
+    if (problem || !text_present(model) || version < 0)
+        return invalid(self, "get_model_version: %s", problem ? problem : "a model and a version >= 0 are needed");
+    params p = {.count = 0};
+    param_text(&p, tenant);
+    param_text(&p, service);
+    param_text(&p, model);
+    param_int(&p, version);
+    PGresult *result = read_locked(self, "get_model_version",
+                                   "SELECT " MODEL_COLUMNS " FROM model_versions WHERE tenant = $1 AND service = $2"
+                                   " AND model = $3 AND (version = $4 OR ($4 = 0 AND active = 1))",
+                                   &p);
+    if (!result)
+        return -1;
+    return models_visit(result, visit, context) > 0 ? 0 : 1;
+}
+
+static int store_list_model_versions(void *state, const char *tenant, const char *service, const char *model,
+                                     hydra_model_visitor visit, void *context)
+{
+    pg_store *self = state;
+    const char *problem = model_lookup_problem(tenant, service, visit != NULL);
+    if (problem)
+        return invalid(self, "list_model_versions: %s", problem);
+    params p = {.count = 0};
+    param_text(&p, tenant);
+    param_text(&p, service);
+    param_text(&p, model);
+    PGresult *result = read_locked(self, "list_model_versions",
+                                   "SELECT " MODEL_COLUMNS " FROM model_versions WHERE tenant = $1 AND service = $2"
+                                   " AND ($3::text IS NULL OR model = $3) ORDER BY model, version DESC",
+                                   &p);
+    if (!result)
+        return -1;
+    models_visit(result, visit, context);
+    return 0;
+}
+
 /* ## Recommendations ----------------------------------------------------------------------------------------- */
 
 #define RECOMMENDATION_COLUMNS                                                                                     \
@@ -1919,6 +2123,39 @@ static int store_list_alerts(void *state, const char *tenant, double since, hydr
     return 0;
 }
 
+static int store_list_audit(void *state, const char *tenant, size_t limit, hydra_audit_visitor visit, void *context)
+{
+    pg_store *self = state;
+    if (require_tenant(self, "list_audit", tenant) != 0)
+        return -1;
+    if (!visit || limit == 0)
+        return invalid(self, "list_audit: a visitor and a limit above 0 are required");
+    params p = {.count = 0};
+    param_text(&p, tenant);
+    param_double(&p, (double)limit);
+    PGresult *result = read_locked(self, "list_audit",
+                                   "SELECT tenant, at, actor, action, subject, detail, request_id FROM audit_log"
+                                   " WHERE tenant = $1 ORDER BY at DESC, seq DESC LIMIT $2::bigint",
+                                   &p);
+    if (!result)
+        return -1;
+    for (int row = 0, rows = PQntuples(result); row < rows; row++) {
+        hydra_audit_record entry = {
+            .tenant = field_text(result, row, 0),
+            .at = field_double(result, row, 1),
+            .actor = field_text(result, row, 2),
+            .action = field_text(result, row, 3),
+            .subject = field_text(result, row, 4),
+            .detail = field_text(result, row, 5),
+            .request_id = field_text(result, row, 6),
+        };
+        if (visit(context, &entry) != 0)
+            break;
+    }
+    PQclear(result);
+    return 0;
+}
+
 /* ## Backup and restore: pg_dump and pg_restore ---------------------------------------------------------------- */
 
 /* The connection's own parameters as PG* variables for a child, in place of any the process has: the child reaches
@@ -2312,6 +2549,11 @@ static const hydra_store_ops ops = {
     .list_services = store_list_services,
     .leader_hold = store_leader_hold,
     .leader_release = store_leader_release,
+    .list_audit = store_list_audit,
+    .put_model_version = store_put_model_version,
+    .activate_model_version = store_activate_model_version,
+    .get_model_version = store_get_model_version,
+    .list_model_versions = store_list_model_versions,
 };
 
 static const hydra_plugin_descriptor descriptor = {

@@ -178,6 +178,26 @@ static const char *const migrations[] = {
     "ALTER TABLE services ADD COLUMN paused INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1));"
     "ALTER TABLE services ADD COLUMN paused_at REAL;"
     "ALTER TABLE services ADD COLUMN paused_by TEXT;",
+
+    /* 3: the model registry: every fitted model saved, one version active per service and model */
+    "CREATE TABLE model_versions ("
+    "  tenant TEXT NOT NULL,"
+    "  service TEXT NOT NULL,"
+    "  model TEXT NOT NULL CHECK (model <> ''),"
+    "  version INTEGER NOT NULL CHECK (version >= 1),"
+    "  active INTEGER NOT NULL CHECK (active IN (0, 1)),"
+    "  state TEXT NOT NULL,"
+    "  checksum TEXT NOT NULL CHECK (length(checksum) = 64),"
+    "  trained_from REAL NOT NULL,"
+    "  trained_to REAL NOT NULL,"
+    "  metrics TEXT,"
+    "  created_at REAL NOT NULL,"
+    "  note TEXT,"
+    "  PRIMARY KEY (tenant, service, model, version),"
+    "  FOREIGN KEY (tenant, service) REFERENCES services (tenant, name)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX model_versions_one_active ON model_versions (tenant, service, model) WHERE active = 1;"
+    "CREATE INDEX model_versions_newest ON model_versions (tenant, service, model, version DESC);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -762,6 +782,201 @@ static int store_list_services(void *state, const char *tenant, hydra_service_vi
     return result;
 }
 
+/* ## The model registry ------------------------------------------------------------------------------------------ */
+
+#define MODEL_COLUMNS                                                                                              \
+    "tenant, service, model, version, active, state, checksum, trained_from, trained_to, metrics, created_at, note"
+
+typedef struct model_put_args {
+    const hydra_model_record *record;
+    long long *version;
+} model_put_args;
+
+static int model_deactivate_others(store_sqlite *self, const char *tenant, const char *service, const char *model)
+{
+    sqlite3_stmt *stmt = prepare(self,
+                                 "UPDATE model_versions SET active = 0 WHERE tenant = ?1 AND service = ?2 AND "
+                                 "model = ?3 AND active = 1",
+                                 "model versions: deactivate");
+    if (!stmt)
+        return -1;
+    int result = bind_failed(self, bind_text(stmt, 1, tenant) + bind_text(stmt, 2, service) + bind_text(stmt, 3, model),
+                             "model versions: deactivate");
+    if (result == 0)
+        result = step_done(self, stmt, "model versions: deactivate");
+    sqlite3_finalize(stmt);
+    return result;
+}
+
+static int model_next_version(store_sqlite *self, const hydra_model_record *r, long long *version)
+{
+    sqlite3_stmt *stmt = prepare(self,
+                                 "SELECT coalesce(max(version), 0) + 1 FROM model_versions WHERE tenant = ?1 AND "
+                                 "service = ?2 AND model = ?3",
+                                 "put_model_version");
+    if (!stmt)
+        return -1;
+    int result = bind_failed(self, bind_text(stmt, 1, r->tenant) + bind_text(stmt, 2, r->service) +
+                                       bind_text(stmt, 3, r->model),
+                             "put_model_version");
+    if (result == 0 && sqlite3_step(stmt) == SQLITE_ROW)
+        *version = sqlite3_column_int64(stmt, 0);
+    else if (result == 0)
+        result = fail_db(self, "put_model_version: next version");
+    sqlite3_finalize(stmt);
+    return result;
+}
+
+static int model_put_body(store_sqlite *self, void *args)
+{
+    const model_put_args *a = args;
+    const hydra_model_record *r = a->record;
+    sqlite3_stmt *service = prepare_service_insert(self);
+    int result = service ? ensure_tenant(self, r->tenant) : -1;
+    if (result == 0)
+        result = ensure_service(self, service, r->tenant, r->service);
+    sqlite3_finalize(service);
+    if (result == 0 && r->active)
+        result = model_deactivate_others(self, r->tenant, r->service, r->model);
+    if (result != 0 || model_next_version(self, r, a->version) != 0)
+        return -1;
+    sqlite3_stmt *stmt = prepare(self,
+                                 "INSERT INTO model_versions (" MODEL_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                                 "?8, ?9, ?10, ?11, ?12)",
+                                 "put_model_version");
+    if (!stmt)
+        return -1;
+    int failures = bind_text(stmt, 1, r->tenant) + bind_text(stmt, 2, r->service) + bind_text(stmt, 3, r->model) +
+                   (sqlite3_bind_int64(stmt, 4, *a->version) != SQLITE_OK) +
+                   (sqlite3_bind_int(stmt, 5, r->active != 0) != SQLITE_OK) + bind_text(stmt, 6, r->state) +
+                   bind_text(stmt, 7, r->checksum) + bind_double(stmt, 8, r->trained_from) +
+                   bind_double(stmt, 9, r->trained_to) + bind_text(stmt, 10, r->metrics) +
+                   bind_double(stmt, 11, r->created_at) + bind_text(stmt, 12, r->note);
+    result = bind_failed(self, failures, "put_model_version");
+    if (result == 0)
+        result = step_done(self, stmt, "put_model_version");
+    sqlite3_finalize(stmt);
+    return result;
+}
+
+static int store_put_model_version(void *state, const hydra_model_record *record, long long *version)
+{
+    store_sqlite *self = state;
+    const char *problem = model_version_problem(record, version);
+    if (problem)
+        return invalid(self, "%s", problem);
+    model_put_args args = {record, version};
+    return write_transaction(self, "put_model_version", model_put_body, &args);
+}
+
+typedef struct model_activate_args {
+    const char *tenant, *service, *model;
+    long long version;
+} model_activate_args;
+
+static int model_activate_body(store_sqlite *self, void *args)
+{
+    const model_activate_args *a = args;
+    if (model_deactivate_others(self, a->tenant, a->service, a->model) != 0)
+        return -1;
+    sqlite3_stmt *stmt = prepare(self,
+                                 "UPDATE model_versions SET active = 1 WHERE tenant = ?1 AND service = ?2 AND "
+                                 "model = ?3 AND version = ?4",
+                                 "activate_model_version");
+    if (!stmt)
+        return -1;
+    int failures = bind_text(stmt, 1, a->tenant) + bind_text(stmt, 2, a->service) + bind_text(stmt, 3, a->model) +
+                   (sqlite3_bind_int64(stmt, 4, a->version) != SQLITE_OK);
+    int result = bind_failed(self, failures, "activate_model_version");
+    if (result == 0)
+        result = step_done(self, stmt, "activate_model_version");
+    if (result == 0 && sqlite3_changes(self->db) == 0)
+        result = 1; /* no such version: roll back, the active one stays */
+    sqlite3_finalize(stmt);
+    return result;
+}
+
+static int store_activate_model_version(void *state, const char *tenant, const char *service, const char *model,
+                                        long long version)
+{
+    store_sqlite *self = state;
+    const char *problem = model_lookup_problem(tenant, service, true);
+    if (problem || !text_present(model) || version < 1)
+        return invalid(self, "activate_model_version: %s", problem ? problem : "a model and a version >= 1 are needed");
+    model_activate_args args = {tenant, service, model, version};
+    return write_transaction(self, "activate_model_version", model_activate_body, &args);
+}
+
+static int models_walk(store_sqlite *self, sqlite3_stmt *stmt, hydra_model_visitor visit, void *context,
+                       bool *found)
+{
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        hydra_model_record record = {column_text(stmt, 0),          column_text(stmt, 1),
+                                     column_text(stmt, 2),          sqlite3_column_int64(stmt, 3),
+                                     sqlite3_column_int(stmt, 4),   column_text(stmt, 5),
+                                     column_text(stmt, 6),          sqlite3_column_double(stmt, 7),
+                                     sqlite3_column_double(stmt, 8), column_text(stmt, 9),
+                                     sqlite3_column_double(stmt, 10), column_text(stmt, 11)};
+        *found = true;
+        if (visit(context, &record) != 0)
+            return 0;
+    }
+    return rc == SQLITE_DONE ? 0 : fail_db(self, "model versions");
+}
+
+static int store_get_model_version(void *state, const char *tenant, const char *service, const char *model,
+                                   long long version, hydra_model_visitor visit, void *context)
+{
+    store_sqlite *self = state;
+    const char *problem = model_lookup_problem(tenant, service, visit != NULL);
+    if (problem || !text_present(model) || version < 0)
+        return invalid(self, "get_model_version: %s", problem ? problem : "a model and a version >= 0 are needed");
+    pthread_mutex_lock(&self->lock);
+    /* two statements rather than one with an OR, so each has its index: the active one, or the primary key */
+    sqlite3_stmt *stmt = prepare(self,
+                                 version ? "SELECT " MODEL_COLUMNS " FROM model_versions WHERE tenant = ?1 AND "
+                                           "service = ?2 AND model = ?3 AND version = ?4"
+                                         : "SELECT " MODEL_COLUMNS " FROM model_versions WHERE tenant = ?1 AND "
+                                           "service = ?2 AND model = ?3 AND active = 1 AND ?4 = 0",
+                                 "get_model_version");
+    bool found = false;
+    int result = stmt ? bind_failed(self, bind_text(stmt, 1, tenant) + bind_text(stmt, 2, service) +
+                                              bind_text(stmt, 3, model) +
+                                              (sqlite3_bind_int64(stmt, 4, version) != SQLITE_OK),
+                                    "get_model_version")
+                      : -1;
+    if (result == 0)
+        result = models_walk(self, stmt, visit, context, &found);
+    sqlite3_finalize(stmt);
+    pthread_mutex_unlock(&self->lock);
+    return result == 0 && !found ? 1 : result;
+}
+
+static int store_list_model_versions(void *state, const char *tenant, const char *service, const char *model,
+                                     hydra_model_visitor visit, void *context)
+{
+    store_sqlite *self = state;
+    const char *problem = model_lookup_problem(tenant, service, visit != NULL);
+    if (problem)
+        return invalid(self, "list_model_versions: %s", problem);
+    pthread_mutex_lock(&self->lock);
+    sqlite3_stmt *stmt = prepare(self,
+                                 "SELECT " MODEL_COLUMNS " FROM model_versions WHERE tenant = ?1 AND service = ?2 AND "
+                                 "(?3 IS NULL OR model = ?3) ORDER BY model, version DESC",
+                                 "list_model_versions");
+    bool found = false;
+    int result = stmt ? bind_failed(self, bind_text(stmt, 1, tenant) + bind_text(stmt, 2, service) +
+                                              bind_text(stmt, 3, model),
+                                    "list_model_versions")
+                      : -1;
+    if (result == 0)
+        result = models_walk(self, stmt, visit, context, &found);
+    sqlite3_finalize(stmt);
+    pthread_mutex_unlock(&self->lock);
+    return result;
+}
+
 /* ## Recommendations ----------------------------------------------------------------------------------------------- */
 
 #define RECOMMENDATION_COLUMNS                                                                                     \
@@ -1286,6 +1501,36 @@ static int store_list_alerts(void *state, const char *tenant, double since, hydr
     return result;
 }
 
+static int store_list_audit(void *state, const char *tenant, size_t limit, hydra_audit_visitor visit, void *context)
+{
+    store_sqlite *self = state;
+    if (require_tenant(self, "list_audit", tenant) != 0)
+        return -1;
+    if (!visit || limit == 0)
+        return invalid(self, "list_audit: a visitor and a limit above 0 are required");
+    pthread_mutex_lock(&self->lock);
+    sqlite3_stmt *stmt = prepare(self,
+                                 "SELECT tenant, at, actor, action, subject, detail, request_id FROM audit_log WHERE "
+                                 "tenant = ?1 ORDER BY at DESC, rowid DESC LIMIT ?2",
+                                 "list_audit");
+    int result = stmt ? 0 : -1, rc = SQLITE_DONE;
+    if (result == 0)
+        result = bind_failed(self, bind_text(stmt, 1, tenant) + sqlite3_bind_int64(stmt, 2, (sqlite3_int64)limit),
+                             "list_audit");
+    while (result == 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        hydra_audit_record record = {column_text(stmt, 0), sqlite3_column_double(stmt, 1), column_text(stmt, 2),
+                                     column_text(stmt, 3), column_text(stmt, 4),            column_text(stmt, 5),
+                                     column_text(stmt, 6)};
+        if (visit(context, &record) != 0)
+            break;
+    }
+    if (result == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        result = fail_db(self, "list_audit");
+    sqlite3_finalize(stmt);
+    pthread_mutex_unlock(&self->lock);
+    return result;
+}
+
 /* Reads the schema table rather than "SELECT 1", which SQLite answers without touching the file. Any failure here
  * means the database does not answer, whatever SQLite calls it. */
 static int store_health(void *state)
@@ -1585,6 +1830,11 @@ static const hydra_store_ops ops = {
     .list_services = store_list_services,
     .leader_hold = store_leader_hold,
     .leader_release = store_leader_release,
+    .list_audit = store_list_audit,
+    .put_model_version = store_put_model_version,
+    .activate_model_version = store_activate_model_version,
+    .get_model_version = store_get_model_version,
+    .list_model_versions = store_list_model_versions,
 };
 
 static const hydra_plugin_descriptor descriptor = {
