@@ -129,30 +129,32 @@ static void engine_kill(const char *dir, pid_t pid, int timeout_seconds)
     waitpid(pid, NULL, 0);
 }
 
-static bool cmdline_mentions(pid_t pid, const char *text)
+/* /proc/PID/NAME, NUL bytes (between arguments) read as spaces; "" once the process is gone. */
+static void proc_read(pid_t pid, const char *name, char *text, size_t size)
 {
-    char path[64], cmdline[4096];
-    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
     FILE *file = fopen(path, "r");
-    size_t length = file ? fread(cmdline, 1, sizeof cmdline - 1, file) : 0;
+    size_t length = file ? fread(text, 1, size - 1, file) : 0;
     if (file)
         fclose(file);
     for (size_t i = 0; i < length; i++)
-        if (cmdline[i] == '\0')
-            cmdline[i] = ' ';
-    cmdline[length] = '\0';
+        if (text[i] == '\0')
+            text[i] = ' ';
+    text[length] = '\0';
+}
+
+static bool cmdline_mentions(pid_t pid, const char *text)
+{
+    char cmdline[4096];
+    proc_read(pid, "cmdline", cmdline, sizeof cmdline);
     return strstr(cmdline, text) != NULL;
 }
 
 static pid_t parent_of(pid_t pid)
 {
-    char path[64], stat[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *file = fopen(path, "r");
-    size_t length = file ? fread(stat, 1, sizeof stat - 1, file) : 0;
-    if (file)
-        fclose(file);
-    stat[length] = '\0';
+    char stat[1024];
+    proc_read(pid, "stat", stat, sizeof stat);
     const char *after_name = strrchr(stat, ')');
     int parent = 0;
     if (!after_name || sscanf(after_name + 1, " %*c %d", &parent) != 1)

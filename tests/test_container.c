@@ -96,14 +96,9 @@ static void test_container_runs_serve_unprivileged_with_health_check(void **stat
 static void test_container_file_is_installed_and_its_config_checks(void **state)
 {
     (void)state;
-    char stage[] = "/tmp/hydra-stage-XXXXXX";
-    assert_non_null(mkdtemp(stage));
-    const char *sanitize = getenv("HYDRA_SANITIZE");
-    char *install = xasprintf("make -s install O=%s SANITIZE=%s PREFIX=/usr DESTDIR=%s >/dev/null",
-                              support_build_dir(), sanitize ? sanitize : "", stage);
+    char stage[64];
     const char *output;
-    int status = support_run(install, &output);
-    free(install);
+    int status = support_make_install("/usr", stage, sizeof stage, &output);
     if (status != 0)
         fail_msg("make install failed: %s", output);
     char *installed = xasprintf("%s/usr/share/hydra/deploy/container/Containerfile", stage);
