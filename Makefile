@@ -9,6 +9,7 @@
 #   make bench      benchmarks (figures and ratios measured in the same run)
 #   make nab-scores NAB scores of every detector over the NAB subset (the README's table)
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make container-check  build deploy/container/Containerfile for real and run it until healthy (minutes)
 #   make clean
 
 VERSION   := 0.1.0
@@ -78,6 +79,7 @@ LIBS_notifier/webhook          := $(shell pkg-config --libs libcurl jansson libc
 LIBS_notifier/slack            := $(shell pkg-config --libs libcurl jansson) -pthread
 LIBS_notifier/email            := $(shell pkg-config --libs libcurl) -lm -pthread
 LIBS_source/prometheus         := $(shell pkg-config --libs libcurl jansson) -lm
+LIBS_scaler/docker             := $(shell pkg-config --libs libcurl jansson) -pthread
 # libyaml reads kubeconfig files (YAML); libcrypto decodes their base64 *-data fields.
 LIBS_scaler/kubernetes         := $(shell pkg-config --libs libcurl jansson yaml-0.1 libcrypto) -lm
 
@@ -117,7 +119,7 @@ FIXTURE_SRCS  := $(wildcard tests/fixtures/*.c)
 FIXTURE_SOS   := $(FIXTURE_SRCS:tests/fixtures/%.c=$(O)/tests/fixtures/%.so)
 
 # support: plugins, logs, commands; servers: the real servers (hydra serve, PostgreSQL) tests and benchmarks start.
-TEST_SUPPORT_OBJS := $(O)/tests/support.o $(O)/tests/servers.o $(O)/tests/peers.o
+TEST_SUPPORT_OBJS := $(O)/tests/support.o $(O)/tests/servers.o $(O)/tests/peers.o $(O)/tests/dockerd.o
 
 $(O)/tests/test_%: $(O)/tests/test_%.o $(TEST_SUPPORT_OBJS) $(CORE_OBJS)
 	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(CORE_LIBS) -lcmocka
@@ -146,7 +148,7 @@ check: tests-build $(if $(SANITIZE),,web)
 DEBIAN_PACKAGES := gcc make pkg-config liblua5.4-dev libconfig-dev libcmocka-dev libmicrohttpd-dev libjansson-dev \
                    libsqlite3-dev sqlite3 curl libssl-dev libitl-dev itools postgresql libcurl4-openssl-dev libpq-dev zlib1g \
                    gnuplot-nox wrk python3 python3-aiosmtpd prometheus python3-statsmodels \
-                   libyaml-dev openssl python3-yaml nodejs chromium
+                   libyaml-dev openssl python3-yaml nodejs chromium docker.io busybox-static iproute2
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 deps:
@@ -161,6 +163,13 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory O=build-asan SANITIZE=1 check
+
+# The Containerfile built for real and run until healthy, on a Debian base made with debootstrap (nothing can be
+# pulled here): minutes and Debian's archive, so not part of `make test`, which checks the file without building it.
+container-check: web
+	@dpkg-query -W -f='$${Status}' debootstrap 2>/dev/null | grep -q 'ok installed' || \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq debootstrap
+	$(SUDO) tests/container-build
 
 ## Demo and benchmarks ----------------------------------------------------------------------------------------
 
@@ -222,6 +231,7 @@ install: all
 	if [ -d $(O)/web ]; then cd $(O)/web && find . -type f -exec install -D -m 644 {} $(DESTDIR)$(PREFIX)/share/hydra/web/{} \;; fi
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
 	sed -e 's|@PREFIX@|$(PREFIX)|g' deploy/systemd/hydra.service.in > $(DESTDIR)$(PREFIX)/lib/systemd/system/hydra.service
+	install -D -m 644 deploy/container/Containerfile $(DESTDIR)$(PREFIX)/share/hydra/deploy/container/Containerfile
 
 clean:
 	rm -rf build build-asan
@@ -229,6 +239,7 @@ clean:
 # Test objects are intermediate files to make; keep them, so a rebuild is quick and the output ends with the tests'.
 .SECONDARY:
 
-.PHONY: all plugins web screenshots tests-build check deps test demo live-demo bench nab-scores install clean
+.PHONY: all plugins web screenshots tests-build check deps test demo live-demo bench nab-scores install clean \
+        container-check
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
