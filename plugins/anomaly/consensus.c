@@ -14,7 +14,7 @@
  * Only the past is seen; NAN and infinite values score 0 and are not taken in.
  *
  * Settings: neighbours (1..50, default 3), lag (1..100, default 5), memory (lag + neighbours + 5..100000, default
- * 3000), likelihood_window (10..100000, default 2000), average (1..1000, default 5), likelihood_start (0..100000,
+ * 3000), likelihood_window (10..100000, default 2000), average (1..1000, default 10), likelihood_start (0..100000,
  * default 100: raw scores seen before the likelihood scores above 0), onset_level (0 < level <= 1, default 0.5),
  * onset_hold (0..100000 samples, default 120; 0 = report every sample), and the forest's: window (2016), trees
  * (100), sample_size (256), retrain (288), min_samples (288), seed (1). */
@@ -164,7 +164,7 @@ static int consensus_score(void *state, const hydra_series *series, double *scor
 
 static void *consensus_create(const hydra_host *host)
 {
-    consensus s = {.host = host, .neighbours = 3, .lag = 5, .memory = 3000, .likelihood_window = 2000, .average = 5,
+    consensus s = {.host = host, .neighbours = 3, .lag = 5, .memory = 3000, .likelihood_window = 2000, .average = 10,
                    .likelihood_start = 100, .onset_level = 0.5, .onset_hold = 120,
                    .forest = {.host = host, .window = 2016, .trees = 100, .sample_size = 256, .retrain = 288,
                               .min_samples = 288, .seed = 1}};
