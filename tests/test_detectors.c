@@ -246,6 +246,33 @@ static void test_consensus_learns_a_daily_spike(void **unused)
         assert_true(scores[200 + 288 * day] < 0.5 && scores[200 + 288 * day] < scores[200]);
 }
 
+/* Every detector takes onset_hold (default 0 for all but consensus): after a score at or above onset_level the next
+ * hold scores are 0, and nothing else changes. */
+static void test_detectors_onset_hold_only_silences(void **unused)
+{
+    (void)unused;
+    static double values[STEADY], every[STEADY], held[STEADY];
+    steady_series(values, STEADY);
+    for (size_t i = CHANGE_AT; i < STEADY; i++)
+        values[i] += 60;
+    for (size_t d = 0; d < sizeof detectors / sizeof *detectors; d++) {
+        score_with(detectors[d], "onset_hold = 0;", values, STEADY, every);
+        score_with(detectors[d], "onset_hold = 100; onset_level = 0.5;", values, STEADY, held);
+        size_t first = CHANGE_AT;
+        while (first < STEADY && held[first] < 0.5)
+            first++;
+        print_message("%s: level shift first detected %zu samples in; %zu detections without a hold, %zu with 100\n",
+                      detectors[d], first - CHANGE_AT, detections(every, 0, STEADY), detections(held, 0, STEADY));
+        assert_true(first < CHANGE_AT + 10);
+        assert_true(detections(every, 0, STEADY) > detections(held, 0, STEADY));
+        for (size_t i = first + 1; i <= first + 100; i++)
+            assert_float_equal(held[i], 0, 0);
+        for (size_t i = 0; i < STEADY; i++)
+            if (held[i] != every[i] && held[i] != 0)
+                fail_msg("%s: score %zu is %.17g with the hold, %.17g without", detectors[d], i, held[i], every[i]);
+    }
+}
+
 static void assert_rejected(const char *name, const char *settings, const char *expected)
 {
     support_plugin plugin;
@@ -276,6 +303,9 @@ static void test_detectors_reject_bad_settings(void **unused)
     assert_rejected("consensus", "average = 0;", "setting 'average' must be between 1 and 1000");
     assert_rejected("consensus", "onset_level = 0.0;", "setting 'onset_level' must be a number in (0, 1]");
     assert_rejected("consensus", "onset_hold = -1;", "setting 'onset_hold' must be between 0 and 100000");
+    assert_rejected("ewma", "onset_hold = -1;", "setting 'onset_hold' must be between 0 and 100000");
+    assert_rejected("residual", "onset_level = 1.5;", "setting 'onset_level' must be a number in (0, 1]");
+    assert_rejected("isolation_forest", "onset_hold = 100001;", "setting 'onset_hold' must be between 0 and 100000");
     assert_rejected("consensus", "trees = 0;", "setting 'trees' must be between 1 and 1000");
 }
 
@@ -291,6 +321,7 @@ int main(void)
         cmocka_unit_test(test_consensus_reports_flat_turning_noisy_once),
         cmocka_unit_test(test_consensus_without_hold_reports_every_sample),
         cmocka_unit_test(test_consensus_learns_a_daily_spike),
+        cmocka_unit_test(test_detectors_onset_hold_only_silences),
         cmocka_unit_test(test_detectors_reject_bad_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,8 +31,8 @@
 typedef struct consensus {
     const hydra_host *host;
     forest_settings forest;
-    long long neighbours, lag, memory, likelihood_window, average, likelihood_start, onset_hold;
-    double onset_level;
+    long long neighbours, lag, memory, likelihood_window, average, likelihood_start;
+    detector_onset onset;
 } consensus;
 
 typedef struct consensus_model {
@@ -140,7 +140,7 @@ static void *consensus_model_open(void *state, const hydra_series *history)
         return NULL;
     }
     *m = (consensus_model){.settings = *self, .capacity = capacity,
-                           .onset = {.level = self->onset_level, .hold = self->onset_hold}};
+                           .onset = self->onset};
     m->values = (double *)(m + 1);
     for (size_t i = 0; i < 2 * capacity; i++)
         m->values[i] = 0;
@@ -165,7 +165,7 @@ static int consensus_score(void *state, const hydra_series *series, double *scor
 static void *consensus_create(const hydra_host *host)
 {
     consensus s = {.host = host, .neighbours = 3, .lag = 5, .memory = 3000, .likelihood_window = 2000, .average = 10,
-                   .likelihood_start = 100, .onset_level = 0.5, .onset_hold = 120,
+                   .likelihood_start = 100, .onset = {.level = 0.5, .hold = 120},
                    .forest = {.host = host, .window = 2016, .trees = 100, .sample_size = 256, .retrain = 288,
                               .min_samples = 288, .seed = 1}};
     if (!detector_setting_int(host, "neighbours", 1, MAX_NEIGHBOURS, &s.neighbours) ||
@@ -174,8 +174,7 @@ static void *consensus_create(const hydra_host *host)
         !detector_setting_int(host, "likelihood_window", 10, 100000, &s.likelihood_window) ||
         !detector_setting_int(host, "average", 1, 1000, &s.average) ||
         !detector_setting_int(host, "likelihood_start", 0, 100000, &s.likelihood_start) ||
-        !detector_setting_double(host, "onset_level", 0, true, 1, &s.onset_level) ||
-        !detector_setting_int(host, "onset_hold", 0, 100000, &s.onset_hold) || !forest_settings_read(host, &s.forest))
+        !detector_onset_settings(host, &s.onset) || !forest_settings_read(host, &s.forest))
         return NULL;
     consensus *self = host->alloc(host, sizeof *self);
     if (!self) {

@@ -15,7 +15,8 @@
  *
  * Settings: window (64..100000 vectors, default 2016), trees (1..1000, default 100), sample_size (8..window,
  * default 256), retrain (1..100000 values, default 288), min_samples (sample_size..window, default 288), seed
- * (default 1). */
+ * (default 1), onset_level (default 0.5) and onset_hold (default 0 = off): a score at or above the level silences the
+ * next hold scores. */
 #include <hydra/plugin.h>
 
 #include "../common/detector.h"
@@ -24,9 +25,23 @@
 #include <math.h>
 #include <stdint.h>
 
+typedef struct forest_detector {
+    forest_settings forest;
+    detector_onset onset;
+} forest_detector;
+
+typedef struct forest_detector_model {
+    const hydra_host *host;
+    forest_model *forest;
+    detector_onset onset;
+} forest_detector_model;
+
 static int forest_model_score(void *opaque, double value, double *score)
 {
-    *score = forest_take(opaque, value);
+    forest_detector_model *m = opaque;
+    *score = 0;
+    if (isfinite(value))
+        *score = detector_onset_take(&m->onset, forest_take(m->forest, value));
     return 0;
 }
 
@@ -34,9 +49,12 @@ static int forest_model_score(void *opaque, double value, double *score)
 
 static void forest_model_close(void *opaque)
 {
-    forest_model *m = opaque;
-    if (m)
-        m->settings.host->free(m->settings.host, m);
+    forest_detector_model *m = opaque;
+    if (!m)
+        return;
+    if (m->forest)
+        m->host->free(m->host, m->forest);
+    m->host->free(m->host, m);
 }
 
 static void *forest_model_open(void *state, const hydra_series *history);
@@ -45,26 +63,37 @@ static const detector_model_ops model_ops = {forest_model_open, forest_model_sco
 
 static void *forest_model_open(void *state, const hydra_series *history)
 {
-    forest_settings *self = state;
-    if (!detector_history_valid(self->host, history))
+    forest_detector *self = state;
+    const hydra_host *host = self->forest.host;
+    if (!detector_history_valid(host, history))
         return NULL;
-    forest_model *m = forest_new(self);
-    return m ? detector_warm_up(&model_ops, m, history) : NULL;
+    forest_detector_model *m = host->alloc(host, sizeof *m);
+    if (!m) {
+        host->set_error(host, "out of memory for a model");
+        return NULL;
+    }
+    *m = (forest_detector_model){.host = host, .onset = self->onset};
+    if (!(m->forest = forest_new(&self->forest))) {
+        forest_model_close(m);
+        return NULL;
+    }
+    return detector_warm_up(&model_ops, m, history);
 }
 
 static int forest_score_series(void *state, const hydra_series *series, double *scores)
 {
-    forest_settings *self = state;
-    return detector_score_series(self->host, state, &model_ops, series, scores);
+    forest_detector *self = state;
+    return detector_score_series(self->forest.host, state, &model_ops, series, scores);
 }
 
 static void *forest_create(const hydra_host *host)
 {
-    forest_settings s = {.host = host, .window = 2016, .trees = 100, .sample_size = 256, .retrain = 288,
-                         .min_samples = 288, .seed = 1};
-    if (!forest_settings_read(host, &s))
+    forest_detector s = {.forest = {.host = host, .window = 2016, .trees = 100, .sample_size = 256, .retrain = 288,
+                                    .min_samples = 288, .seed = 1},
+                         .onset = {.level = 0.5}};
+    if (!forest_settings_read(host, &s.forest) || !detector_onset_settings(host, &s.onset))
         return NULL;
-    forest_settings *self = host->alloc(host, sizeof *self);
+    forest_detector *self = host->alloc(host, sizeof *self);
     if (!self) {
         host->set_error(host, "out of memory");
         return NULL;
@@ -75,9 +104,9 @@ static void *forest_create(const hydra_host *host)
 
 static void forest_destroy(void *state)
 {
-    forest_settings *self = state;
+    forest_detector *self = state;
     if (self)
-        self->host->free(self->host, self);
+        self->forest.host->free(self->forest.host, self);
 }
 
 static const hydra_anomaly_ops ops = {

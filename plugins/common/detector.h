@@ -188,4 +188,12 @@ static inline double detector_onset_take(detector_onset *o, double score)
     return score;
 }
 
+/* Reads the settings onset_level (0 < level <= 1) and onset_hold (0..100000 samples) over the defaults in *onset;
+ * false after set_error. */
+static inline bool detector_onset_settings(const hydra_host *host, detector_onset *onset)
+{
+    return detector_setting_double(host, "onset_level", 0, true, 1, &onset->level) &&
+           detector_setting_int(host, "onset_hold", 0, 100000, &onset->hold);
+}
+
 #endif
