@@ -47,7 +47,7 @@ typedef struct consensus_model {
     long long taken;
 } consensus_model;
 
-/* ## Shape: nearest neighbours of the lag vector -------------------------------------------------------------------- */
+/* ## Shape: nearest neighbours of the lag vector ------------------------------------------------------------------- */
 
 static void remember_value(consensus_model *m, double value)
 {
@@ -61,8 +61,8 @@ static double shape_distance(const consensus_model *m)
 {
     size_t lag = (size_t)m->settings.lag, k = (size_t)m->settings.neighbours;
     long long newest = m->taken - 1;
-    long long first = newest - m->settings.memory > (long long)lag - 1 ? newest - m->settings.memory : (long long)lag - 1;
-    long long last = newest - (long long)lag;
+    long long last = newest - (long long)lag, first = newest - m->settings.memory;
+    first = first > (long long)lag - 1 ? first : (long long)lag - 1;
     if (newest < (long long)lag - 1 || last - first + 1 < (long long)k + 5)
         return 0;
     /* window[0 .. capacity) is oldest to newest; position p of the stream sits at p - (taken - capacity). */
@@ -87,13 +87,13 @@ static double shape_distance(const consensus_model *m)
         }
         best[at] = squares;
     }
-    double total = 0;
-    for (size_t i = 0; i < k; i++)
+    double total = 0; /* found < k only when distances overflow to infinity */
+    for (size_t i = 0; i < found; i++)
         total += sqrt(best[i]);
-    return total / (double)k;
+    return found ? total / (double)found : 0;
 }
 
-/* ## Scoring ---------------------------------------------------------------------------------------------------------- */
+/* ## Scoring ------------------------------------------------------------------------------------------------------- */
 
 static int consensus_model_score(void *opaque, double value, double *score)
 {
@@ -108,7 +108,7 @@ static int consensus_model_score(void *opaque, double value, double *score)
     return 0;
 }
 
-/* ## Models and life cycle ------------------------------------------------------------------------------------------- */
+/* ## Models and life cycle ----------------------------------------------------------------------------------------- */
 
 static void consensus_model_close(void *opaque)
 {

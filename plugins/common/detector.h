@@ -133,9 +133,10 @@ static inline void detector_likelihood_refresh(detector_likelihood *l)
     l->since_exact = 0;
 }
 
-/* Takes a raw score (finite, >= 0) and returns its likelihood score in [0, 1]. */
+/* Takes a raw score (>= 0; one that is not finite counts as 0) and returns its likelihood score in [0, 1]. */
 static inline double detector_likelihood_take(detector_likelihood *l, double raw)
 {
+    raw = isfinite(raw) ? raw : 0;
     l->raw_sum += raw - l->raw[l->raw_next];
     l->raw[l->raw_next] = raw;
     l->raw_next = (l->raw_next + 1) % l->span;

@@ -1,7 +1,7 @@
 /* The isolation forest of anomaly/isolation_forest.c, shared with anomaly/consensus.c: a forest (Liu, Ting and Zhou,
- * 2008) trained on the feature vectors (value, change, distance from the mean of the last CONTEXT values in their
- * standard deviations) of a sliding window of the recent past, retrained every `retrain` values. forest_take scores a
- * value by the forest trained before it arrived, then takes it in; see isolation_forest.c for the method. */
+ * 2008) trained on the feature vectors (value, change, distance from the mean of the last FOREST_CONTEXT values in
+ * their standard deviations) of a sliding window of the recent past, retrained every `retrain` values. forest_take
+ * scores a value by the forest trained before it arrived, then takes it in; isolation_forest.c describes the method. */
 #ifndef HYDRA_FOREST_H
 #define HYDRA_FOREST_H
 
@@ -14,41 +14,41 @@
 #include <stdint.h>
 #include <string.h>
 
-#define FEATURES 3
-#define CONTEXT 12
+#define FOREST_FEATURES 3
+#define FOREST_CONTEXT 12
 
 typedef struct forest_settings {
     const hydra_host *host;
     long long window, trees, sample_size, retrain, min_samples, seed;
 } forest_settings;
 
-typedef struct node {
+typedef struct forest_node {
     int32_t left, right; /* children; -1 for a leaf */
     int32_t feature;
     int32_t size;        /* points that reached a leaf */
     double split;
     double low, high;    /* the range of the feature the cut was drawn from */
-} node;
+} forest_node;
 
 typedef struct forest_model {
     forest_settings settings;
     uint64_t random;
     /* The window of vectors, a ring. */
-    double (*vectors)[FEATURES];
+    double (*vectors)[FOREST_FEATURES];
     size_t count, next;
     /* The trees: trees * max_nodes nodes; trained false until the first training. */
-    node *nodes;
+    forest_node *nodes;
     size_t max_nodes, sample_used;
     int height_limit;
     bool trained;
     long long since_training;
-    /* The feature context: the last CONTEXT usable values. */
-    double recent[CONTEXT];
+    /* The feature context: the last FOREST_CONTEXT usable values. */
+    double recent[FOREST_CONTEXT];
     size_t recent_count, recent_next;
     size_t *scratch; /* sample indices, sample_size of them */
 } forest_model;
 
-static uint64_t next_random(forest_model *m)
+static uint64_t forest_random(forest_model *m)
 {
     /* splitmix64: small, fast and well mixed */
     uint64_t z = (m->random += 0x9e3779b97f4a7c15ull);
@@ -57,10 +57,10 @@ static uint64_t next_random(forest_model *m)
     return z ^ (z >> 31);
 }
 
-static double uniform(forest_model *m) { return (double)(next_random(m) >> 11) / 9007199254740992.0; }
+static double forest_uniform(forest_model *m) { return (double)(forest_random(m) >> 11) / 9007199254740992.0; }
 
 /* c(n): the mean path length of an unsuccessful search in a binary search tree of n points. */
-static double average_path(double n)
+static double forest_average_path(double n)
 {
     if (n <= 1)
         return 0;
@@ -71,9 +71,9 @@ static double average_path(double n)
 
 /* ## Features ---------------------------------------------------------------------------------------------------- */
 
-static void features_of(const forest_model *m, double value, double *out)
+static void forest_features(const forest_model *m, double value, double *out)
 {
-    double previous = m->recent_count ? m->recent[(m->recent_next + CONTEXT - 1) % CONTEXT] : value;
+    double previous = m->recent_count ? m->recent[(m->recent_next + FOREST_CONTEXT - 1) % FOREST_CONTEXT] : value;
     double sum = 0, squares = 0;
     for (size_t i = 0; i < m->recent_count; i++)
         sum += m->recent[i];
@@ -86,11 +86,11 @@ static void features_of(const forest_model *m, double value, double *out)
     out[2] = (value - mean) / fmax(deviation, 1e-9 + 1e-6 * fabs(mean));
 }
 
-static void remember(forest_model *m, double value, const double *vector)
+static void forest_remember(forest_model *m, double value, const double *vector)
 {
     m->recent[m->recent_next] = value;
-    m->recent_next = (m->recent_next + 1) % CONTEXT;
-    m->recent_count += m->recent_count < CONTEXT;
+    m->recent_next = (m->recent_next + 1) % FOREST_CONTEXT;
+    m->recent_count += m->recent_count < FOREST_CONTEXT;
     memcpy(m->vectors[m->next], vector, sizeof m->vectors[m->next]);
     m->next = (m->next + 1) % (size_t)m->settings.window;
     m->count += m->count < (size_t)m->settings.window;
@@ -99,13 +99,13 @@ static void remember(forest_model *m, double value, const double *vector)
 /* ## Training ---------------------------------------------------------------------------------------------------- */
 
 /* Builds the subtree over sample[0..n) at depth; returns its node index in tree. */
-static int32_t build(forest_model *m, node *tree, int32_t *used, size_t *sample, size_t n, int depth)
+static int32_t forest_build(forest_model *m, forest_node *tree, int32_t *used, size_t *sample, size_t n, int depth)
 {
     int32_t at = (*used)++;
-    tree[at] = (node){.left = -1, .right = -1, .size = (int32_t)n};
+    tree[at] = (forest_node){.left = -1, .right = -1, .size = (int32_t)n};
     if (n <= 1 || depth >= m->height_limit)
         return at;
-    int feature = (int)(next_random(m) % FEATURES);
+    int feature = (int)(forest_random(m) % FOREST_FEATURES);
     double low = INFINITY, high = -INFINITY;
     for (size_t i = 0; i < n; i++) {
         low = fmin(low, m->vectors[sample[i]][feature]);
@@ -113,7 +113,7 @@ static int32_t build(forest_model *m, node *tree, int32_t *used, size_t *sample,
     }
     if (!(high > low))
         return at; /* all equal on this feature: a leaf, as the original method does */
-    double split = low + uniform(m) * (high - low);
+    double split = low + forest_uniform(m) * (high - low);
     size_t left = 0;
     for (size_t i = 0; i < n; i++)
         if (m->vectors[sample[i]][feature] < split) {
@@ -125,12 +125,12 @@ static int32_t build(forest_model *m, node *tree, int32_t *used, size_t *sample,
     tree[at].split = split;
     tree[at].low = low;
     tree[at].high = high;
-    tree[at].left = build(m, tree, used, sample, left, depth + 1);
-    tree[at].right = build(m, tree, used, sample + left, n - left, depth + 1);
+    tree[at].left = forest_build(m, tree, used, sample, left, depth + 1);
+    tree[at].right = forest_build(m, tree, used, sample + left, n - left, depth + 1);
     return at;
 }
 
-static void train(forest_model *m)
+static void forest_train(forest_model *m)
 {
     size_t n = m->count < (size_t)m->settings.sample_size ? m->count : (size_t)m->settings.sample_size;
     m->sample_used = n;
@@ -141,12 +141,12 @@ static void train(forest_model *m)
             if (i < n)
                 m->scratch[i] = i;
         for (size_t i = n; i < m->count; i++) {
-            size_t j = (size_t)(next_random(m) % (i + 1));
+            size_t j = (size_t)(forest_random(m) % (i + 1));
             if (j < n)
                 m->scratch[j] = i;
         }
         int32_t used = 0;
-        build(m, m->nodes + (size_t)t * m->max_nodes, &used, m->scratch, n, 0);
+        forest_build(m, m->nodes + (size_t)t * m->max_nodes, &used, m->scratch, n, 0);
     }
     m->trained = true;
     m->since_training = 0;
@@ -154,7 +154,7 @@ static void train(forest_model *m)
 
 /* ## Scoring ----------------------------------------------------------------------------------------------------- */
 
-static double path_length(const node *tree, const double *vector)
+static double forest_path_length(const forest_node *tree, const double *vector)
 {
     int32_t at = 0;
     int depth = 0;
@@ -165,16 +165,16 @@ static double path_length(const node *tree, const double *vector)
         at = vector[tree[at].feature] < tree[at].split ? tree[at].left : tree[at].right;
         depth++;
     }
-    return depth + average_path(tree[at].size);
+    return depth + forest_average_path(tree[at].size);
 }
 
 static double forest_score(const forest_model *m, const double *vector)
 {
     double total = 0;
     for (long long t = 0; t < m->settings.trees; t++)
-        total += path_length(m->nodes + (size_t)t * m->max_nodes, vector);
+        total += forest_path_length(m->nodes + (size_t)t * m->max_nodes, vector);
     double mean = total / (double)m->settings.trees;
-    double s = pow(2, -mean / average_path((double)m->sample_used));
+    double s = pow(2, -mean / forest_average_path((double)m->sample_used));
     return fmax(0, fmin(1, 2 * s - 1));
 }
 
@@ -183,14 +183,14 @@ static double forest_take(forest_model *m, double value)
 {
     if (!isfinite(value))
         return 0;
-    double vector[FEATURES], score = 0;
-    features_of(m, value, vector);
+    double vector[FOREST_FEATURES], score = 0;
+    forest_features(m, value, vector);
     if (m->trained)
         score = forest_score(m, vector);
-    remember(m, value, vector);
+    forest_remember(m, value, vector);
     m->since_training++;
     if ((long long)m->count >= m->settings.min_samples && (!m->trained || m->since_training >= m->settings.retrain))
-        train(m);
+        forest_train(m);
     return score;
 }
 
@@ -199,8 +199,8 @@ static forest_model *forest_new(const forest_settings *settings)
 {
     const hydra_host *host = settings->host;
     size_t max_nodes = 2 * (size_t)settings->sample_size;
-    size_t vectors_bytes = (size_t)settings->window * sizeof(double[FEATURES]);
-    size_t nodes_bytes = (size_t)settings->trees * max_nodes * sizeof(node);
+    size_t vectors_bytes = (size_t)settings->window * sizeof(double[FOREST_FEATURES]);
+    size_t nodes_bytes = (size_t)settings->trees * max_nodes * sizeof(forest_node);
     size_t scratch_bytes = (size_t)settings->sample_size * sizeof(size_t);
     forest_model *m = host->alloc(host, sizeof *m + vectors_bytes + nodes_bytes + scratch_bytes);
     if (!m) {
@@ -208,8 +208,8 @@ static forest_model *forest_new(const forest_settings *settings)
         return NULL;
     }
     *m = (forest_model){.settings = *settings, .random = (uint64_t)settings->seed, .max_nodes = max_nodes};
-    m->vectors = (double(*)[FEATURES])(m + 1);
-    m->nodes = (node *)((char *)m->vectors + vectors_bytes);
+    m->vectors = (double(*)[FOREST_FEATURES])(m + 1);
+    m->nodes = (forest_node *)((char *)m->vectors + vectors_bytes);
     m->scratch = (size_t *)((char *)m->nodes + nodes_bytes);
     return m;
 }

@@ -25,6 +25,7 @@ for change in "" "$@"; do
     done
     report=$("$build/hydra" score-nab "$out"/*.csv --labels "$nab/labels/combined_windows.json" --profile standard)
     score=$(echo "$report" | sed -n 's/^score: \([-0-9.]*\).*/\1/p')
-    counts=$(echo "$report" | sed -n 's/.*: \([0-9]*\) of \([0-9]*\) windows detected, \([0-9]*\) false positives/\1 of \2 | \3/p')
+    counts=$(echo "$report" | sed -n \
+        's/.*: \([0-9]*\) of \([0-9]*\) windows detected, \([0-9]*\) false positives/\1 of \2 | \3/p')
     echo "| ${change:-defaults} | $score | $counts |"
 done
