@@ -1,6 +1,7 @@
-/* Shared by the streaming anomaly detectors (anomaly/ewma.c, residual.c, isolation_forest.c; robust_z.c takes the
- * squash): each scores one value at a time through a model that has seen only the values before it, so score() over
- * a whole series is a model opened on nothing and fed every value — both paths give identical scores. */
+/* Shared by the streaming anomaly detectors (anomaly/ewma.c, residual.c, isolation_forest.c, consensus.c; robust_z.c
+ * takes the squash): each scores one value at a time through a model that has seen only the values before it, so
+ * score() over a whole series is a model opened on nothing and fed every value — both paths give identical scores.
+ * Also two stages a detector can put after its raw score: an anomaly likelihood and one detection per episode. */
 #ifndef HYDRA_DETECTOR_H
 #define HYDRA_DETECTOR_H
 
