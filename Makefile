@@ -69,6 +69,7 @@ LIBS_anomaly/robust_z          := -lm
 LIBS_anomaly/ewma              := -lm
 LIBS_anomaly/residual          := -lm
 LIBS_anomaly/isolation_forest  := -lm
+LIBS_anomaly/consensus         := -lm
 LIBS_anomaly/lua               := $(shell pkg-config --libs lua5.4) -lm
 CFLAGS_forecaster/lua          := $(shell pkg-config --cflags lua5.4)
 CFLAGS_anomaly/lua             := $(shell pkg-config --cflags lua5.4)
