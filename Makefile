@@ -2,11 +2,14 @@
 #
 #   make            build build/hydra and build/plugins/<kind>/<name>.so
 #   make test       install missing Debian packages, build, run every test, then again under ASan + UBSan
+#   make web        the dashboard (web/, npm ci + Vite) into build/web, which hydra serve serves at /
+#   make screenshots the dashboard's pictures in docs/screenshots, taken by the browser test
 #   make demo       run the main job on the embedded default
 #   make live-demo  the daemon driven by the Ramadan scenario at 600x, the dashboard at http://127.0.0.1:8080/
 #   make bench      benchmarks (figures and ratios measured in the same run)
 #   make nab-scores NAB scores of every detector over the NAB subset (the README's table)
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make container-check  build deploy/container/Containerfile for real and run it until healthy (minutes)
 #   make clean
 
 VERSION   := 0.1.0
@@ -66,6 +69,7 @@ LIBS_anomaly/robust_z          := -lm
 LIBS_anomaly/ewma              := -lm
 LIBS_anomaly/residual          := -lm
 LIBS_anomaly/isolation_forest  := -lm
+LIBS_anomaly/consensus         := -lm
 LIBS_anomaly/lua               := $(shell pkg-config --libs lua5.4) -lm
 CFLAGS_forecaster/lua          := $(shell pkg-config --cflags lua5.4)
 CFLAGS_anomaly/lua             := $(shell pkg-config --cflags lua5.4)
@@ -76,6 +80,7 @@ LIBS_notifier/webhook          := $(shell pkg-config --libs libcurl jansson libc
 LIBS_notifier/slack            := $(shell pkg-config --libs libcurl jansson) -pthread
 LIBS_notifier/email            := $(shell pkg-config --libs libcurl) -lm -pthread
 LIBS_source/prometheus         := $(shell pkg-config --libs libcurl jansson) -lm
+LIBS_scaler/docker             := $(shell pkg-config --libs libcurl jansson) -pthread
 # libyaml reads kubeconfig files (YAML); libcrypto decodes their base64 *-data fields.
 LIBS_scaler/kubernetes         := $(shell pkg-config --libs libcurl jansson yaml-0.1 libcrypto) -lm
 
@@ -84,6 +89,27 @@ plugins: $(PLUGIN_SOS)
 $(O)/plugins/%.so: plugins/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(CFLAGS_$*) $(PLUGIN_CFLAGS) -MMD -MP $(LDFLAGS) $(PLUGIN_LDFLAGS) -o $@ $< $(LIBS_$*)
+
+## The dashboard: web/ built with npm packages into $(O)/web; running it needs no Node.js ----------------------
+
+WEB_SRCS := web/index.html web/vite.config.js web/package.json $(wildcard web/src/*.js web/src/*/*.js web/src/*.css)
+
+web: $(O)/web/index.html
+
+# npm ci installs exactly the locked versions (from the npm registry, or npm's cache) and records it in this file.
+web/node_modules/.package-lock.json: web/package-lock.json
+	@command -v npm >/dev/null || { echo "make web: npm is missing (Node.js 20 with npm builds the dashboard)"; exit 1; }
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+
+$(O)/web/index.html: web/node_modules/.package-lock.json $(WEB_SRCS)
+	cd web && HYDRA_WEB_OUT=$(abspath $(O))/web node_modules/.bin/vite build --logLevel warn
+
+# The README's pictures: the browser test saves them in $(O)/screenshots; this copies them into docs/screenshots.
+screenshots: tests-build web
+	HYDRA_BUILD_DIR=$(O) $(O)/tests/test_dashboard
+	cp $(O)/screenshots/live-overview.png docs/screenshots/overview.png
+	cp $(O)/screenshots/live-action-center.png docs/screenshots/action-center.png
+	cp $(O)/screenshots/live-overview-phone.png docs/screenshots/overview-phone.png
 
 ## Tests: one cmocka binary per core module, fixture plugins, then the whole suite under sanitizers --------------
 
@@ -94,7 +120,7 @@ FIXTURE_SRCS  := $(wildcard tests/fixtures/*.c)
 FIXTURE_SOS   := $(FIXTURE_SRCS:tests/fixtures/%.c=$(O)/tests/fixtures/%.so)
 
 # support: plugins, logs, commands; servers: the real servers (hydra serve, PostgreSQL) tests and benchmarks start.
-TEST_SUPPORT_OBJS := $(O)/tests/support.o $(O)/tests/servers.o $(O)/tests/peers.o
+TEST_SUPPORT_OBJS := $(O)/tests/support.o $(O)/tests/servers.o $(O)/tests/peers.o $(O)/tests/dockerd.o
 
 $(O)/tests/test_%: $(O)/tests/test_%.o $(TEST_SUPPORT_OBJS) $(CORE_OBJS)
 	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(CORE_LIBS) -lcmocka
@@ -115,15 +141,16 @@ $(O)/tests/fixtures/not_a_plugin.so: tests/fixtures/not_a_plugin.c
 # The benchmarks are built here too, so a change that breaks them fails the tests rather than `make bench` later.
 tests-build: all $(TEST_BINS) $(FIXTURE_SOS) $(BENCH_BINS)
 
-# Runs every test binary; prints one closing line "N passed, N failed" over all of them.
-check: tests-build
+# Runs every test binary; prints one closing line "N passed, N failed" over all of them. The browser test runs in
+# the plain pass only (see tests/test_dashboard.c), so only that pass builds the dashboard.
+check: tests-build $(if $(SANITIZE),,web)
 	@tests/run-tests $(O) $(SANITIZE)
 
 # Debian packages the build and the tests need; `make deps` installs the missing ones (as root, or with sudo).
 DEBIAN_PACKAGES := gcc make pkg-config liblua5.4-dev libconfig-dev libcmocka-dev libmicrohttpd-dev libjansson-dev \
                    libsqlite3-dev sqlite3 curl libssl-dev libitl-dev itools postgresql libcurl4-openssl-dev libpq-dev zlib1g \
                    gnuplot-nox wrk python3 python3-aiosmtpd prometheus python3-statsmodels \
-                   libyaml-dev openssl python3-yaml
+                   libyaml-dev openssl python3-yaml nodejs chromium docker.io busybox-static iproute2
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 deps:
@@ -138,6 +165,13 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory O=build-asan SANITIZE=1 check
+
+# The Containerfile built for real and run until healthy, on a Debian base made with debootstrap (nothing can be
+# pulled here): minutes and Debian's archive, so not part of `make test`, which checks the file without building it.
+container-check: web
+	@dpkg-query -W -f='$${Status}' debootstrap 2>/dev/null | grep -q 'ok installed' || \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq debootstrap
+	$(SUDO) tests/container-build
 
 ## Demo and benchmarks ----------------------------------------------------------------------------------------
 
@@ -199,6 +233,7 @@ install: all
 	if [ -d $(O)/web ]; then cd $(O)/web && find . -type f -exec install -D -m 644 {} $(DESTDIR)$(PREFIX)/share/hydra/web/{} \;; fi
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
 	sed -e 's|@PREFIX@|$(PREFIX)|g' deploy/systemd/hydra.service.in > $(DESTDIR)$(PREFIX)/lib/systemd/system/hydra.service
+	install -D -m 644 deploy/container/Containerfile $(DESTDIR)$(PREFIX)/share/hydra/deploy/container/Containerfile
 
 clean:
 	rm -rf build build-asan
@@ -206,6 +241,7 @@ clean:
 # Test objects are intermediate files to make; keep them, so a rebuild is quick and the output ends with the tests'.
 .SECONDARY:
 
-.PHONY: all plugins tests-build check deps test demo live-demo bench nab-scores install clean
+.PHONY: all plugins web screenshots tests-build check deps test demo live-demo bench nab-scores install clean \
+        container-check
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -615,14 +615,17 @@ static bool policy_would_approve(controller *c, size_t index, const planner_deci
     return probe->approves;
 }
 
-/* A pending scale-up is replaced when demand has outgrown it, so the person decides on what is needed now. */
-static bool outgrown(const target_state *t, const recommendation *pending, const planner_decision *soon,
-                     const planner_decision *early)
+/* A pending scale-up is replaced when demand has outgrown it, so the person decides on what is needed. When the
+ * load now needs more, at once; when only the forecast grew, not before the question has stood as long as a person
+ * usually takes to answer: a question replaced every tick while a ramp comes into view is one nobody can answer. */
+static bool outgrown(const controller *c, const target_state *t, const recommendation *pending,
+                     const planner_decision *soon, const planner_decision *early, double now)
 {
     double margin = pending->to_replicas * (1 + t->config->tolerance);
+    bool stood = now - pending->created_at >= c->config->approval_latency_seconds;
     return pending->to_replicas > pending->from_replicas &&
            ((soon->action == PLAN_SCALE_UP && soon->replicas > pending->to_replicas) ||
-            (early->action == PLAN_SCALE_UP && early->replicas > margin));
+            (stood && early->action == PLAN_SCALE_UP && early->replicas > margin));
 }
 
 /* ## Demand alerts: a heads-up on what the forecast sees coming ------------------------------------------------ */
@@ -754,11 +757,21 @@ static void plan_target(controller *c, size_t index, double now)
         in.forecast = t->forecast.upper95;
     planner_plan(&in, &long_memory, &early);
     t->last_forecast = soon.peak;
+    /* Capacity that could come back only through a person, in time, is not given up: a scale-down keeps what the
+     * early plan needs (the approval latency ahead), so a scale-up asked early lasts until its surge. */
+    if (soon.action == PLAN_SCALE_DOWN && early.wanted > soon.replicas) {
+        bool keep_all = early.wanted >= t->status.desired;
+        planner_decision kept = early;
+        kept.action = keep_all ? PLAN_HOLD : PLAN_SCALE_DOWN;
+        kept.replicas = keep_all ? t->status.desired : early.wanted;
+        kept.stabilized = soon.stabilized;
+        soon = kept;
+    }
     /* An action under way changes what the target runs: the next plan waits for its outcome. */
     if (t->paused || t->owed_count)
         return;
     recommendation *pending = t->open && t->open->state == REC_PENDING ? t->open : NULL;
-    if (pending && !outgrown(t, pending, &soon, &early)) {
+    if (pending && !outgrown(c, t, pending, &soon, &early, now)) {
         step_while_pending(c, index, &soon, now);
         return;
     }

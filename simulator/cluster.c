@@ -110,7 +110,7 @@ static bool service_find(const cluster *self, const char *name, size_t *index)
     for (size_t k = 0; k < self->count; k++, i = i + 1 == self->count ? 0 : i + 1) {
         if (strcmp(self->services[i].spec.name, name) == 0) {
             *index = i;
-            *self->lookup_hint = i + 1 == self->count ? 0 : i + 1; /* the controller asks in order */
+            *self->lookup_hint = i; /* asked again for the same (status, then scale), or for the next in order */
             return true;
         }
     }

@@ -166,3 +166,18 @@ char *support_read_file(const char *path)
         fclose(sink);
     return text;
 }
+
+int support_make_install(const char *prefix, char *stage, size_t size, const char **output)
+{
+    format_into(stage, size, "/tmp/hydra-stage-XXXXXX");
+    if (!mkdtemp(stage)) {
+        *output = "cannot make a staging folder under /tmp";
+        return -1;
+    }
+    const char *sanitize = getenv("HYDRA_SANITIZE");
+    char *install = xasprintf("make -s install O=%s SANITIZE=%s PREFIX=%s DESTDIR=%s >/dev/null", support_build_dir(),
+                              sanitize ? sanitize : "", prefix, stage);
+    int status = support_run(install, output);
+    free(install);
+    return status;
+}

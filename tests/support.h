@@ -56,6 +56,10 @@ char *support_read_file(const char *path);
 /* Runs a shell command line; returns its exit status and its stdout+stderr (static buffer). */
 int support_run(const char *command_line, const char **output);
 
+/* `make install` of the build under test (its O and SANITIZE) with prefix into a new folder under /tmp, whose path
+ * goes to stage (at least 32 bytes). Returns make's exit status; its output in *output. */
+int support_make_install(const char *prefix, char *stage, size_t size, const char **output);
+
 /* The value of the sample `series` (name and labels, as written) in a Prometheus text exposition; 0 when it is not
  * there (a counter nobody has counted yet). */
 double support_sample_value(const char *exposition, const char *series);

@@ -435,6 +435,78 @@ static void test_controller_alerts_on_demand_the_forecast_sees_coming(void **sta
     }
 }
 
+/* A scale-up asked for ahead of a surge, and approved, is not undone before the surge: the capacity it bought could
+ * only come back through a person, so a scale-down keeps what the approval lead ahead needs. */
+static void test_controller_keeps_early_capacity_until_the_surge(void **state)
+{
+    (void)state;
+    fixture f;
+    const char *config = "approval = { timeout = \"30m\"; expected_latency = \"10m\"; };\n"
+                         "plugins = (\n"
+                         "  { kind = \"forecaster\"; name = \"seasonal_naive\"; settings = { season_length = 60; }; },\n"
+                         "  { kind = \"scaler\"; name = \"log\"; settings = { initial_replicas = 2; }; }\n"
+                         ");\n"
+                         "targets = ( { name = \"web\"; forecaster = \"seasonal_naive\"; scaler = \"log\";\n"
+                         "  capacity_per_replica = 100; min_replicas = 2; max_replicas = 60; max_step = 100;\n"
+                         "  headroom = 0.3; cold_start = \"60s\"; stabilization = \"5m\"; } );\n";
+    fixture_open_config(&f, "default.lua", config);
+    /* An hour of 100 a minute whose last ten minutes are 2000; then the next hour, the same. */
+    int lowest_before_surge = 1000;
+    bool asked = false;
+    for (int minute_index = 0; minute_index < 110; minute_index++) {
+        double t = T0 + 60.0 * minute_index;
+        minute(&f, t, minute_index % 60 >= 50 ? 2000 : 100);
+        recommendation *rec = last_rec(&f);
+        if (rec && rec->state == REC_PENDING) {
+            /* the first hour's surge is met late (nothing forecast it yet); the second's is asked for ahead */
+            asked = asked || (minute_index >= 60 && minute_index % 60 < 50 && rec->to_replicas > 20);
+            assert_int_equal(controller_decide(f.controller, rec->id, true, "alice", "yes", t + 60), 0);
+        }
+        controller_view view;
+        controller_view_target(f.controller, 0, &view);
+        if (asked && minute_index % 60 < 49 && view.desired < lowest_before_surge)
+            lowest_before_surge = view.desired;
+    }
+    assert_true(asked);
+    /* 2000 x 1.3 / 100 = 26 replicas, held from the approval to the surge. */
+    assert_int_equal(lowest_before_surge, 26);
+    fixture_close(&f);
+}
+
+/* While a forecast ramp comes into view, the question asked for it stands as long as a person usually takes to
+ * answer (expected_latency) before a bigger one replaces it. */
+static void test_controller_lets_a_question_stand_while_a_ramp_comes_into_view(void **state)
+{
+    (void)state;
+    fixture f;
+    const char *config = "approval = { timeout = \"30m\"; expected_latency = \"10m\"; };\n"
+                         "plugins = (\n"
+                         "  { kind = \"forecaster\"; name = \"seasonal_naive\"; settings = { season_length = 60; }; },\n"
+                         "  { kind = \"scaler\"; name = \"log\"; settings = { initial_replicas = 2; }; }\n"
+                         ");\n"
+                         "targets = ( { name = \"web\"; forecaster = \"seasonal_naive\"; scaler = \"log\";\n"
+                         "  capacity_per_replica = 100; min_replicas = 2; max_replicas = 60; max_step = 100;\n"
+                         "  headroom = 0.3; cold_start = \"60s\"; stabilization = \"5m\"; } );\n";
+    fixture_open_config(&f, "always_ask.lua", config);
+    /* Each hour: 100 a minute, then from minute 30 a climb of 100 a minute to 3000. */
+    for (int minute_index = 0; minute_index < 110; minute_index++) {
+        int in_hour = minute_index % 60;
+        minute(&f, T0 + 60.0 * minute_index, in_hour < 30 ? 100 : 100 + 100 * (in_hour - 29));
+    }
+    /* In the second hour, every question replaced for forecast growth had stood 10 minutes. */
+    recommendation_book *book = controller_recommendations(f.controller);
+    size_t replaced = 0;
+    for (size_t i = 0; i < book->count; i++) {
+        const recommendation *rec = book->items[i];
+        if (rec->created_at < T0 + 3600 || rec->state != REC_REJECTED || strcmp(rec->decided_by, "controller") != 0)
+            continue;
+        replaced++;
+        assert_true(rec->decided_at - rec->created_at >= 600 - 1e-9);
+    }
+    assert_true(replaced >= 1);
+    fixture_close(&f);
+}
+
 /* A question sent to people carries the routes it is answered on, under public_url. */
 static void test_controller_questions_carry_approve_and_reject_links(void **state)
 {
@@ -611,6 +683,8 @@ int main(void)
         cmocka_unit_test(test_controller_keeps_the_last_load_over_short_gaps_only),
         cmocka_unit_test(test_controller_tells_models_when_the_first_value_is),
         cmocka_unit_test(test_controller_alerts_on_demand_the_forecast_sees_coming),
+        cmocka_unit_test(test_controller_keeps_early_capacity_until_the_surge),
+        cmocka_unit_test(test_controller_lets_a_question_stand_while_a_ramp_comes_into_view),
         cmocka_unit_test(test_controller_questions_carry_approve_and_reject_links),
         cmocka_unit_test(test_controller_hands_actions_to_a_worker),
         cmocka_unit_test(test_controller_records_a_worker_s_failed_action),

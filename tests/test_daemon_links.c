@@ -1,6 +1,7 @@
 /* Signed approve and reject links, end to end with the real daemon: a question's notification carries them; opening
  * one shows what it would do and decides nothing; confirming it decides once, through the store, as "link", with
  * the reason typed in; a link altered, signed by another secret, or expired decides nothing. */
+#include "peers.h"
 #include "servers.h"
 #include "support.h"
 
@@ -22,12 +23,13 @@
 #define SECRET "a link secret shared by the replicas"
 
 static daemon_run run;
+static peer mail_sink; /* tests/smtp_sink.py: a real SMTP server keeping each mail as a file */
 
 static int setup(void **state)
 {
     (void)state;
     char cwd[1024];
-    if (!getcwd(cwd, sizeof cwd))
+    if (!getcwd(cwd, sizeof cwd) || peer_start(&mail_sink, "tests/smtp_sink.py", true, NULL) != 0)
         return -1;
     char *config = xasprintf(
         "store = { name = \"sqlite\"; settings = { path = \"hydra.db\"; }; };\n"
@@ -37,13 +39,15 @@ static int setup(void **state)
         "plugins = (\n"
         "  { kind = \"forecaster\"; name = \"seasonal_naive\"; settings = { season_length = 1440; }; },\n"
         "  { kind = \"notifier\"; name = \"log\"; },\n"
+        "  { kind = \"notifier\"; name = \"email\"; settings = { url = \"smtp://127.0.0.1:%d\";\n"
+        "    from = \"hydra@example.org\"; to = \"oncall@example.org\"; }; },\n"
         "  { kind = \"scaler\"; name = \"log\"; settings = { initial_replicas = 4; }; }\n"
         ");\n"
-        "notifiers = [ \"log\" ];\n"
+        "notifiers = [ \"log\", \"email\" ];\n"
         "targets = ( { name = \"donations-api\"; metric = \"requests_per_second\"; forecaster = \"seasonal_naive\";\n"
         "  scaler = \"log\"; min_replicas = 2; max_replicas = 60; max_step = 20; capacity_per_replica = 100.0;\n"
         "  cold_start = \"90s\"; headroom = 0.3; tolerance = 0.1; stabilization = \"10m\"; } );\n",
-        cwd);
+        cwd, mail_sink.port);
     int prepared = daemon_prepare_config(&run, config);
     free(config);
     if (prepared != 0)
@@ -62,6 +66,7 @@ static int teardown(void **state)
 {
     (void)state;
     daemon_cleanup(&run);
+    peer_stop(&mail_sink);
     return 0;
 }
 
@@ -208,12 +213,45 @@ static void test_a_link_altered_foreign_or_expired_decides_nothing(void **state)
     free(no_signature);
 }
 
+/* The mail a person gets: its approve link, followed from the message, approves. */
+static void test_the_approve_link_of_a_mail_works(void **state)
+{
+    (void)state;
+    char id[64], page[8192];
+    assert_int_equal(daemon_surge_to_pending(&run, 12000, 240, id, sizeof id), 0);
+    char *link = NULL;
+    for (int attempt = 0; attempt < 100 && !link; attempt++) { /* the notifier's thread sends it soon after */
+        for (int n = 1; n < 50 && !link; n++) {
+            char *path = xasprintf("%s/%d.eml", mail_sink.path, n);
+            char *mail = support_read_file(path);
+            free(path);
+            char *line = mail && strstr(mail, id) ? strstr(mail, "Approve: http://hydra.example:8080") : NULL;
+            if (line) {
+                line += strlen("Approve: http://hydra.example:8080");
+                link = xasprintf("%.*s", (int)strcspn(line, "\r\n"), line);
+            }
+            free(mail);
+        }
+        if (!link)
+            usleep(100 * 1000);
+    }
+    if (!link)
+        fail_msg("no mail with an approve link for %s in %s", id, mail_sink.path);
+    assert_contains(link, "/link?action=approve&tenant=default&expires=");
+    assert_int_equal(open_link("POST", link, "", page, sizeof page), 200);
+    json_t *rec = recommendation_of(id);
+    assert_string_equal(field(rec, "state"), "executed");
+    json_decref(rec);
+    free(link);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_links_in_a_question_decide_once_when_confirmed),
         cmocka_unit_test(test_a_reject_link_records_the_reason_typed_in),
         cmocka_unit_test(test_a_link_altered_foreign_or_expired_decides_nothing),
+        cmocka_unit_test(test_the_approve_link_of_a_mail_works),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

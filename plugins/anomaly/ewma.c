@@ -5,7 +5,8 @@
  * NAN and infinite values score 0 and are not taken in.
  *
  * Settings: alpha (0 < alpha <= 1, default 0.02: the weight of the newest value), threshold (> 0, default 4: the
- * z that scores 0.5), min_samples (1..1000000, default 30: values seen before anything scores above 0). */
+ * z that scores 0.5), min_samples (1..1000000, default 30: values seen before anything scores above 0), onset_level
+ * (default 0.5) and onset_hold (default 0 = off): a score at or above the level silences the next hold scores. */
 #include <hydra/plugin.h>
 
 #include "../common/detector.h"
@@ -16,12 +17,14 @@ typedef struct ewma {
     const hydra_host *host;
     double alpha, threshold;
     long long min_samples;
+    detector_onset onset;
 } ewma;
 
 typedef struct ewma_model {
     ewma settings;
     double mean, variance;
     long long seen;
+    detector_onset onset;
 } ewma_model;
 
 static int ewma_model_score(void *opaque, double value, double *score)
@@ -32,7 +35,7 @@ static int ewma_model_score(void *opaque, double value, double *score)
         return 0;
     if (m->seen >= m->settings.min_samples) {
         double spread = fmax(sqrt(m->variance), 1e-9 + 1e-6 * fabs(m->mean));
-        *score = detector_squash(fabs(value - m->mean) / spread, m->settings.threshold);
+        *score = detector_onset_take(&m->onset, detector_squash(fabs(value - m->mean) / spread, m->settings.threshold));
     }
     m->seen++;
     double weight = fmax(m->settings.alpha, 1.0 / (double)m->seen);
@@ -63,7 +66,7 @@ static void *ewma_model_open(void *state, const hydra_series *history)
         self->host->set_error(self->host, "out of memory for a model");
         return NULL;
     }
-    *m = (ewma_model){.settings = *self};
+    *m = (ewma_model){.settings = *self, .onset = self->onset};
     return detector_warm_up(&model_ops, m, history);
 }
 
@@ -75,10 +78,11 @@ static int ewma_score(void *state, const hydra_series *series, double *scores)
 
 static void *ewma_create(const hydra_host *host)
 {
-    ewma settings = {.host = host, .alpha = 0.02, .threshold = 4, .min_samples = 30};
+    ewma settings = {.host = host, .alpha = 0.02, .threshold = 4, .min_samples = 30, .onset = {.level = 0.5}};
     if (!detector_setting_double(host, "alpha", 0, true, 1, &settings.alpha) ||
         !detector_setting_double(host, "threshold", 0, true, 1e9, &settings.threshold) ||
-        !detector_setting_int(host, "min_samples", 1, 1000000, &settings.min_samples))
+        !detector_setting_int(host, "min_samples", 1, 1000000, &settings.min_samples) ||
+        !detector_onset_settings(host, &settings.onset))
         return NULL;
     ewma *self = host->alloc(host, sizeof *self);
     if (!self) {

@@ -15,193 +15,33 @@
  *
  * Settings: window (64..100000 vectors, default 2016), trees (1..1000, default 100), sample_size (8..window,
  * default 256), retrain (1..100000 values, default 288), min_samples (sample_size..window, default 288), seed
- * (default 1). */
+ * (default 1), onset_level (default 0.5) and onset_hold (default 0 = off): a score at or above the level silences the
+ * next hold scores. */
 #include <hydra/plugin.h>
 
 #include "../common/detector.h"
+#include "../common/forest.h"
 
 #include <math.h>
 #include <stdint.h>
-#include <string.h>
 
-#define FEATURES 3
-#define CONTEXT 12
+typedef struct forest_detector {
+    forest_settings forest;
+    detector_onset onset;
+} forest_detector;
 
-typedef struct forest_settings {
+typedef struct forest_detector_model {
     const hydra_host *host;
-    long long window, trees, sample_size, retrain, min_samples, seed;
-} forest_settings;
-
-typedef struct node {
-    int32_t left, right; /* children; -1 for a leaf */
-    int32_t feature;
-    int32_t size;        /* points that reached a leaf */
-    double split;
-    double low, high;    /* the range of the feature the cut was drawn from */
-} node;
-
-typedef struct forest_model {
-    forest_settings settings;
-    uint64_t random;
-    /* The window of vectors, a ring. */
-    double (*vectors)[FEATURES];
-    size_t count, next;
-    /* The trees: trees * max_nodes nodes; trained false until the first training. */
-    node *nodes;
-    size_t max_nodes, sample_used;
-    int height_limit;
-    bool trained;
-    long long since_training;
-    /* The feature context: the last CONTEXT usable values. */
-    double recent[CONTEXT];
-    size_t recent_count, recent_next;
-    size_t *scratch; /* sample indices, sample_size of them */
-} forest_model;
-
-static uint64_t next_random(forest_model *m)
-{
-    /* splitmix64: small, fast and well mixed */
-    uint64_t z = (m->random += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static double uniform(forest_model *m) { return (double)(next_random(m) >> 11) / 9007199254740992.0; }
-
-/* c(n): the mean path length of an unsuccessful search in a binary search tree of n points. */
-static double average_path(double n)
-{
-    if (n <= 1)
-        return 0;
-    if (n == 2)
-        return 1;
-    return 2 * (log(n - 1) + 0.5772156649015329) - 2 * (n - 1) / n;
-}
-
-/* ## Features ---------------------------------------------------------------------------------------------------- */
-
-static void features_of(const forest_model *m, double value, double *out)
-{
-    double previous = m->recent_count ? m->recent[(m->recent_next + CONTEXT - 1) % CONTEXT] : value;
-    double sum = 0, squares = 0;
-    for (size_t i = 0; i < m->recent_count; i++)
-        sum += m->recent[i];
-    double mean = m->recent_count ? sum / (double)m->recent_count : value;
-    for (size_t i = 0; i < m->recent_count; i++)
-        squares += (m->recent[i] - mean) * (m->recent[i] - mean);
-    double deviation = m->recent_count > 1 ? sqrt(squares / (double)(m->recent_count - 1)) : 0;
-    out[0] = value;
-    out[1] = value - previous;
-    out[2] = (value - mean) / fmax(deviation, 1e-9 + 1e-6 * fabs(mean));
-}
-
-static void remember(forest_model *m, double value, const double *vector)
-{
-    m->recent[m->recent_next] = value;
-    m->recent_next = (m->recent_next + 1) % CONTEXT;
-    m->recent_count += m->recent_count < CONTEXT;
-    memcpy(m->vectors[m->next], vector, sizeof m->vectors[m->next]);
-    m->next = (m->next + 1) % (size_t)m->settings.window;
-    m->count += m->count < (size_t)m->settings.window;
-}
-
-/* ## Training ---------------------------------------------------------------------------------------------------- */
-
-/* Builds the subtree over sample[0..n) at depth; returns its node index in tree. */
-static int32_t build(forest_model *m, node *tree, int32_t *used, size_t *sample, size_t n, int depth)
-{
-    int32_t at = (*used)++;
-    tree[at] = (node){.left = -1, .right = -1, .size = (int32_t)n};
-    if (n <= 1 || depth >= m->height_limit)
-        return at;
-    int feature = (int)(next_random(m) % FEATURES);
-    double low = INFINITY, high = -INFINITY;
-    for (size_t i = 0; i < n; i++) {
-        low = fmin(low, m->vectors[sample[i]][feature]);
-        high = fmax(high, m->vectors[sample[i]][feature]);
-    }
-    if (!(high > low))
-        return at; /* all equal on this feature: a leaf, as the original method does */
-    double split = low + uniform(m) * (high - low);
-    size_t left = 0;
-    for (size_t i = 0; i < n; i++)
-        if (m->vectors[sample[i]][feature] < split) {
-            size_t keep = sample[left];
-            sample[left++] = sample[i];
-            sample[i] = keep;
-        }
-    tree[at].feature = feature;
-    tree[at].split = split;
-    tree[at].low = low;
-    tree[at].high = high;
-    tree[at].left = build(m, tree, used, sample, left, depth + 1);
-    tree[at].right = build(m, tree, used, sample + left, n - left, depth + 1);
-    return at;
-}
-
-static void train(forest_model *m)
-{
-    size_t n = m->count < (size_t)m->settings.sample_size ? m->count : (size_t)m->settings.sample_size;
-    m->sample_used = n;
-    m->height_limit = (int)ceil(log2((double)n));
-    for (long long t = 0; t < m->settings.trees; t++) {
-        /* A sample without replacement: a partial Fisher-Yates shuffle of the window's indices. */
-        for (size_t i = 0; i < m->count && i < (size_t)m->settings.window; i++)
-            if (i < n)
-                m->scratch[i] = i;
-        for (size_t i = n; i < m->count; i++) {
-            size_t j = (size_t)(next_random(m) % (i + 1));
-            if (j < n)
-                m->scratch[j] = i;
-        }
-        int32_t used = 0;
-        build(m, m->nodes + (size_t)t * m->max_nodes, &used, m->scratch, n, 0);
-    }
-    m->trained = true;
-    m->since_training = 0;
-}
-
-/* ## Scoring ----------------------------------------------------------------------------------------------------- */
-
-static double path_length(const node *tree, const double *vector)
-{
-    int32_t at = 0;
-    int depth = 0;
-    while (tree[at].left >= 0) {
-        double x = vector[tree[at].feature];
-        if (x < tree[at].low || x > tree[at].high)
-            return depth + 1; /* a cut drawn over a range that held x as well would isolate it here */
-        at = vector[tree[at].feature] < tree[at].split ? tree[at].left : tree[at].right;
-        depth++;
-    }
-    return depth + average_path(tree[at].size);
-}
-
-static double forest_score(const forest_model *m, const double *vector)
-{
-    double total = 0;
-    for (long long t = 0; t < m->settings.trees; t++)
-        total += path_length(m->nodes + (size_t)t * m->max_nodes, vector);
-    double mean = total / (double)m->settings.trees;
-    double s = pow(2, -mean / average_path((double)m->sample_used));
-    return fmax(0, fmin(1, 2 * s - 1));
-}
+    forest_model *forest;
+    detector_onset onset;
+} forest_detector_model;
 
 static int forest_model_score(void *opaque, double value, double *score)
 {
-    forest_model *m = opaque;
+    forest_detector_model *m = opaque;
     *score = 0;
-    if (!isfinite(value))
-        return 0;
-    double vector[FEATURES];
-    features_of(m, value, vector);
-    if (m->trained)
-        *score = forest_score(m, vector);
-    remember(m, value, vector);
-    m->since_training++;
-    if ((long long)m->count >= m->settings.min_samples && (!m->trained || m->since_training >= m->settings.retrain))
-        train(m);
+    if (isfinite(value))
+        *score = detector_onset_take(&m->onset, forest_take(m->forest, value));
     return 0;
 }
 
@@ -209,59 +49,51 @@ static int forest_model_score(void *opaque, double value, double *score)
 
 static void forest_model_close(void *opaque)
 {
-    forest_model *m = opaque;
-    if (m)
-        m->settings.host->free(m->settings.host, m);
+    forest_detector_model *m = opaque;
+    if (!m)
+        return;
+    if (m->forest)
+        m->host->free(m->host, m->forest);
+    m->host->free(m->host, m);
 }
 
 static void *forest_model_open(void *state, const hydra_series *history);
 
 static const detector_model_ops model_ops = {forest_model_open, forest_model_score, forest_model_close};
 
-/* One allocation: the model, the window, the trees, the sample scratch. */
 static void *forest_model_open(void *state, const hydra_series *history)
 {
-    forest_settings *self = state;
-    const hydra_host *host = self->host;
+    forest_detector *self = state;
+    const hydra_host *host = self->forest.host;
     if (!detector_history_valid(host, history))
         return NULL;
-    size_t max_nodes = 2 * (size_t)self->sample_size;
-    size_t vectors_bytes = (size_t)self->window * sizeof(double[FEATURES]);
-    size_t nodes_bytes = (size_t)self->trees * max_nodes * sizeof(node);
-    size_t scratch_bytes = (size_t)self->sample_size * sizeof(size_t);
-    forest_model *m = host->alloc(host, sizeof *m + vectors_bytes + nodes_bytes + scratch_bytes);
+    forest_detector_model *m = host->alloc(host, sizeof *m);
     if (!m) {
-        host->set_error(host, "out of memory for a model (%zu bytes)", vectors_bytes + nodes_bytes);
+        host->set_error(host, "out of memory for a model");
         return NULL;
     }
-    *m = (forest_model){.settings = *self, .random = (uint64_t)self->seed, .max_nodes = max_nodes};
-    m->vectors = (double(*)[FEATURES])(m + 1);
-    m->nodes = (node *)((char *)m->vectors + vectors_bytes);
-    m->scratch = (size_t *)((char *)m->nodes + nodes_bytes);
+    *m = (forest_detector_model){.host = host, .onset = self->onset};
+    if (!(m->forest = forest_new(&self->forest))) {
+        forest_model_close(m);
+        return NULL;
+    }
     return detector_warm_up(&model_ops, m, history);
 }
 
 static int forest_score_series(void *state, const hydra_series *series, double *scores)
 {
-    forest_settings *self = state;
-    return detector_score_series(self->host, state, &model_ops, series, scores);
+    forest_detector *self = state;
+    return detector_score_series(self->forest.host, state, &model_ops, series, scores);
 }
 
 static void *forest_create(const hydra_host *host)
 {
-    forest_settings s = {.host = host, .window = 2016, .trees = 100, .sample_size = 256, .retrain = 288,
-                         .min_samples = 288, .seed = 1};
-    if (!detector_setting_int(host, "window", 64, 100000, &s.window) ||
-        !detector_setting_int(host, "trees", 1, 1000, &s.trees) ||
-        !detector_setting_int(host, "sample_size", 8, s.window, &s.sample_size) ||
-        !detector_setting_int(host, "retrain", 1, 100000, &s.retrain) ||
-        !detector_setting_int(host, "seed", 0, INT64_MAX, &s.seed))
+    forest_detector s = {.forest = {.host = host, .window = 2016, .trees = 100, .sample_size = 256, .retrain = 288,
+                                    .min_samples = 288, .seed = 1},
+                         .onset = {.level = 0.5}};
+    if (!forest_settings_read(host, &s.forest) || !detector_onset_settings(host, &s.onset))
         return NULL;
-    s.min_samples = s.min_samples < s.sample_size ? s.sample_size : s.min_samples;
-    s.min_samples = s.min_samples > s.window ? s.window : s.min_samples;
-    if (!detector_setting_int(host, "min_samples", s.sample_size, s.window, &s.min_samples))
-        return NULL;
-    forest_settings *self = host->alloc(host, sizeof *self);
+    forest_detector *self = host->alloc(host, sizeof *self);
     if (!self) {
         host->set_error(host, "out of memory");
         return NULL;
@@ -272,9 +104,9 @@ static void *forest_create(const hydra_host *host)
 
 static void forest_destroy(void *state)
 {
-    forest_settings *self = state;
+    forest_detector *self = state;
     if (self)
-        self->host->free(self->host, self);
+        self->forest.host->free(self->forest.host, self);
 }
 
 static const hydra_anomaly_ops ops = {

@@ -10,7 +10,8 @@
  *
  * Settings: season (0..100000 samples, default 288 = a day of 5-minute samples; 0 = no season), alpha (level
  * weight, default 0.1), gamma (season weight, default 0.1), beta (spread weight, default 0.02), threshold (> 0,
- * default 2), min_samples (1..10000000, default season + 30). */
+ * default 2), min_samples (1..10000000, default season + 30), onset_level (default 0.5) and onset_hold (default 0 =
+ * off): a score at or above the level silences the next hold scores. */
 #include <hydra/plugin.h>
 
 #include "../common/detector.h"
@@ -24,6 +25,7 @@ typedef struct residual {
     const hydra_host *host;
     long long season, min_samples;
     double alpha, gamma, beta, threshold;
+    detector_onset onset;
 } residual;
 
 typedef struct residual_model {
@@ -32,6 +34,7 @@ typedef struct residual_model {
     long long seen;  /* values taken in */
     long long steps; /* values offered, NAN included: the season index */
     double *seasonal; /* season values, after the struct */
+    detector_onset onset;
 } residual_model;
 
 static double spread_of(const residual_model *m)
@@ -76,7 +79,7 @@ static int residual_model_score(void *opaque, double value, double *score)
     double forecast = m->level + (m->seasonal ? m->seasonal[slot] : 0), sigma = spread_of(m);
     double excess = (fabs(value - forecast) - INTERVAL_Z * sigma) / sigma;
     if (m->seen >= s->min_samples)
-        *score = detector_squash(excess, s->threshold);
+        *score = detector_onset_take(&m->onset, detector_squash(excess, s->threshold));
     m->seen++;
     take_in(m, value, slot, first_season);
     return 0;
@@ -104,7 +107,7 @@ static void *residual_model_open(void *state, const hydra_series *history)
         host->set_error(host, "out of memory for a model with a season of %lld", self->season);
         return NULL;
     }
-    *m = (residual_model){.settings = *self};
+    *m = (residual_model){.settings = *self, .onset = self->onset};
     m->seasonal = self->season > 0 ? (double *)(m + 1) : NULL;
     return detector_warm_up(&model_ops, m, history);
 }
@@ -117,7 +120,8 @@ static int residual_score(void *state, const hydra_series *series, double *score
 
 static void *residual_create(const hydra_host *host)
 {
-    residual settings = {.host = host, .season = 288, .alpha = 0.1, .gamma = 0.1, .beta = 0.02, .threshold = 2};
+    residual settings = {.host = host, .season = 288, .alpha = 0.1, .gamma = 0.1, .beta = 0.02, .threshold = 2,
+                         .onset = {.level = 0.5}};
     if (!detector_setting_int(host, "season", 0, 100000, &settings.season))
         return NULL;
     settings.min_samples = settings.season + 30;
@@ -125,7 +129,8 @@ static void *residual_create(const hydra_host *host)
         !detector_setting_double(host, "gamma", 0, false, 1, &settings.gamma) ||
         !detector_setting_double(host, "beta", 0, true, 1, &settings.beta) ||
         !detector_setting_double(host, "threshold", 0, true, 1e9, &settings.threshold) ||
-        !detector_setting_int(host, "min_samples", 1, 10000000, &settings.min_samples))
+        !detector_setting_int(host, "min_samples", 1, 10000000, &settings.min_samples) ||
+        !detector_onset_settings(host, &settings.onset))
         return NULL;
     residual *self = host->alloc(host, sizeof *self);
     if (!self) {

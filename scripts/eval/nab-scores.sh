@@ -9,7 +9,7 @@ trap 'rm -rf "$out"' EXIT
 export HYDRA_PLUGIN_DIR="$build/plugins"
 echo "| detector | standard | reward_low_FP_rate | reward_low_FN_rate | windows detected (standard) | false positives (standard) |"
 echo "| --- | --- | --- | --- | --- | --- |"
-for detector in robust_z ewma residual isolation_forest; do
+for detector in robust_z ewma residual isolation_forest consensus; do
     for series in "$nab"/data/*/*.csv; do
         "$build/hydra" detect --detector "$detector" "$series" --out "$out/${detector}_$(basename "$series")"
     done
