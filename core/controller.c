@@ -593,10 +593,35 @@ static void step_while_pending(controller *c, size_t index, const planner_decisi
     draft_from_plan(t, index, soon, now, now, &draft);
     policy_context context = context_for(c, t, now, soon->reactive);
     char why[REC_TEXT_MAX];
-    if (policy_decide(c->policy, &draft, &context, why, sizeof why) != VERDICT_APPROVE)
+    if (policy_decide(c->policy, &draft, &context, why, sizeof why) == VERDICT_APPROVE) {
+        draft.state = REC_APPROVED;
+        execute(c, t, recommendation_add(&c->book, &draft, policy_name(c->policy), why), now);
         return;
-    draft.state = REC_APPROVED;
-    execute(c, t, recommendation_add(&c->book, &draft, policy_name(c->policy), why), now);
+    }
+    /* The soon plan is needed within a cold start and the person has not answered yet: the largest step toward it
+     * that the policy lets through on its own goes ahead (found by halving, as a policy allows up to some size). */
+    int low = t->status.desired, high = soon->replicas; /* low: approved (or where it is); high: not approved */
+    recommendation best;
+    char best_why[REC_TEXT_MAX] = "";
+    while (high - low > 1) {
+        planner_decision step = *soon;
+        step.replicas = low + (high - low) / 2;
+        draft_from_plan(t, index, &step, now, now, &draft);
+        if (policy_decide(c->policy, &draft, &context, why, sizeof why) == VERDICT_APPROVE) {
+            best = draft;
+            format_into(best_why, sizeof best_why, "%s", why);
+            low = step.replicas;
+        } else {
+            high = step.replicas;
+        }
+    }
+    if (!best_why[0])
+        return;
+    size_t used = strlen(best.reason);
+    format_into(best.reason + used, sizeof best.reason - used, "; a step toward it while a person decides on %s",
+                t->open ? t->open->id : "the larger one");
+    best.state = REC_APPROVED;
+    execute(c, t, recommendation_add(&c->book, &best, policy_name(c->policy), best_why), now);
 }
 
 static bool policy_would_approve(controller *c, size_t index, const planner_decision *early, double now)

@@ -212,10 +212,16 @@ static void test_controller_small_steps_go_ahead_while_a_person_decides(void **s
     assert_int_equal(large->to_replicas, 13);
     hydra_scale_status status;
     plugin_instance *scaler = plugin_set_find(&f.plugins, HYDRA_KIND_SCALER, "log");
-    /* nothing small to do meanwhile: the load is unchanged and every step toward 13 is large */
+    /* needed now: meanwhile the largest step the policy lets through goes ahead (+2) */
     minute(&f, T0 + 60, 1000);
     assert_int_equal(instance_scale_status(scaler, "web", &status), 0);
-    assert_int_equal(status.desired, 2);
+    assert_int_equal(status.desired, 4);
+    recommendation *step = last_rec(&f);
+    assert_int_equal(step->state, REC_EXECUTED);
+    assert_false(step->asked);
+    assert_contains(step->reason, "a step toward it while a person decides on ");
+    assert_contains(step->reason, large->id);
+    assert_int_equal(large->state, REC_PENDING);
     assert_int_equal(controller_decide(f.controller, large->id, true, "alice", "yes", T0 + 150), 0);
     assert_int_equal(instance_scale_status(scaler, "web", &status), 0);
     assert_int_equal(status.desired, 13);
