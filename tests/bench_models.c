@@ -283,10 +283,19 @@ static void forecast_costs(void)
     printf("\n");
 }
 
-int main(void)
+/* With a section's name (holt-winters, nab, tick), runs only that one: the NAB scores take minutes. */
+int main(int argc, char **argv)
 {
-    if (compare_with_statsmodels() != 0 || nab_scores() != 0)
+    const char *only = argc > 1 ? argv[1] : NULL;
+    if (only && strcmp(only, "holt-winters") != 0 && strcmp(only, "nab") != 0 && strcmp(only, "tick") != 0) {
+        fprintf(stderr, "usage: %s [holt-winters | nab | tick]\n", argv[0]);
+        return 2;
+    }
+    if ((!only || strcmp(only, "holt-winters") == 0) && compare_with_statsmodels() != 0)
         return 1;
-    forecast_costs();
+    if ((!only || strcmp(only, "nab") == 0) && nab_scores() != 0)
+        return 1;
+    if (!only || strcmp(only, "tick") == 0)
+        forecast_costs();
     return 0;
 }

@@ -881,13 +881,19 @@ static void test_holt_winters_saved_model_forecasts_as_the_original_and_damage_i
     additive_fill(&shape, values, COUNT);
     char *text = assert_saved_model_forecasts_as_the_original("holt_winters", "season_length = 24;", values, 24 * 8,
                                                               COUNT);
-    assert_contains(text, "holt_winters 1\n");
+    assert_contains(text, "holt_winters 2\nseason_lengths 24\n");
     assert_contains(text, "\nalpha ");
-    assert_contains(load_error("holt_winters", "season_length = 12;", text), "season_length 24, the config says 12");
+    assert_contains(text, "\nfit_at 288\n"); /* 192 samples seen: the refit at 288 is to come, on the samples kept */
+    assert_contains(load_error("holt_winters", "season_length = 12;", text),
+                    "saved model has seasons of 24, the config says 12");
+    assert_contains(load_error("holt_winters", "season_lengths = \"24, 168\";", text),
+                    "saved model has seasons of 24, the config says 24 168");
+    assert_contains(load_error("holt_winters", "season_length = 24;", "holt_winters 1\nseason_length 24\n"),
+                    "saved model is of format 1");
     assert_contains(load_error("holt_winters", "season_length = 24;", "garbage"), "expected a first line");
     char *cut = strdup(text);
     cut[strlen(cut) / 2] = '\0'; /* the season table loses its second half */
-    assert_contains(load_error("holt_winters", "season_length = 24;", cut), "saved model: field 'season'");
+    assert_contains(load_error("holt_winters", "season_length = 24;", cut), "saved model: field 'fit_buffer'");
     char *level = strstr(text, "\nlevel ");
     level[7] = 'x';
     assert_contains(load_error("holt_winters", "season_length = 24;", text), "'level' value 1 of 1 is not a number");
