@@ -596,9 +596,8 @@ static void fit_try(fit_scratch *scratch, const double trial[4], double best[4],
 }
 
 /* A grid over the fitted weights (6 values each) with the damping at its start, then the damping's 6 values with
- * the best weights (a full grid over all four cost 6 x as much for no better fits on the NAB series), then
- * coordinate steps halving from the grid's spacing. */
-static void fit_search(fit_scratch *scratch, const bool fitted[4], double best[4])
+ * the best weights (a full grid over all four cost 6 x as much for no better fits on the NAB series). */
+static void fit_grid_search(fit_scratch *scratch, const bool fitted[4], double best[4])
 {
     double best_score = fit_score(scratch, best), trial[4];
     size_t sizes[3];
@@ -620,14 +619,124 @@ static void fit_search(fit_scratch *scratch, const bool fitted[4], double best[4
         trial[3] = fit_grid[3][i3];
         fit_try(scratch, trial, best, &best_score);
     }
-    double step[4] = {0.05, 0.01, 0.05, 0.02};
-    for (int round = 0; round < 5; round++, step[0] /= 2, step[1] /= 2, step[2] /= 2, step[3] /= 2)
+}
+
+/* ## Nelder-Mead over the fitted parameters, inside their bounds ------------------------------------------------ */
+
+#define SIMPLEX_EVALUATIONS 90
+#define SIMPLEX_TOLERANCE 1e-7
+
+typedef struct simplex {
+    fit_scratch *scratch;
+    const bool *fitted;
+    size_t dimensions;
+    double point[5][4]; /* dimensions + 1 vertices, each a full parameter set; fixed ones never move */
+    double score[5];
+    size_t evaluations;
+} simplex;
+
+/* Scores a point after putting it back inside the bounds, which is where it stays. */
+static double simplex_score(simplex *s, double *point)
+{
+    for (size_t p = 0; p < 4; p++)
+        point[p] = s->fitted[p] ? clamp_parameter(p, point[p]) : point[p];
+    s->evaluations++;
+    return fit_score(s->scratch, point);
+}
+
+/* from + factor * (from - towards), for the fitted parameters. */
+static void simplex_move(const simplex *s, const double *from, const double *towards, double factor, double *out)
+{
+    for (size_t p = 0; p < 4; p++)
+        out[p] = s->fitted[p] ? from[p] + factor * (from[p] - towards[p]) : from[p];
+}
+
+/* Vertices sorted by score, best first (at most five: insertion). */
+static void simplex_sort(simplex *s)
+{
+    for (size_t i = 1; i <= s->dimensions; i++)
+        for (size_t j = i; j > 0 && s->score[j] < s->score[j - 1]; j--) {
+            double point[4], score = s->score[j];
+            memcpy(point, s->point[j], sizeof point);
+            memcpy(s->point[j], s->point[j - 1], sizeof point);
+            memcpy(s->point[j - 1], point, sizeof point);
+            s->score[j] = s->score[j - 1];
+            s->score[j - 1] = score;
+        }
+}
+
+/* One iteration: reflect the worst vertex through the centre of the others, expand or contract, else shrink. */
+static void simplex_iterate(simplex *s)
+{
+    size_t worst = s->dimensions;
+    double centre[4] = {0}, reflected[4], other[4];
+    for (size_t i = 0; i < worst; i++)
         for (size_t p = 0; p < 4; p++)
-            for (int direction = -1; fitted[p] && direction <= 1; direction += 2) {
-                memcpy(trial, best, sizeof trial);
-                trial[p] = clamp_parameter(p, best[p] + direction * step[p]);
-                fit_try(scratch, trial, best, &best_score);
-            }
+            centre[p] += s->point[i][p] / (double)worst;
+    simplex_move(s, centre, s->point[worst], 1, reflected);
+    double reflected_score = simplex_score(s, reflected);
+    if (reflected_score < s->score[0]) {
+        simplex_move(s, centre, s->point[worst], 2, other);
+        double expanded_score = simplex_score(s, other);
+        bool expanded = expanded_score < reflected_score;
+        memcpy(s->point[worst], expanded ? other : reflected, sizeof other);
+        s->score[worst] = expanded ? expanded_score : reflected_score;
+        return;
+    }
+    if (reflected_score < s->score[worst - 1]) {
+        memcpy(s->point[worst], reflected, sizeof reflected);
+        s->score[worst] = reflected_score;
+        return;
+    }
+    simplex_move(s, centre, s->point[worst], -0.5, other); /* halfway from the centre to the worst */
+    double contracted_score = simplex_score(s, other);
+    if (contracted_score < s->score[worst]) {
+        memcpy(s->point[worst], other, sizeof other);
+        s->score[worst] = contracted_score;
+        return;
+    }
+    for (size_t i = 1; i <= worst; i++) {
+        simplex_move(s, s->point[0], s->point[i], -0.5, s->point[i]);
+        s->score[i] = simplex_score(s, s->point[i]);
+    }
+}
+
+/* Refines best within a budget of evaluations; the best vertex is never worse than where it started. */
+static void fit_simplex(fit_scratch *scratch, const bool fitted[4], double best[4])
+{
+    static const double spread[4] = {0.1, 0.02, 0.1, 0.03};
+    simplex s = {.scratch = scratch, .fitted = fitted};
+    memcpy(s.point[0], best, 4 * sizeof *best);
+    s.score[0] = simplex_score(&s, s.point[0]);
+    for (size_t p = 0; p < 4; p++) {
+        if (!fitted[p])
+            continue;
+        size_t v = ++s.dimensions;
+        memcpy(s.point[v], best, 4 * sizeof *best);
+        double high = p == 3 ? 0.999 : 1;
+        s.point[v][p] += best[p] + spread[p] <= high ? spread[p] : -spread[p];
+        s.score[v] = simplex_score(&s, s.point[v]);
+    }
+    if (s.dimensions == 0)
+        return;
+    simplex_sort(&s);
+    while (s.evaluations < SIMPLEX_EVALUATIONS &&
+           s.score[s.dimensions] - s.score[0] > SIMPLEX_TOLERANCE * fabs(s.score[0])) {
+        simplex_iterate(&s);
+        simplex_sort(&s);
+    }
+    memcpy(best, s.point[0], 4 * sizeof *best);
+}
+
+/* The grid on the first samples alone (as many as the first fit has: the grid only picks a start, and scoring it
+ * on everything costs most of a fit), then Nelder-Mead on all of them from the grid's best. */
+static void fit_search(fit_scratch *scratch, const bool fitted[4], double best[4])
+{
+    size_t total = scratch->total, first = fit_length(&scratch->model.config);
+    scratch->total = first < total ? first : total;
+    fit_grid_search(scratch, fitted, best);
+    scratch->total = total;
+    fit_simplex(scratch, fitted, best);
 }
 
 /* A fit point is reached: fits on every sample so far, then rebuilds the model on them with what was found. Out of
