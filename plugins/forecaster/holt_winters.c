@@ -1,19 +1,23 @@
 /*
- * holt_winters: exponential smoothing of a level, a (optionally damped) trend and one seasonal index per phase,
- * additive (the daily swing is a fixed amount) or multiplicative (the swing grows with the level).
+ * holt_winters: exponential smoothing of a level, a (optionally damped) trend and one seasonal index per phase of
+ * each of one to three seasons (daily, weekly...), additive (the daily swing is a fixed amount) or multiplicative
+ * (the swing grows with the level). Each season is its own component of the forecast.
  *
- * One model walks through a series sample by sample: it keeps the first two seasons until they are complete,
- * initialises from them, replays them, and from then on costs O(1) per sample and O(horizon) per forecast. The
- * streaming ops hand such a model to the controller, which keeps one per target; predict() opens one on nothing,
- * feeds it the whole history and forecasts, so both paths run the same code and give the same numbers.
+ * One model walks through a series sample by sample: it keeps the first two (longest) seasons until they are
+ * complete, initialises from them, replays them, and from then on costs O(1) per sample and O(horizon) per forecast.
+ * The streaming ops hand such a model to the controller, which keeps one per target; predict() opens one on the
+ * history and forecasts, so both paths run the same code and give the same numbers.
  *
- * Parameters the config does not fix are fitted: until the third season is complete the model runs on defaults
- * (alpha 0.3, beta 0.01, gamma 0.1), then a grid search refined by coordinate steps picks the ones with the least
- * squared one-step error over that third season (out of sample: the first two initialise; with seasons shorter
- * than 96 samples, over as many more seasons as make 96), and the model is rebuilt on those seasons with them. Both paths do this at the same sample, so they still agree.
+ * Parameters the config does not fix are fitted: until the third season is complete (96 samples at least past the
+ * first two) the model runs on defaults (alpha 0.3, beta 0.01, gamma 0.1), then it fits on every sample it has and
+ * is rebuilt on them with what was found; it fits again each time its samples double, up to FIT_SAMPLES_MAX. A fit
+ * is a grid over the weights on the first fit's samples, then Nelder-Mead over all of them, minimising the squared
+ * one-step error after the first two seasons. Each fit depends only on the samples up to it, so model_open on a
+ * long history fits once, at the last fit point, and still agrees with a model fed sample by sample.
  *
- * Settings: season_length (default 1440), seasonality ("additive" | "multiplicative"), alpha, beta, gamma (fitted
- * unless given), damped (false; true fits damping unless given), damping (1.0 = no damping).
+ * Settings: season_length (default 1440) or season_lengths ("1440, 10080": each a multiple of the one before),
+ * seasonality ("additive" | "multiplicative"), alpha, beta, gamma (one for every season; fitted unless given),
+ * damped (false; true fits damping unless given), damping (1.0 = no damping).
  */
 #include <hydra/plugin.h>
 
