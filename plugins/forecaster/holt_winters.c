@@ -289,13 +289,13 @@ static void choose_shift(hw_model *model)
 
 /* The seasonal index of phase p: each season's value against the straight line through the two season means,
  * averaged over the two seasons; neutral when both are missing. Returns the raw index (normalised later). */
-static double initial_index(const hw_model *model, size_t p, double first_mean)
+static double initial_index(const hw_model *model, size_t p, double first_mean, size_t seasons)
 {
     size_t m = model->config.season_length;
     const double *values = model->warm_up;
     double sum = 0;
     size_t seen = 0;
-    for (size_t t = p; t < 2 * m; t += m) {
+    for (size_t t = p; t < seasons * m; t += m) {
         double line = first_mean + ((double)t - (double)(m - 1) / 2) * model->trend;
         if (isnan(values[t]))
             continue;
@@ -360,19 +360,36 @@ static void keep_above_floor(hw_model *model)
         model->trend = 0;
 }
 
-/* Classical start: level and trend from the means of the first two seasons, placed one step before sample 0 so
- * the recursions then run over the whole series. Sample 0 is observed (leading gaps are skipped), so the first
- * season has a mean; a second season with none gives no trend to read. */
-static void initialise(hw_model *model)
+/* The line through the means of the seasons (least squares; exact through two): *first is its value at the middle
+ * of the first season, the return value its slope per sample. Seasons with nothing observed are left out. */
+static double season_means_line(const hw_model *model, size_t seasons, double *first)
+{
+    size_t m = model->config.season_length, n = 0;
+    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (size_t j = 0; j < seasons; j++) {
+        double mean = observed_mean(model->warm_up, j * m, m);
+        if (isnan(mean))
+            continue;
+        double x = (double)j * (double)m, y = mean + model->shift;
+        sx += x, sy += y, sxx += x * x, sxy += x * y, n++;
+    }
+    double spread = (double)n * sxx - sx * sx, slope = n > 1 && spread > 0 ? ((double)n * sxy - sx * sy) / spread : 0;
+    *first = (sy - slope * sx) / (double)n; /* n >= 1: sample 0 is observed */
+    return slope;
+}
+
+/* Classical start: level and trend from the line through the season means, placed one step before sample 0 so the
+ * recursions then run over the whole series, and the seasonal indices averaged over the seasons. The model starts
+ * on two seasons; a fit, which rebuilds it, starts it on every complete season it has, so the indices it
+ * replays from are not one day's noise. */
+static void initialise(hw_model *model, size_t seasons)
 {
     size_t m = model->config.season_length;
-    double first = observed_mean(model->warm_up, 0, m), second = observed_mean(model->warm_up, m, m);
-    first += model->shift;
-    second = isnan(second) ? first : second + model->shift;
-    model->trend = (second - first) / (double)m;
+    double first;
+    model->trend = season_means_line(model, seasons, &first);
     double *longest = model->season + model->config.season_total - m;
     for (size_t p = 0; p < m; p++)
-        longest[p] = initial_index(model, p, first);
+        longest[p] = initial_index(model, p, first, seasons);
     if (model->config.period_count > 1)
         split_seasons(model, longest); /* the longest is written last, after the shorter ones have read it */
     else
@@ -499,7 +516,7 @@ static void run_from_start(hw_model *model, const double *values, size_t total)
     model->errors_all = model->errors_late = 0;
     model->warm_up = (double *)values; /* what choose_shift and initialise read */
     choose_shift(model);
-    initialise(model);
+    initialise(model, total / m);
     model->warm_up = NULL;
     size_t phase[SEASONS_MAX] = {0};
     for (size_t t = 0; t < total; t++) {
