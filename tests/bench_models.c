@@ -274,6 +274,7 @@ static void forecast_costs(void)
     static const char *const forecasters[][2] = {
         {"holt_winters", "season_length = 1440;"},
         {"holt_winters", "season_length = 1440; damped = true;"},
+        {"holt_winters", "season_lengths = \"1440, 10080\"; damped = true;"},
         {"calendar", "latitude = 30.0444; longitude = 31.2357; utc_offset = 2.0;"},
         {"seasonal_naive", "season_length = 1440;"},
         {"linear", ""},
