@@ -597,13 +597,30 @@ static const double fit_grid[4][6] = {
     {0.05, 0.1, 0.2, 0.35, 0.6, 0.9},
     {0.0, 0.005, 0.02, 0.08, 0.2, 0.4},
     {0.0, 0.05, 0.1, 0.2, 0.4, 0.7},
-    {0.8, 0.86, 0.9, 0.94, 0.97, 0.99},
+    {0.8, 0.86, 0.9, 0.93, 0.96, 0.98},
 };
+
+/* A fitted damping stays in [0.8, 0.98], as usual: below, the trend is gone within a few steps and a one-step fit
+ * may pick it to chase noise; above, it cannot be told from 1. */
+#define FIT_DAMPING_LOW 0.8
+#define FIT_DAMPING_HIGH 0.98
 
 static double clamp_parameter(size_t p, double value)
 {
-    double low = p == 1 || p == 2 ? 0 : 0.01, high = p == 3 ? 0.999 : 1;
+    double low = p == 1 || p == 2 ? 0 : p == 3 ? FIT_DAMPING_LOW : 0.01, high = p == 3 ? FIT_DAMPING_HIGH : 1;
     return value < low ? low : value > high ? high : value;
+}
+
+/* The usual region of the weights (Hyndman et al.): the trend moves no faster than the level (beta <= alpha) and the
+ * season takes no more than the level leaves (gamma <= 1 - alpha); a fixed weight bounds nothing. */
+static void keep_in_usual_region(const bool fitted[4], double point[4])
+{
+    for (size_t p = 0; p < 4; p++)
+        point[p] = fitted[p] ? clamp_parameter(p, point[p]) : point[p];
+    if (fitted[1] && point[1] > point[0])
+        point[1] = point[0];
+    if (fitted[2] && point[2] > 1 - point[0])
+        point[2] = 1 - point[0];
 }
 
 /* Keeps trial when it scores better than *best_score. */
@@ -633,6 +650,8 @@ static void fit_grid_search(fit_scratch *scratch, const bool fitted[4], double b
                 for (size_t p = 0; p < 3; p++)
                     trial[p] = fitted[p] ? fit_grid[p][index[p]] : start[p];
                 trial[3] = start[3];
+                if ((fitted[1] && trial[1] > trial[0]) || (fitted[2] && trial[2] > 1 - trial[0]))
+                    continue;
                 fit_try(scratch, trial, best, &best_score);
             }
     for (size_t i3 = 0; fitted[3] && i3 < 6; i3++) {
@@ -659,8 +678,7 @@ typedef struct simplex {
 /* Scores a point after putting it back inside the bounds, which is where it stays. */
 static double simplex_score(simplex *s, double *point)
 {
-    for (size_t p = 0; p < 4; p++)
-        point[p] = s->fitted[p] ? clamp_parameter(p, point[p]) : point[p];
+    keep_in_usual_region(s->fitted, point);
     s->evaluations++;
     return fit_score(s->scratch, point);
 }
@@ -734,7 +752,7 @@ static void fit_simplex(fit_scratch *scratch, const bool fitted[4], double best[
             continue;
         size_t v = ++s.dimensions;
         memcpy(s.point[v], best, 4 * sizeof *best);
-        double high = p == 3 ? 0.999 : 1;
+        double high = p == 3 ? FIT_DAMPING_HIGH : 1;
         s.point[v][p] += best[p] + spread[p] <= high ? spread[p] : -spread[p];
         s.score[v] = simplex_score(&s, s.point[v]);
     }
