@@ -11,8 +11,9 @@
  * Parameters the config does not fix are fitted: until the third season is complete (96 samples at least past the
  * first two) the model runs on defaults (alpha 0.3, beta 0.01, gamma 0.1), then it fits on every sample it has and
  * is rebuilt on them with what was found; it fits again each time its samples double, up to FIT_SAMPLES_MAX. A fit
- * is a grid over the weights on the first fit's samples, then Nelder-Mead over all of them, minimising the squared
- * one-step error after the first two seasons. Each fit depends only on the samples up to it, so model_open on a
+ * is a grid over the weights on the first fit's samples, then Nelder-Mead over all of them (weights in the usual
+ * region), minimising the squared one-step error after the first two seasons; each candidate, and the rebuilt model,
+ * starts from the seasonal indices averaged over every complete season, not the first two alone. Each fit depends only on the samples up to it, so model_open on a
  * long history fits once, at the last fit point, and still agrees with a model fed sample by sample.
  *
  * Settings: season_length (default 1440) or season_lengths ("1440, 10080": each a multiple of the one before),
