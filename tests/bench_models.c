@@ -13,6 +13,7 @@
 #include "series_csv.h"
 #include "util.h"
 
+#include <glob.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,7 +131,8 @@ static int statsmodels_hw(const double *values, size_t count, size_t train, size
     return 0;
 }
 
-static int compare_with_statsmodels(void)
+/* series: paths under NAB_DIR/data. */
+static int compare_with_statsmodels(const char *const *series_names, size_t series_count)
 {
     printf("## Holt-Winters: hydra against statsmodels ExponentialSmoothing (additive damped trend, daily season of "
            "%d)\n\n", DAY_STEPS);
@@ -138,9 +140,9 @@ static int compare_with_statsmodels(void)
     printf("| --- | --- | --- | --- | --- | --- | --- |\n");
     double log_speedup = 0, hydra_mase = 0, their_mase = 0, log_mase_ratio = 0;
     size_t compared = 0, hydra_wins = 0;
-    for (size_t s = 0; s < ARRAY_LEN(hw_series); s++) {
+    for (size_t s = 0; s < series_count; s++) {
         char path[512], error[1024];
-        format_into(path, sizeof path, "%s/data/%s", NAB_DIR, hw_series[s]);
+        format_into(path, sizeof path, "%s/data/%s", NAB_DIR, series_names[s]);
         series_csv series;
         if (series_csv_read(path, 300, &series, error, sizeof error) != 0) {
             fprintf(stderr, "%s\n", error);
@@ -148,6 +150,10 @@ static int compare_with_statsmodels(void)
         }
         fill_gaps(series.values, series.count);
         size_t horizon = DAY_STEPS, train = series.count - horizon;
+        if (series.count < 3 * DAY_STEPS + horizon) { /* too short for either to fit a daily season */
+            series_csv_free(&series);
+            continue;
+        }
         hw_result ours, theirs;
         if (hydra_hw(series.values, train, horizon, &ours) != 0 ||
             statsmodels_hw(series.values, series.count, train, horizon, &theirs) != 0) {
@@ -155,7 +161,7 @@ static int compare_with_statsmodels(void)
             return -1;
         }
         double speedup = theirs.fit_seconds / ours.fit_seconds;
-        printf("| %s | %zu | %.2f ms | %.0f ms | %.0f x | %.3f | %.3f |\n", strrchr(hw_series[s], '/') + 1,
+        printf("| %s | %zu | %.2f ms | %.0f ms | %.0f x | %.3f | %.3f |\n", strrchr(series_names[s], '/') + 1,
                series.count, ours.fit_seconds * 1e3, theirs.fit_seconds * 1e3, speedup, ours.mase, theirs.mase);
         log_speedup += log(speedup);
         log_mase_ratio += log(ours.mase / theirs.mase);
@@ -268,6 +274,7 @@ static void forecast_costs(void)
     static const char *const forecasters[][2] = {
         {"holt_winters", "season_length = 1440;"},
         {"holt_winters", "season_length = 1440; damped = true;"},
+        {"holt_winters", "season_lengths = \"1440, 10080\"; damped = true;"},
         {"calendar", "latitude = 30.0444; longitude = 31.2357; utc_offset = 2.0;"},
         {"seasonal_naive", "season_length = 1440;"},
         {"linear", ""},
@@ -283,10 +290,40 @@ static void forecast_costs(void)
     printf("\n");
 }
 
-int main(void)
+/* Every NAB series, for holt-winters-all: the five above are the benchmark, the others check that what holds on them
+ * is not theirs alone. */
+static int compare_on_every_nab_series(void)
 {
-    if (compare_with_statsmodels() != 0 || nab_scores() != 0)
+    glob_t found;
+    if (glob(NAB_DIR "/data/*/*.csv", 0, NULL, &found) != 0) {
+        fprintf(stderr, "no NAB series under %s/data\n", NAB_DIR);
+        return -1;
+    }
+    const char **names = xcalloc(found.gl_pathc, sizeof *names);
+    for (size_t i = 0; i < found.gl_pathc; i++)
+        names[i] = found.gl_pathv[i] + strlen(NAB_DIR "/data/");
+    int status = compare_with_statsmodels(names, found.gl_pathc);
+    free(names);
+    globfree(&found);
+    return status;
+}
+
+/* With a section's name (holt-winters, nab, tick), runs only that one: the NAB scores take minutes.
+ * holt-winters-all compares Holt-Winters on every NAB series long enough, not in `make bench`. */
+int main(int argc, char **argv)
+{
+    const char *only = argc > 1 ? argv[1] : NULL;
+    if (only && strcmp(only, "holt-winters-all") == 0)
+        return compare_on_every_nab_series() == 0 ? 0 : 1;
+    if (only && strcmp(only, "holt-winters") != 0 && strcmp(only, "nab") != 0 && strcmp(only, "tick") != 0) {
+        fprintf(stderr, "usage: %s [holt-winters | holt-winters-all | nab | tick]\n", argv[0]);
+        return 2;
+    }
+    if ((!only || strcmp(only, "holt-winters") == 0) && compare_with_statsmodels(hw_series, ARRAY_LEN(hw_series)) != 0)
         return 1;
-    forecast_costs();
+    if ((!only || strcmp(only, "nab") == 0) && nab_scores() != 0)
+        return 1;
+    if (!only || strcmp(only, "tick") == 0)
+        forecast_costs();
     return 0;
 }

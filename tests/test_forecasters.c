@@ -436,6 +436,96 @@ static void test_holt_winters_fixed_settings_are_honoured(void **unused)
     assert_true(poor != fitted);
 }
 
+/* ## holt_winters: several seasons ------------------------------------------------------------------------------ */
+
+/* Hourly samples with a daily swing and a weekly one (quiet weekends, a mid-week peak), on a slow trend with noise;
+ * with grow, the swings scale with the level (multiplicative). */
+static void daily_weekly_fill(double *values, size_t count, bool grow)
+{
+    noise_seed(17);
+    for (size_t t = 0; t < count; t++) {
+        double day = (double)(t % 168) / 24, level = 300 + 0.1 * (double)t;
+        double daily = 60 * sin(TAU * (double)(t % 24) / 24);
+        double weekly = (day >= 5 ? -90 : 0) + 40 * sin(TAU * day / 7);
+        double scale = grow ? level / 300 : 1;
+        values[t] = level + scale * (daily + weekly) + 4 * noise();
+    }
+}
+
+/* Forecast of holt_winters with settings from count hourly samples (step 3600, so 24 is "daily", 168 "weekly"). */
+static void forecast_hourly(const char *settings, const double *values, size_t count, hydra_forecast *out)
+{
+    support_plugin plugin;
+    if (!support_plugin_open(&plugin, "forecaster", "holt_winters", settings))
+        fail_msg("holt_winters with %s: %s", settings, plugin.error);
+    hydra_series history = {.values = values, .count = count, .start = 0, .step = 3600};
+    if (instance_forecast(plugin.instance, &history, out) != 0)
+        fail_msg("holt_winters with %s: %s", settings, instance_error(plugin.instance));
+    support_plugin_close(&plugin);
+}
+
+static void test_holt_winters_daily_and_weekly_seasons_beat_daily_alone(void **unused)
+{
+    (void)unused;
+    enum { week = 168, count = 6 * week, horizon = week };
+    double series[count];
+    const char *pairs[2][2] = {
+        {"season_length = 24;", "season_lengths = \"24, 168\";"},
+        {"season_length = 24; seasonality = \"multiplicative\";",
+         "season_lengths = \"24, 168\"; seasonality = \"multiplicative\";"},
+    };
+    for (size_t k = 0; k < 2; k++) {
+        daily_weekly_fill(series, count, k == 1);
+        hydra_forecast daily, both;
+        support_forecast_alloc(&daily, horizon);
+        support_forecast_alloc(&both, horizon);
+        forecast_hourly(pairs[k][0], series, count - horizon, &daily);
+        forecast_hourly(pairs[k][1], series, count - horizon, &both);
+        double daily_error = mean_absolute_error(daily.mean, series + count - horizon, horizon);
+        double both_error = mean_absolute_error(both.mean, series + count - horizon, horizon);
+        print_message("%s week ahead: MAE daily season %.2f, daily and weekly %.2f (ratio %.2f)\n",
+                      k ? "multiplicative" : "additive", daily_error, both_error, both_error / daily_error);
+        assert_below(both_error, 0.5 * daily_error);
+        assert_int_equal(both.component_count, 4);
+        const char *names[] = {"level", "trend", "daily", "weekly"};
+        for (size_t c = 0; c < 4; c++)
+            assert_string_equal(both.component_names[c], names[c]);
+        for (size_t i = 0; i < horizon; i++) {
+            assert_below(0, both.mean[i]); /* nothing clamped, so the mean is the raw sum */
+            assert_near(components_sum(&both, i), both.mean[i], 1e-6);
+        }
+        support_forecast_free(&daily);
+        support_forecast_free(&both);
+    }
+}
+
+static void test_holt_winters_several_seasons_name_unknown_lengths_and_refuse_bad_lists(void **unused)
+{
+    (void)unused;
+    enum { count = 4 * 48 };
+    double series[count];
+    additive_shape shape = {100, 0.05, 20, 2, 12};
+    additive_fill(&shape, series, count);
+    hydra_forecast forecast;
+    support_forecast_alloc(&forecast, 10);
+    assert_int_equal(forecast_once("holt_winters", "season_lengths = \"12, 48\";", series, count, &forecast, NULL, 0),
+                     0); /* a step of 60 s: 12 and 48 samples are no day nor week */
+    assert_string_equal(forecast.component_names[2], "season_12");
+    assert_string_equal(forecast.component_names[3], "season_48");
+    char error[512];
+    assert_int_equal(forecast_once("holt_winters", "season_lengths = \"12, 48\";", series, 95, &forecast, error,
+                                   sizeof error), -1);
+    assert_contains(error, "needs at least 96 samples (two seasons of 48)");
+    support_forecast_free(&forecast);
+    assert_contains(open_error("holt_winters", "season_lengths = \"24, 100\";"), "a multiple of the one before");
+    assert_contains(open_error("holt_winters", "season_lengths = \"168, 24\";"), "a multiple of the one before");
+    assert_contains(open_error("holt_winters", "season_lengths = \"24, day\";"), "whole numbers separated by commas");
+    assert_contains(open_error("holt_winters", "season_lengths = \"\";"), "season_lengths is empty");
+    assert_contains(open_error("holt_winters", "season_lengths = \"2, 4, 8, 16\";"), "at most 3 seasons");
+    assert_contains(open_error("holt_winters", "season_lengths = \"1, 4\";"), "between 2 and");
+    assert_contains(open_error("holt_winters", "season_length = 24; season_lengths = \"24, 168\";"), "not both");
+}
+
 /* ## holt_winters: guarantees -------------------------------------------------------------------------------- */
 
 /* 660 - 2.5 t with a daily swing: positive throughout the history, heading below zero within a season. */
@@ -881,13 +971,19 @@ static void test_holt_winters_saved_model_forecasts_as_the_original_and_damage_i
     additive_fill(&shape, values, COUNT);
     char *text = assert_saved_model_forecasts_as_the_original("holt_winters", "season_length = 24;", values, 24 * 8,
                                                               COUNT);
-    assert_contains(text, "holt_winters 1\n");
+    assert_contains(text, "holt_winters 2\nseason_lengths 24\n");
     assert_contains(text, "\nalpha ");
-    assert_contains(load_error("holt_winters", "season_length = 12;", text), "season_length 24, the config says 12");
+    assert_contains(text, "\nfit_at 288\n"); /* 192 samples seen: the refit at 288 is to come, on the samples kept */
+    assert_contains(load_error("holt_winters", "season_length = 12;", text),
+                    "saved model has seasons of 24, the config says 12");
+    assert_contains(load_error("holt_winters", "season_lengths = \"24, 168\";", text),
+                    "saved model has seasons of 24, the config says 24 168");
+    assert_contains(load_error("holt_winters", "season_length = 24;", "holt_winters 1\nseason_length 24\n"),
+                    "saved model is of format 1");
     assert_contains(load_error("holt_winters", "season_length = 24;", "garbage"), "expected a first line");
     char *cut = strdup(text);
     cut[strlen(cut) / 2] = '\0'; /* the season table loses its second half */
-    assert_contains(load_error("holt_winters", "season_length = 24;", cut), "saved model: field 'season'");
+    assert_contains(load_error("holt_winters", "season_length = 24;", cut), "saved model: field 'fit_buffer'");
     char *level = strstr(text, "\nlevel ");
     level[7] = 'x';
     assert_contains(load_error("holt_winters", "season_length = 24;", text), "'level' value 1 of 1 is not a number");
@@ -902,6 +998,29 @@ static void test_holt_winters_saved_model_forecasts_as_the_original_and_damage_i
     assert_contains(instance_error(plugin.instance), "not fitted yet");
     instance_model_close(plugin.instance, model);
     support_plugin_close(&plugin);
+}
+
+/* Two seasons, saved between two refits (the samples kept for the next one travel with the state) and after the
+ * last: both load into models that forecast as the original to the last bit. */
+static void test_holt_winters_saved_model_with_two_seasons_round_trips(void **unused)
+{
+    (void)unused;
+    enum { week = 168, count = 5 * week };
+    double series[count];
+    daily_weekly_fill(series, count, false);
+    series[600] = NAN; /* a gap in the samples kept */
+    const char *settings[] = {"season_lengths = \"24, 168\";",
+                              "season_lengths = \"24, 168\"; seasonality = \"multiplicative\"; damped = true;"};
+    for (size_t s = 0; s < 2; s++) {
+        char *text = assert_saved_model_forecasts_as_the_original("holt_winters", settings[s], series, 4 * week,
+                                                                  count);
+        assert_contains(text, "season_lengths 24 168\n");
+        assert_contains(text, "\nseason_24 ");
+        assert_contains(text, "\nseason_168 ");
+        assert_contains(text, "\nfit_at 1008\n");
+        assert_contains(text, "\nfit_buffer ");
+        free(text);
+    }
 }
 
 static void test_calendar_saved_model_forecasts_as_the_original(void **unused)
@@ -951,6 +1070,9 @@ int main(void)
         cmocka_unit_test(test_holt_winters_starts_from_classical_decomposition_of_first_two_seasons),
         cmocka_unit_test(test_holt_winters_multiplicative_beats_additive_when_swing_grows_with_level),
         cmocka_unit_test(test_holt_winters_damped_trend_levels_off),
+        cmocka_unit_test(test_holt_winters_daily_and_weekly_seasons_beat_daily_alone),
+        cmocka_unit_test(test_holt_winters_several_seasons_name_unknown_lengths_and_refuse_bad_lists),
+        cmocka_unit_test(test_holt_winters_saved_model_with_two_seasons_round_trips),
         cmocka_unit_test(test_holt_winters_fitted_parameters_beat_a_poor_fixed_set),
         cmocka_unit_test(test_holt_winters_fixed_settings_are_honoured),
         cmocka_unit_test(test_linear_extrapolates_a_trend_with_widening_intervals),

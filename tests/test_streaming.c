@@ -181,6 +181,8 @@ static void test_holt_winters_streaming_matches_batch_on_series_with_gaps(void *
         "season_length = 24; damping = 0.9; beta = 0.05;",
         "season_length = 24; seasonality = \"multiplicative\";",
         "season_length = 24; seasonality = \"multiplicative\"; damping = 0.8; gamma = 0.3;",
+        "season_lengths = \"6, 24\";",
+        "season_lengths = \"6, 24\"; seasonality = \"multiplicative\"; damped = true;",
     };
     for (size_t dip = 0; dip <= 1; dip++) {
         double *values = synthetic_fill(count, m, dip ? 160 : 0, 7 + dip);

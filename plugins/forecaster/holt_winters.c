@@ -1,19 +1,24 @@
 /*
- * holt_winters: exponential smoothing of a level, a (optionally damped) trend and one seasonal index per phase,
- * additive (the daily swing is a fixed amount) or multiplicative (the swing grows with the level).
+ * holt_winters: exponential smoothing of a level, a (optionally damped) trend and one seasonal index per phase of
+ * each of one to three seasons (daily, weekly...), additive (the daily swing is a fixed amount) or multiplicative
+ * (the swing grows with the level). Each season is its own component of the forecast.
  *
- * One model walks through a series sample by sample: it keeps the first two seasons until they are complete,
- * initialises from them, replays them, and from then on costs O(1) per sample and O(horizon) per forecast. The
- * streaming ops hand such a model to the controller, which keeps one per target; predict() opens one on nothing,
- * feeds it the whole history and forecasts, so both paths run the same code and give the same numbers.
+ * One model walks through a series sample by sample: it keeps the first two (longest) seasons until they are
+ * complete, initialises from them, replays them, and from then on costs O(1) per sample and O(horizon) per forecast.
+ * The streaming ops hand such a model to the controller, which keeps one per target; predict() opens one on the
+ * history and forecasts, so both paths run the same code and give the same numbers.
  *
- * Parameters the config does not fix are fitted: until the third season is complete the model runs on defaults
- * (alpha 0.3, beta 0.01, gamma 0.1), then a grid search refined by coordinate steps picks the ones with the least
- * squared one-step error over that third season (out of sample: the first two initialise; with seasons shorter
- * than 96 samples, over as many more seasons as make 96), and the model is rebuilt on those seasons with them. Both paths do this at the same sample, so they still agree.
+ * Parameters the config does not fix are fitted: until the third season is complete (96 samples at least past the
+ * first two) the model runs on defaults (alpha 0.3, beta 0.01, gamma 0.1), then it fits on every sample it has and
+ * is rebuilt on them with what was found; it fits again each time its samples double, up to FIT_SAMPLES_MAX. A fit
+ * is a grid over the weights on the first fit's samples, then Nelder-Mead over all of them (weights in the usual
+ * region), minimising the squared one-step error after the first two seasons; each candidate, and the rebuilt model,
+ * starts from the seasonal indices averaged over every complete season, not the first two alone. Each fit depends only on the samples up to it, so model_open on a
+ * long history fits once, at the last fit point, and still agrees with a model fed sample by sample.
  *
- * Settings: season_length (default 1440), seasonality ("additive" | "multiplicative"), alpha, beta, gamma (fitted
- * unless given), damped (false; true fits damping unless given), damping (1.0 = no damping).
+ * Settings: season_length (default 1440) or season_lengths ("1440, 10080": each a multiple of the one before),
+ * seasonality ("additive" | "multiplicative"), alpha, beta, gamma (one for every season; fitted unless given),
+ * damped (false; true fits damping unless given), damping (1.0 = no damping).
  */
 #include <hydra/plugin.h>
 
@@ -22,6 +27,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define SEASON_LENGTH_DEFAULT 1440
@@ -39,9 +45,15 @@
  * by (1 - gamma) a season and multiply every later forecast at their phase. Seen on NAB grok_asg_anomaly. */
 #define LEVEL_FLOOR_SHARE 0.5
 
+/* Seasons one model can combine (daily, weekly, and one more), each a component of the forecast. */
+#define SEASONS_MAX 3
+
 typedef struct holt_winters {
     const hydra_host *host;
-    size_t season_length;
+    size_t season_length;          /* the longest period: two of it start the model */
+    size_t periods[SEASONS_MAX];   /* ascending, each a multiple of the one before; the last is season_length */
+    size_t period_count;
+    size_t season_total;           /* the sum of the periods: one index per phase of each */
     bool multiplicative;
     double alpha, beta, gamma, phi;
     bool fit_alpha, fit_beta, fit_gamma, fit_phi; /* not fixed by the config: fitted on the third season */
@@ -49,17 +61,25 @@ typedef struct holt_winters {
 
 /* Samples the fit scores candidates on at least: with short seasons, one season is too few to tell them apart. */
 #define FIT_SCORED_MIN 96
+/* The model refits each time the samples seen double, on all of them, while they are at most this many (or once,
+ * at the first fit, when that already needs more): later refits are the model registry's, on its training window. */
+#define FIT_SAMPLES_MAX 16384
 
 /* The model as it walks through a series. */
 typedef struct hw_model {
     holt_winters config; /* a copy: holds the host, for memory and errors */
     size_t skipped;      /* leading missing samples, before the first observed one: they carry nothing */
     size_t count;        /* samples from the first observed one; the phase of sample t is t % season_length */
-    size_t phase;        /* once started, count % season_length, kept without a division per sample */
+    size_t phase[SEASONS_MAX]; /* once started, count % each period, kept without a division per sample */
+    double step;         /* seconds between samples, which names the seasons ("daily", "weekly") */
+    char season_names[SEASONS_MAX][HYDRA_COMPONENT_NAME_MAX];
     double *warm_up;     /* the first two seasons until they are complete; NULL once the model has started */
-    double *fit_buffer;  /* when fitting: the first three seasons, until the third is complete */
+    double *fit_buffer;  /* when fitting: every sample until the next fit (fit_at), then the buffer doubles */
+    size_t fit_at;       /* the sample count of the next fit */
+    size_t fits_skipped; /* model_open on a long history fits only at the last fit point it reaches: the fits are
+                          * independent of each other, so the result is the same and the cost once */
     double level, trend;
-    double *season;      /* one index per phase */
+    double *season;      /* one index per phase of each period, the shortest period's first */
     double shift;        /* added to every value (multiplicative on non-positive data), subtracted from forecasts */
     double value_min;    /* multiplicative: a shifted value is raised to at least this; -INFINITY for additive */
     double lowest;       /* multiplicative: the lowest shifted value so far, which sets the level floor */
@@ -109,16 +129,75 @@ static int read_seasonality(const hydra_host *host, bool *multiplicative)
     return -1;
 }
 
-static int read_season_length(const hydra_host *host, size_t *season_length)
+static int check_period(const hydra_host *host, const char *key, long long value)
 {
-    long long value = SEASON_LENGTH_DEFAULT;
-    if (host->setting_int(host, "season_length", &value) < 0)
-        return -1;
-    if (value < 2 || value > SEASON_LENGTH_MAX) {
-        host->set_error(host, "season_length must be between 2 and %lld samples, got %lld", SEASON_LENGTH_MAX, value);
+    if (value >= 2 && value <= SEASON_LENGTH_MAX)
+        return 0;
+    host->set_error(host, "%s: a season must be between 2 and %lld samples, got %lld", key, SEASON_LENGTH_MAX, value);
+    return -1;
+}
+
+/* "1440, 10080": ascending periods, each a multiple of the one before (a week holds whole days), so the longest
+ * one's phase tells every shorter one's. */
+static int parse_periods(const hydra_host *host, const char *text, holt_winters *config)
+{
+    const char *at = text;
+    config->period_count = 0;
+    while (*at) {
+        char *end = NULL;
+        long long value = strtoll(at, &end, 10);
+        if (end == at || (*end && *end != ',' && *end != ' ')) {
+            host->set_error(host, "season_lengths must be whole numbers separated by commas, like \"1440, 10080\"; "
+                            "got \"%s\"", text);
+            return -1;
+        }
+        if (check_period(host, "season_lengths", value) != 0)
+            return -1;
+        size_t n = config->period_count;
+        if (n == SEASONS_MAX) {
+            host->set_error(host, "season_lengths: at most %d seasons, got \"%s\"", SEASONS_MAX, text);
+            return -1;
+        }
+        if (n > 0 && ((size_t)value <= config->periods[n - 1] || (size_t)value % config->periods[n - 1] != 0)) {
+            host->set_error(host, "season_lengths: each season must be a multiple of the one before and longer "
+                            "(%lld after %zu in \"%s\")", value, config->periods[n - 1], text);
+            return -1;
+        }
+        config->periods[config->period_count++] = (size_t)value;
+        for (at = end; *at == ',' || *at == ' '; at++)
+            ;
+    }
+    if (config->period_count == 0) {
+        host->set_error(host, "season_lengths is empty: give one or more seasons, like \"1440, 10080\"");
         return -1;
     }
-    *season_length = (size_t)value;
+    return 0;
+}
+
+static int read_periods(const hydra_host *host, holt_winters *config)
+{
+    long long value = SEASON_LENGTH_DEFAULT;
+    const char *list = NULL;
+    int single = host->setting_int(host, "season_length", &value);
+    int several = host->setting_string(host, "season_lengths", &list);
+    if (single < 0 || several < 0)
+        return -1;
+    if (single == 0 && several == 0) {
+        host->set_error(host, "give season_length (one season) or season_lengths (several), not both");
+        return -1;
+    }
+    if (several == 0) {
+        if (parse_periods(host, list, config) != 0)
+            return -1;
+    } else {
+        if (check_period(host, "season_length", value) != 0)
+            return -1;
+        config->periods[0] = (size_t)value;
+        config->period_count = 1;
+    }
+    config->season_length = config->periods[config->period_count - 1];
+    for (size_t k = 0; k < config->period_count; k++)
+        config->season_total += config->periods[k];
     return 0;
 }
 
@@ -126,7 +205,7 @@ static int read_settings(const hydra_host *host, holt_winters *config)
 {
     *config = (holt_winters){.host = host, .alpha = 0.3, .beta = 0.01, .gamma = 0.1, .phi = 1.0};
     bool damped = false;
-    if (read_season_length(host, &config->season_length) != 0 || read_seasonality(host, &config->multiplicative) != 0 ||
+    if (read_periods(host, config) != 0 || read_seasonality(host, &config->multiplicative) != 0 ||
         host->setting_bool(host, "damped", &damped) < 0)
         return -1;
     if (read_weight(host, "alpha", false, &config->alpha, &config->fit_alpha) != 0 ||
@@ -211,13 +290,13 @@ static void choose_shift(hw_model *model)
 
 /* The seasonal index of phase p: each season's value against the straight line through the two season means,
  * averaged over the two seasons; neutral when both are missing. Returns the raw index (normalised later). */
-static double initial_index(const hw_model *model, size_t p, double first_mean)
+static double initial_index(const hw_model *model, size_t p, double first_mean, size_t seasons)
 {
     size_t m = model->config.season_length;
     const double *values = model->warm_up;
     double sum = 0;
     size_t seen = 0;
-    for (size_t t = p; t < 2 * m; t += m) {
+    for (size_t t = p; t < seasons * m; t += m) {
         double line = first_mean + ((double)t - (double)(m - 1) / 2) * model->trend;
         if (isnan(values[t]))
             continue;
@@ -235,18 +314,38 @@ static double initial_index(const hw_model *model, size_t p, double first_mean)
 }
 
 /* Additive indices sum to 0 and multiplicative ones average 1, so the level alone carries the mean. */
-static void normalise_season(hw_model *model)
+static void normalise_season(const hw_model *model, double *season, size_t m)
 {
-    size_t m = model->config.season_length;
     double sum = 0;
     for (size_t p = 0; p < m; p++)
-        sum += model->season[p];
+        sum += season[p];
     double centre = sum / (double)m;
     for (size_t p = 0; p < m; p++) {
         if (model->config.multiplicative)
-            model->season[p] = centre > 0 ? model->season[p] / centre : 1;
+            season[p] = centre > 0 ? season[p] / centre : 1;
         else
-            model->season[p] -= centre;
+            season[p] -= centre;
+    }
+}
+
+/* Several seasons: the longest period's indices, which hold them all, are split from the shortest up: each
+ * period's index is the mean over the phases of the longest that fall on it of what the shorter ones leave. */
+static void split_seasons(hw_model *model, double *combined)
+{
+    const holt_winters *c = &model->config;
+    double *table = model->season;
+    for (size_t k = 0; k < c->period_count; k++) {
+        size_t m = c->periods[k], repeats = c->season_length / m;
+        for (size_t p = 0; p < m; p++) {
+            double sum = 0;
+            for (size_t q = p; q < c->season_length; q += m)
+                sum += combined[q];
+            table[p] = sum / (double)repeats;
+        }
+        normalise_season(model, table, m);
+        for (size_t q = 0; k + 1 < c->period_count && q < c->season_length; q++)
+            combined[q] = c->multiplicative ? combined[q] / table[q % m] : combined[q] - table[q % m];
+        table += m;
     }
 }
 
@@ -262,19 +361,40 @@ static void keep_above_floor(hw_model *model)
         model->trend = 0;
 }
 
-/* Classical start: level and trend from the means of the first two seasons, placed one step before sample 0 so
- * the recursions then run over the whole series. Sample 0 is observed (leading gaps are skipped), so the first
- * season has a mean; a second season with none gives no trend to read. */
-static void initialise(hw_model *model)
+/* The line through the means of the seasons (least squares; exact through two): *first is its value at the middle
+ * of the first season, the return value its slope per sample. Seasons with nothing observed are left out. */
+static double season_means_line(const hw_model *model, size_t seasons, double *first)
+{
+    size_t m = model->config.season_length, n = 0;
+    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (size_t j = 0; j < seasons; j++) {
+        double mean = observed_mean(model->warm_up, j * m, m);
+        if (isnan(mean))
+            continue;
+        double x = (double)j * (double)m, y = mean + model->shift;
+        sx += x, sy += y, sxx += x * x, sxy += x * y, n++;
+    }
+    double spread = (double)n * sxx - sx * sx, slope = n > 1 && spread > 0 ? ((double)n * sxy - sx * sy) / spread : 0;
+    *first = (sy - slope * sx) / (double)n; /* n >= 1: sample 0 is observed */
+    return slope;
+}
+
+/* Classical start: level and trend from the line through the season means, placed one step before sample 0 so the
+ * recursions then run over the whole series, and the seasonal indices averaged over the seasons. The model starts
+ * on two seasons; a fit, which rebuilds it, starts it on every complete season it has, so the indices it
+ * replays from are not one day's noise. */
+static void initialise(hw_model *model, size_t seasons)
 {
     size_t m = model->config.season_length;
-    double first = observed_mean(model->warm_up, 0, m), second = observed_mean(model->warm_up, m, m);
-    first += model->shift;
-    second = isnan(second) ? first : second + model->shift;
-    model->trend = (second - first) / (double)m;
+    double first;
+    model->trend = season_means_line(model, seasons, &first);
+    double *longest = model->season + model->config.season_total - m;
     for (size_t p = 0; p < m; p++)
-        model->season[p] = initial_index(model, p, first);
-    normalise_season(model);
+        longest[p] = initial_index(model, p, first, seasons);
+    if (model->config.period_count > 1)
+        split_seasons(model, longest); /* the longest is written last, after the shorter ones have read it */
+    else
+        normalise_season(model, longest, m);
     model->level = first - model->trend * (double)(m + 1) / 2;
     keep_above_floor(model);
 }
@@ -306,12 +426,39 @@ static double shifted_value(hw_model *model, double value)
     return value;
 }
 
-/* Moves the model one sample forward; returns the one-step error (relative to the index for multiplicative), or
- * NAN for a missing sample, which is taken to equal the prediction: the model coasts on its trend. */
-static double model_step(hw_model *model, size_t phase, double value)
+/* The seasonal indices of every period at the phases given, and their sum (additive) or product. */
+static double seasons_at(const hw_model *model, const size_t *phase, double **index)
 {
     const holt_winters *c = &model->config;
-    double *index = &model->season[phase];
+    double *table = model->season, combined = c->multiplicative ? 1 : 0;
+    for (size_t k = 0; k < c->period_count; k++) {
+        index[k] = &table[phase[k]];
+        combined = c->multiplicative ? combined * *index[k] : combined + *index[k];
+        table += c->periods[k];
+    }
+    return combined;
+}
+
+/* The combined index without period k's: what the value holds of the other seasons. */
+static double seasons_but(const hw_model *model, double *const *index, size_t k, double combined)
+{
+    if (model->config.period_count == 1)
+        return model->config.multiplicative ? 1 : 0;
+    if (!model->config.multiplicative)
+        return combined - *index[k];
+    double others = 1;
+    for (size_t j = 0; j < model->config.period_count; j++)
+        others *= j == k ? 1 : *index[j];
+    return others;
+}
+
+/* Moves the model one sample forward; returns the one-step error (relative to the index for multiplicative), or
+ * NAN for a missing sample, which is taken to equal the prediction: the model coasts on its trend. With several
+ * seasons, each index moves towards what the value holds beyond the new level and the other seasons. */
+static double model_step(hw_model *model, const size_t *phase, double value)
+{
+    const holt_winters *c = &model->config;
+    double *index[SEASONS_MAX];
     double base = model->level + c->phi * model->trend;
     if (isnan(value)) {
         model->level = base;
@@ -320,14 +467,33 @@ static double model_step(hw_model *model, size_t phase, double value)
         return NAN;
     }
     value = shifted_value(model, value);
-    double old_index = *index;
+    double old_index = seasons_at(model, phase, index);
     double predicted = c->multiplicative ? base * old_index : base + old_index;
     double level = fmax(c->alpha * deseasonalise(model, value, old_index) + (1 - c->alpha) * base, model->level_floor);
     model->trend = c->beta * (level - model->level) + (1 - c->beta) * c->phi * model->trend;
-    *index = c->gamma * season_target(model, value, level) + (1 - c->gamma) * old_index;
+    for (size_t k = 0; k < c->period_count; k++) {
+        double others = seasons_but(model, index, k, old_index);
+        double target = c->multiplicative ? season_target(model, value, level * others)
+                                          : season_target(model, value - others, level);
+        *index[k] = c->gamma * target + (1 - c->gamma) * *index[k];
+    }
     model->level = level;
     keep_above_floor(model);
     return c->multiplicative ? (value - predicted) / old_index : value - predicted;
+}
+
+/* The phases after `phase`, one sample on. */
+static void advance_phases(const holt_winters *c, size_t *phase)
+{
+    for (size_t k = 0; k < c->period_count; k++)
+        phase[k] = phase[k] + 1 == c->periods[k] ? 0 : phase[k] + 1;
+}
+
+/* The phases of sample t. */
+static void phases_at(const holt_winters *c, size_t t, size_t *phase)
+{
+    for (size_t k = 0; k < c->period_count; k++)
+        phase[k] = t % c->periods[k];
 }
 
 static void record_error(hw_model *model, double error, bool out_of_sample)
@@ -351,14 +517,15 @@ static void run_from_start(hw_model *model, const double *values, size_t total)
     model->errors_all = model->errors_late = 0;
     model->warm_up = (double *)values; /* what choose_shift and initialise read */
     choose_shift(model);
-    initialise(model);
+    initialise(model, total / m);
     model->warm_up = NULL;
-    for (size_t t = 0, phase = 0; t < total; t++) {
+    size_t phase[SEASONS_MAX] = {0};
+    for (size_t t = 0; t < total; t++) {
         record_error(model, model_step(model, phase, values[t]), t >= 2 * m);
-        phase = phase + 1 == m ? 0 : phase + 1;
+        advance_phases(&model->config, phase);
     }
     model->count = total;
-    model->phase = total % m;
+    phases_at(&model->config, total, model->phase);
 }
 
 static bool wants_fit(const holt_winters *c) { return c->fit_alpha || c->fit_beta || c->fit_gamma || c->fit_phi; }
@@ -371,15 +538,40 @@ static size_t fit_length(const holt_winters *c)
 }
 
 /* The two seasons are complete: initialise from them, then run the recursions over them, once. When parameters
- * are to be fitted, the buffer keeps filling until the third season is complete. */
+ * are to be fitted, the buffer keeps filling until the first fit. */
 static void model_start(hw_model *model)
 {
     double *values = model->warm_up;
     run_from_start(model, values, model->count);
-    if (wants_fit(&model->config))
+    if (wants_fit(&model->config)) {
         model->fit_buffer = values;
-    else
+        model->fit_at = fit_length(&model->config);
+    } else {
         model->config.host->free(model->config.host, values);
+    }
+}
+
+/* The sample count of the fit after the one at `at`; 0 when there is none. */
+static size_t next_fit(size_t at) { return 2 * at <= FIT_SAMPLES_MAX ? 2 * at : 0; }
+
+/* The first fit point after count samples; 0 when there is none. */
+static size_t next_fit_after(const holt_winters *c, size_t count)
+{
+    size_t at = fit_length(c);
+    while (at && at <= count)
+        at = next_fit(at);
+    return at;
+}
+
+/* The last fit point a history of count samples (from the first observed one) reaches; 0 when none. */
+static size_t last_fit_within(const holt_winters *c, size_t count)
+{
+    size_t at = fit_length(c), last = 0;
+    while (at && at <= count) {
+        last = at;
+        at = next_fit(at);
+    }
+    return last;
 }
 
 /* ## Fitting the parameters: least squared one-step error over the third season ----------------------------- */
@@ -406,13 +598,30 @@ static const double fit_grid[4][6] = {
     {0.05, 0.1, 0.2, 0.35, 0.6, 0.9},
     {0.0, 0.005, 0.02, 0.08, 0.2, 0.4},
     {0.0, 0.05, 0.1, 0.2, 0.4, 0.7},
-    {0.8, 0.86, 0.9, 0.94, 0.97, 0.99},
+    {0.8, 0.86, 0.9, 0.93, 0.96, 0.98},
 };
+
+/* A fitted damping stays in [0.8, 0.98], as usual: below, the trend is gone within a few steps and a one-step fit
+ * may pick it to chase noise; above, it cannot be told from 1. */
+#define FIT_DAMPING_LOW 0.8
+#define FIT_DAMPING_HIGH 0.98
 
 static double clamp_parameter(size_t p, double value)
 {
-    double low = p == 1 || p == 2 ? 0 : 0.01, high = p == 3 ? 0.999 : 1;
+    double low = p == 1 || p == 2 ? 0 : p == 3 ? FIT_DAMPING_LOW : 0.01, high = p == 3 ? FIT_DAMPING_HIGH : 1;
     return value < low ? low : value > high ? high : value;
+}
+
+/* The usual region of the weights (Hyndman et al.): the trend moves no faster than the level (beta <= alpha) and the
+ * season takes no more than the level leaves (gamma <= 1 - alpha); a fixed weight bounds nothing. */
+static void keep_in_usual_region(const bool fitted[4], double point[4])
+{
+    for (size_t p = 0; p < 4; p++)
+        point[p] = fitted[p] ? clamp_parameter(p, point[p]) : point[p];
+    if (fitted[1] && point[1] > point[0])
+        point[1] = point[0];
+    if (fitted[2] && point[2] > 1 - point[0])
+        point[2] = 1 - point[0];
 }
 
 /* Keeps trial when it scores better than *best_score. */
@@ -426,9 +635,8 @@ static void fit_try(fit_scratch *scratch, const double trial[4], double best[4],
 }
 
 /* A grid over the fitted weights (6 values each) with the damping at its start, then the damping's 6 values with
- * the best weights (a full grid over all four cost 6 x as much for no better fits on the NAB series), then
- * coordinate steps halving from the grid's spacing. */
-static void fit_search(fit_scratch *scratch, const bool fitted[4], double best[4])
+ * the best weights (a full grid over all four cost 6 x as much for no better fits on the NAB series). */
+static void fit_grid_search(fit_scratch *scratch, const bool fitted[4], double best[4])
 {
     double best_score = fit_score(scratch, best), trial[4];
     size_t sizes[3];
@@ -443,6 +651,8 @@ static void fit_search(fit_scratch *scratch, const bool fitted[4], double best[4
                 for (size_t p = 0; p < 3; p++)
                     trial[p] = fitted[p] ? fit_grid[p][index[p]] : start[p];
                 trial[3] = start[3];
+                if ((fitted[1] && trial[1] > trial[0]) || (fitted[2] && trial[2] > 1 - trial[0]))
+                    continue;
                 fit_try(scratch, trial, best, &best_score);
             }
     for (size_t i3 = 0; fitted[3] && i3 < 6; i3++) {
@@ -450,28 +660,143 @@ static void fit_search(fit_scratch *scratch, const bool fitted[4], double best[4
         trial[3] = fit_grid[3][i3];
         fit_try(scratch, trial, best, &best_score);
     }
-    double step[4] = {0.05, 0.01, 0.05, 0.02};
-    for (int round = 0; round < 5; round++, step[0] /= 2, step[1] /= 2, step[2] /= 2, step[3] /= 2)
-        for (size_t p = 0; p < 4; p++)
-            for (int direction = -1; fitted[p] && direction <= 1; direction += 2) {
-                memcpy(trial, best, sizeof trial);
-                trial[p] = clamp_parameter(p, best[p] + direction * step[p]);
-                fit_try(scratch, trial, best, &best_score);
-            }
 }
 
-/* The third season is complete: fits, then rebuilds the model on the three seasons with what was found. Out of
- * memory for the scratch table, the model keeps its defaults. */
+/* ## Nelder-Mead over the fitted parameters, inside their bounds ------------------------------------------------ */
+
+#define SIMPLEX_EVALUATIONS 90
+#define SIMPLEX_TOLERANCE 1e-7
+
+typedef struct simplex {
+    fit_scratch *scratch;
+    const bool *fitted;
+    size_t dimensions;
+    double point[5][4]; /* dimensions + 1 vertices, each a full parameter set; fixed ones never move */
+    double score[5];
+    size_t evaluations;
+} simplex;
+
+/* Scores a point after putting it back inside the bounds, which is where it stays. */
+static double simplex_score(simplex *s, double *point)
+{
+    keep_in_usual_region(s->fitted, point);
+    s->evaluations++;
+    return fit_score(s->scratch, point);
+}
+
+/* from + factor * (from - towards), for the fitted parameters. */
+static void simplex_move(const simplex *s, const double *from, const double *towards, double factor, double *out)
+{
+    for (size_t p = 0; p < 4; p++)
+        out[p] = s->fitted[p] ? from[p] + factor * (from[p] - towards[p]) : from[p];
+}
+
+/* Vertices sorted by score, best first (at most five: insertion). */
+static void simplex_sort(simplex *s)
+{
+    for (size_t i = 1; i <= s->dimensions; i++)
+        for (size_t j = i; j > 0 && s->score[j] < s->score[j - 1]; j--) {
+            double point[4], score = s->score[j];
+            memcpy(point, s->point[j], sizeof point);
+            memcpy(s->point[j], s->point[j - 1], sizeof point);
+            memcpy(s->point[j - 1], point, sizeof point);
+            s->score[j] = s->score[j - 1];
+            s->score[j - 1] = score;
+        }
+}
+
+/* One iteration: reflect the worst vertex through the centre of the others, expand or contract, else shrink. */
+static void simplex_iterate(simplex *s)
+{
+    size_t worst = s->dimensions;
+    double centre[4] = {0}, reflected[4], other[4];
+    for (size_t i = 0; i < worst; i++)
+        for (size_t p = 0; p < 4; p++)
+            centre[p] += s->point[i][p] / (double)worst;
+    simplex_move(s, centre, s->point[worst], 1, reflected);
+    double reflected_score = simplex_score(s, reflected);
+    if (reflected_score < s->score[0]) {
+        simplex_move(s, centre, s->point[worst], 2, other);
+        double expanded_score = simplex_score(s, other);
+        bool expanded = expanded_score < reflected_score;
+        memcpy(s->point[worst], expanded ? other : reflected, sizeof other);
+        s->score[worst] = expanded ? expanded_score : reflected_score;
+        return;
+    }
+    if (reflected_score < s->score[worst - 1]) {
+        memcpy(s->point[worst], reflected, sizeof reflected);
+        s->score[worst] = reflected_score;
+        return;
+    }
+    simplex_move(s, centre, s->point[worst], -0.5, other); /* halfway from the centre to the worst */
+    double contracted_score = simplex_score(s, other);
+    if (contracted_score < s->score[worst]) {
+        memcpy(s->point[worst], other, sizeof other);
+        s->score[worst] = contracted_score;
+        return;
+    }
+    for (size_t i = 1; i <= worst; i++) {
+        simplex_move(s, s->point[0], s->point[i], -0.5, s->point[i]);
+        s->score[i] = simplex_score(s, s->point[i]);
+    }
+}
+
+/* Refines best within a budget of evaluations; the best vertex is never worse than where it started. */
+static void fit_simplex(fit_scratch *scratch, const bool fitted[4], double best[4])
+{
+    static const double spread[4] = {0.1, 0.02, 0.1, 0.03};
+    simplex s = {.scratch = scratch, .fitted = fitted};
+    memcpy(s.point[0], best, 4 * sizeof *best);
+    s.score[0] = simplex_score(&s, s.point[0]);
+    for (size_t p = 0; p < 4; p++) {
+        if (!fitted[p])
+            continue;
+        size_t v = ++s.dimensions;
+        memcpy(s.point[v], best, 4 * sizeof *best);
+        double high = p == 3 ? FIT_DAMPING_HIGH : 1;
+        s.point[v][p] += best[p] + spread[p] <= high ? spread[p] : -spread[p];
+        s.score[v] = simplex_score(&s, s.point[v]);
+    }
+    if (s.dimensions == 0)
+        return;
+    simplex_sort(&s);
+    while (s.evaluations < SIMPLEX_EVALUATIONS &&
+           s.score[s.dimensions] - s.score[0] > SIMPLEX_TOLERANCE * fabs(s.score[0])) {
+        simplex_iterate(&s);
+        simplex_sort(&s);
+    }
+    memcpy(best, s.point[0], 4 * sizeof *best);
+}
+
+/* The grid on the first samples alone (as many as the first fit has: the grid only picks a start, and scoring it
+ * on everything costs most of a fit), then Nelder-Mead on all of them from the grid's best. */
+static void fit_search(fit_scratch *scratch, const bool fitted[4], double best[4])
+{
+    size_t total = scratch->total, first = fit_length(&scratch->model.config);
+    scratch->total = first < total ? first : total;
+    fit_grid_search(scratch, fitted, best);
+    scratch->total = total;
+    fit_simplex(scratch, fitted, best);
+}
+
+/* A fit point is reached: fits on every sample so far, then rebuilds the model on them with what was found. Out of
+ * memory for the scratch table, the model keeps the parameters it has. */
 static void model_fit(hw_model *model)
 {
     const hydra_host *host = model->config.host;
-    size_t m = model->config.season_length;
     holt_winters *c = &model->config;
-    fit_scratch scratch = {.model = {.config = *c}, .values = model->fit_buffer, .total = fit_length(c)};
-    scratch.model.season = host->alloc(host, m * sizeof(double));
+    fit_scratch scratch = {.model = {.config = *c}, .values = model->fit_buffer, .total = model->count};
+    /* each fit starts from the same point, whatever earlier fits found: fits are independent of each other */
+    scratch.model.config.alpha = 0.3;
+    scratch.model.config.beta = 0.01;
+    scratch.model.config.gamma = 0.1;
+    scratch.model.config.phi = 0.98;
+    scratch.model.season = host->alloc(host, c->season_total * sizeof(double));
     if (scratch.model.season) {
         const bool fitted[4] = {c->fit_alpha, c->fit_beta, c->fit_gamma, c->fit_phi};
-        double best[4] = {c->alpha, c->beta, c->gamma, c->phi};
+        const holt_winters *start = &scratch.model.config;
+        double best[4] = {c->fit_alpha ? start->alpha : c->alpha, c->fit_beta ? start->beta : c->beta,
+                          c->fit_gamma ? start->gamma : c->gamma, c->fit_phi ? start->phi : c->phi};
         fit_search(&scratch, fitted, best);
         host->free(host, scratch.model.season);
         c->alpha = best[0];
@@ -481,10 +806,25 @@ static void model_fit(hw_model *model)
         host->log(host, HYDRA_LOG_DEBUG, "fitted alpha %.4f beta %.4f gamma %.4f damping %.4f", c->alpha, c->beta,
                   c->gamma, c->phi);
     }
-    run_from_start(model, model->fit_buffer, fit_length(c));
-    host->free(host, model->fit_buffer);
-    model->fit_buffer = NULL;
+    run_from_start(model, model->fit_buffer, model->count);
     model->steps_known = 0; /* the per-step tables depend on the parameters */
+}
+
+/* At a fit point: fits (unless model_open skips it), then keeps the buffer for the next one, twice as long. Out of
+ * memory for it, the model keeps its fit. */
+static void model_reach_fit_point(hw_model *model)
+{
+    const hydra_host *host = model->config.host;
+    if (model->count >= model->fits_skipped)
+        model_fit(model);
+    model->fit_at = next_fit(model->count);
+    double *longer = model->fit_at ? host->alloc(host, model->fit_at * sizeof(double)) : NULL;
+    if (longer)
+        memcpy(longer, model->fit_buffer, model->count * sizeof(double));
+    else
+        model->fit_at = 0;
+    host->free(host, model->fit_buffer);
+    model->fit_buffer = longer;
 }
 
 static void model_take(hw_model *model, double value)
@@ -502,11 +842,11 @@ static void model_take(hw_model *model, double value)
     }
     record_error(model, model_step(model, model->phase, value), true);
     model->count++;
-    model->phase = model->phase + 1 == m ? 0 : model->phase + 1;
+    advance_phases(&model->config, model->phase);
     if (model->fit_buffer) {
         model->fit_buffer[model->count - 1] = value;
-        if (model->count == fit_length(&model->config))
-            model_fit(model);
+        if (model->count == model->fit_at)
+            model_reach_fit_point(model);
     }
 }
 
@@ -532,27 +872,46 @@ static void write_interval(hydra_forecast *out, size_t i, double raw, double sd)
     out->upper95[i] = at_least_zero(raw + Z95 * sd);
 }
 
-/* Only when the caller asked for components: the controller does not. */
-static void write_components(hydra_forecast *out, size_t i, double level, double trend, double season)
+/* Only when the caller asked for components: the controller does not. parts: level, trend, then each season. */
+static void write_components(hydra_forecast *out, size_t i, const double *parts, size_t count)
 {
-    const double parts[3] = {level, trend, season};
-    for (size_t c = 0; c < 3; c++)
+    for (size_t c = 0; c < count; c++)
         if (out->components[c])
             out->components[c][i] = parts[c];
 }
 
 static bool wants_components(const hydra_forecast *out)
 {
-    return out->components[0] || out->components[1] || out->components[2];
+    for (size_t c = 0; c < 2 + SEASONS_MAX; c++)
+        if (out->components[c])
+            return true;
+    return false;
+}
+
+/* One season is "season"; several are named by their length in time when the step tells it ("daily", "weekly"),
+ * else by their length in samples ("season_96"). */
+static void season_name(const hw_model *model, size_t k, char *name)
+{
+    const holt_winters *c = &model->config;
+    double seconds = (double)c->periods[k] * model->step;
+    if (c->period_count == 1)
+        strcpy(name, "season");
+    else if (seconds == 86400)
+        strcpy(name, "daily");
+    else if (seconds == 7 * 86400)
+        strcpy(name, "weekly");
+    else
+        snprintf(name, HYDRA_COMPONENT_NAME_MAX, "season_%zu", c->periods[k]);
 }
 
 /* Copies rather than formats: a forecast every tick for every target made snprintf show in profiles. */
-static void name_components(hydra_forecast *out)
+static void name_components(const hw_model *model, hydra_forecast *out)
 {
-    static const char names[3][HYDRA_COMPONENT_NAME_MAX] = {"level", "trend", "season"};
-    out->component_count = 3;
-    for (size_t c = 0; c < 3; c++)
-        memcpy(out->component_names[c], names[c], strlen(names[c]) + 1);
+    out->component_count = 2 + model->config.period_count;
+    memcpy(out->component_names[0], "level", sizeof "level");
+    memcpy(out->component_names[1], "trend", sizeof "trend");
+    for (size_t k = 0; k < model->config.period_count; k++)
+        memcpy(out->component_names[2 + k], model->season_names[k], HYDRA_COMPONENT_NAME_MAX);
 }
 
 /* Step h's error is the sum of the shocks since the last sample, each carried forward through level, damped trend
@@ -561,7 +920,9 @@ static void name_components(hydra_forecast *out)
  * error; with phi = 1 this is the usual additive Holt-Winters approximation. */
 static double shock_weight(const holt_winters *c, size_t j, double damped_sum)
 {
-    double seasonal = j % c->season_length == 0 ? c->gamma * (1 - c->alpha) : 0;
+    double seasonal = 0;
+    for (size_t k = 0; k < c->period_count; k++)
+        seasonal += j % c->periods[k] == 0 ? c->gamma * (1 - c->alpha) : 0;
     return c->alpha * (1 + c->beta * damped_sum) + seasonal;
 }
 
@@ -597,24 +958,41 @@ static int know_steps(hw_model *model, size_t horizon)
     return 0;
 }
 
+/* Level, trend and each season's part: additive, its index; multiplicative, what it adds to the forecast of the
+ * shorter seasons before it, so the parts still add up to the mean. */
+static void write_forecast_components(const hw_model *model, hydra_forecast *out, size_t i, double trend,
+                                      double *const *index)
+{
+    const holt_winters *c = &model->config;
+    double parts[2 + SEASONS_MAX] = {model->level - model->shift, trend};
+    double so_far = model->level + trend;
+    for (size_t k = 0; k < c->period_count; k++) {
+        parts[2 + k] = c->multiplicative ? so_far * (*index[k] - 1) : *index[k];
+        so_far += parts[2 + k];
+    }
+    write_components(out, i, parts, 2 + c->period_count);
+}
+
 static void write_forecast(const hw_model *model, hydra_forecast *out)
 {
     const holt_winters *c = &model->config;
     double sigma = model_sigma(model);
     bool components = wants_components(out);
-    size_t phase = model->phase;
+    size_t phase[SEASONS_MAX];
+    memcpy(phase, model->phase, sizeof phase);
+    double *index[SEASONS_MAX];
     for (size_t i = 0; i < out->horizon; i++) {
-        double index = model->season[phase];
-        phase = phase + 1 == c->season_length ? 0 : phase + 1;
+        double combined = seasons_at(model, phase, index);
+        advance_phases(c, phase);
         double trend = model->damped_sums[i] * model->trend, base = model->level + trend;
-        double season = c->multiplicative ? base * (index - 1) : index;
+        double season = c->multiplicative ? base * (combined - 1) : combined;
         double raw = model->level - model->shift + trend + season;
-        double sd = sigma * model->spreads[i] * (c->multiplicative ? index : 1);
+        double sd = sigma * model->spreads[i] * (c->multiplicative ? combined : 1);
         write_interval(out, i, raw, sd);
         if (components)
-            write_components(out, i, model->level - model->shift, trend, season);
+            write_forecast_components(model, out, i, trend, index);
     }
-    name_components(out);
+    name_components(model, out);
 }
 
 /* ## Models: one per target, fed sample by sample ------------------------------------------------------------- */
@@ -633,15 +1011,18 @@ static void holt_winters_model_close(void *opaque)
     host->free(host, model);
 }
 
-static hw_model *model_new(const holt_winters *config)
+static hw_model *model_new(const holt_winters *config, double step)
 {
     const hydra_host *host = config->host;
     size_t m = config->season_length;
     hw_model *model = host->alloc(host, sizeof *model);
     if (model) {
         size_t kept = wants_fit(config) ? fit_length(config) : 2 * m;
-        *model = (hw_model){.config = *config, .season = host->alloc(host, m * sizeof(double)),
+        *model = (hw_model){.config = *config, .step = step,
+                            .season = host->alloc(host, config->season_total * sizeof(double)),
                             .warm_up = host->alloc(host, kept * sizeof(double))};
+        for (size_t k = 0; k < config->period_count; k++)
+            season_name(model, k, model->season_names[k]);
     }
     if (!model || !model->season || !model->warm_up) {
         holt_winters_model_close(model);
@@ -658,7 +1039,13 @@ static void *holt_winters_model_open(void *opaque, const hydra_series *history)
         config->host->set_error(config->host, "model_open: history of %zu samples has no values", history->count);
         return NULL;
     }
-    hw_model *model = model_new(config);
+    hw_model *model = model_new(config, history ? history->step : 0);
+    if (model && history && wants_fit(config)) {
+        size_t skipped = 0;
+        while (skipped < history->count && isnan(history->values[skipped]))
+            skipped++;
+        model->fits_skipped = last_fit_within(config, history->count - skipped);
+    }
     for (size_t t = 0; model && history && t < history->count; t++)
         model_take(model, history->values[t]);
     return model;
@@ -696,31 +1083,47 @@ static int holt_winters_model_forecast(void *opaque, hydra_forecast *out)
 
 /* ## Saved models: the fitted parameters and the state, as text (the model registry) -------------------------- */
 
-#define SAVE_FORMAT 1
+/* 2: several seasons, and the samples kept for the refits to come. */
+static const char *const saved_numbers[] = {"alpha", "beta", "gamma", "damping", "level", "trend", "shift",
+                                            "value_min", "lowest", "scale", "level_floor", "squares_all",
+                                            "squares_late", "step"};
+#define SAVE_FORMAT 2
+
+static bool model_fitted(const hw_model *model)
+{
+    return !model->warm_up && (!model->fit_buffer || model->count >= fit_length(&model->config));
+}
 
 static long long holt_winters_model_save(void *opaque, char *buffer, size_t size)
 {
     const hw_model *model = opaque;
     const holt_winters *c = &model->config;
-    if (model->warm_up || model->fit_buffer) {
+    if (!model_fitted(model)) {
         c->host->set_error(c->host, "holt_winters: the model is not fitted yet (%zu samples seen); it is fitted "
                            "after %zu", model->count, wants_fit(c) ? fit_length(c) : 2 * c->season_length);
         return -1;
     }
     model_text_writer w = {buffer, size, 0};
-    model_text_put(&w, "holt_winters %d\n", SAVE_FORMAT);
-    model_text_put(&w, "season_length %zu\nseasonality %s\n", c->season_length,
-                   c->multiplicative ? "multiplicative" : "additive");
+    model_text_put(&w, "holt_winters %d\nseason_lengths", SAVE_FORMAT);
+    for (size_t k = 0; k < c->period_count; k++)
+        model_text_put(&w, " %zu", c->periods[k]);
+    model_text_put(&w, "\nseasonality %s\n", c->multiplicative ? "multiplicative" : "additive");
     const double numbers[] = {c->alpha, c->beta, c->gamma, c->phi, model->level, model->trend, model->shift,
                               model->value_min, model->lowest, model->scale, model->level_floor, model->squares_all,
-                              model->squares_late};
-    static const char *const names[] = {"alpha", "beta", "gamma", "damping", "level", "trend", "shift", "value_min",
-                                        "lowest", "scale", "level_floor", "squares_all", "squares_late"};
+                              model->squares_late, model->step};
     for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++)
-        model_text_put_double(&w, names[i], numbers[i]);
-    model_text_put(&w, "skipped %zu\ncount %zu\nerrors_all %zu\nerrors_late %zu\n", model->skipped, model->count,
-                   model->errors_all, model->errors_late);
-    model_text_put_doubles(&w, "season", model->season, c->season_length);
+        model_text_put_double(&w, saved_numbers[i], numbers[i]);
+    model_text_put(&w, "skipped %zu\ncount %zu\nerrors_all %zu\nerrors_late %zu\nfit_at %zu\n", model->skipped,
+                   model->count, model->errors_all, model->errors_late, model->fit_buffer ? model->fit_at : 0);
+    const double *table = model->season;
+    for (size_t k = 0; k < c->period_count; k++) {
+        char name[48];
+        snprintf(name, sizeof name, "season_%zu", c->periods[k]);
+        model_text_put_doubles(&w, name, table, c->periods[k]);
+        table += c->periods[k];
+    }
+    if (model->fit_buffer)
+        model_text_put_doubles(&w, "fit_buffer", model->fit_buffer, model->count);
     return (long long)w.length;
 }
 
@@ -728,15 +1131,17 @@ static long long holt_winters_model_save(void *opaque, char *buffer, size_t size
 static bool load_settings_match(const holt_winters *config, const char *text)
 {
     const hydra_host *host = config->host;
-    size_t season_length = 0;
-    const char *seasonality = model_text_field(text, "seasonality");
-    if (!model_text_size(host, text, "season_length", SEASON_LENGTH_MAX, &season_length))
-        return false;
-    if (season_length != config->season_length) {
-        host->set_error(host, "saved model has season_length %zu, the config says %zu", season_length,
-                        config->season_length);
+    char wanted_periods[3 * 24] = "";
+    for (size_t k = 0, at = 0; k < config->period_count; k++)
+        at += (size_t)snprintf(wanted_periods + at, sizeof wanted_periods - at, k ? " %zu" : "%zu", config->periods[k]);
+    const char *saved = model_text_field(text, "season_lengths");
+    size_t saved_length = saved ? strcspn(saved, "\n") : 0;
+    if (!saved || saved_length != strlen(wanted_periods) || strncmp(saved, wanted_periods, saved_length) != 0) {
+        host->set_error(host, "saved model has seasons of %.*s, the config says %s", (int)saved_length,
+                        saved ? saved : "", wanted_periods);
         return false;
     }
+    const char *seasonality = model_text_field(text, "seasonality");
     const char *wanted = config->multiplicative ? "multiplicative\n" : "additive\n";
     if (!seasonality || strncmp(seasonality, wanted, strlen(wanted)) != 0) {
         host->set_error(host, "saved model's seasonality is not the config's %.*s", (int)strlen(wanted) - 1, wanted);
@@ -745,24 +1150,49 @@ static bool load_settings_match(const holt_winters *config, const char *text)
     return true;
 }
 
+static bool load_tables(hw_model *model, const char *text)
+{
+    const hydra_host *host = model->config.host;
+    const holt_winters *c = &model->config;
+    double *table = model->season;
+    for (size_t k = 0; k < c->period_count; k++) {
+        char name[48];
+        snprintf(name, sizeof name, "season_%zu", c->periods[k]);
+        if (!model_text_doubles(host, text, name, table, c->periods[k]))
+            return false;
+        table += c->periods[k];
+    }
+    if (model->fit_at == 0)
+        return true;
+    if (model->fit_at != next_fit_after(c, model->count)) {
+        host->set_error(host, "saved model: fit_at %zu is not a fit point after %zu samples", model->fit_at,
+                        model->count);
+        return false;
+    }
+    model->fit_buffer = host->alloc(host, model->fit_at * sizeof(double));
+    if (!model->fit_buffer) {
+        host->set_error(host, "out of memory for the %zu samples of a saved model", model->fit_at);
+        return false;
+    }
+    return model_text_doubles(host, text, "fit_buffer", model->fit_buffer, model->count);
+}
+
 static bool load_numbers(hw_model *model, const char *text)
 {
     const hydra_host *host = model->config.host;
     holt_winters *c = &model->config;
     double *fields[] = {&c->alpha, &c->beta, &c->gamma, &c->phi, &model->level, &model->trend, &model->shift,
                         &model->value_min, &model->lowest, &model->scale, &model->level_floor, &model->squares_all,
-                        &model->squares_late};
-    static const char *const names[] = {"alpha", "beta", "gamma", "damping", "level", "trend", "shift", "value_min",
-                                        "lowest", "scale", "level_floor", "squares_all", "squares_late"};
+                        &model->squares_late, &model->step};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-        if (!model_text_double(host, text, names[i], fields[i]))
+        if (!model_text_double(host, text, saved_numbers[i], fields[i]))
             return false;
     size_t huge = (size_t)1 << 52;
     if (!model_text_size(host, text, "skipped", huge, &model->skipped) ||
         !model_text_size(host, text, "count", huge, &model->count) ||
         !model_text_size(host, text, "errors_all", huge, &model->errors_all) ||
         !model_text_size(host, text, "errors_late", huge, &model->errors_late) ||
-        !model_text_doubles(host, text, "season", model->season, c->season_length))
+        !model_text_size(host, text, "fit_at", FIT_SAMPLES_MAX, &model->fit_at))
         return false;
     bool weights = c->alpha > 0 && c->alpha <= 1 && c->beta >= 0 && c->beta <= 1 && c->gamma >= 0 && c->gamma <= 1 &&
                    c->phi > 0 && c->phi <= 1;
@@ -778,20 +1208,28 @@ static void *holt_winters_model_load(void *opaque, const char *text)
 {
     const holt_winters *config = opaque;
     const hydra_host *host = config->host;
+    if (text && strncmp(text, "holt_winters 1\n", 15) == 0) {
+        host->set_error(host, "saved model is of format 1 (one season, fitted once); this holt_winters reads format "
+                        "%d: fit it again (the registry refits from the service's history)", SAVE_FORMAT);
+        return NULL;
+    }
     if (!text || !model_text_header(host, text, "holt_winters", SAVE_FORMAT) || !load_settings_match(config, text))
         return NULL;
     holt_winters fitted = *config;
-    fitted.fit_alpha = fitted.fit_beta = fitted.fit_gamma = fitted.fit_phi = false;
-    hw_model *model = model_new(&fitted);
+    hw_model *model = model_new(&fitted, 0);
     if (!model)
         return NULL;
     host->free(host, model->warm_up);
     model->warm_up = NULL;
-    if (!load_numbers(model, text)) {
+    if (!load_numbers(model, text) || !load_tables(model, text)) {
         holt_winters_model_close(model);
         return NULL;
     }
-    model->phase = model->count % config->season_length;
+    if (!model->fit_buffer) /* no refit to come: what the fit found stays */
+        model->config.fit_alpha = model->config.fit_beta = model->config.fit_gamma = model->config.fit_phi = false;
+    for (size_t k = 0; k < config->period_count; k++)
+        season_name(model, k, model->season_names[k]);
+    phases_at(config, model->count, model->phase);
     return model;
 }
 
