@@ -20,6 +20,8 @@
  * name does not follow the template), compose_project (""), timeout (10 s per request), retry_deadline (30 s). */
 #include <hydra/plugin.h>
 
+#include "../common/body_buffer.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
@@ -105,26 +107,6 @@ static void action_say(action *a, const char *fmt, ...)
 
 /* ## Talking to the Engine ------------------------------------------------------------------------------------ */
 
-typedef struct answer {
-    char *data;
-    size_t length;
-} answer;
-
-static size_t collect(char *data, size_t size, size_t count, void *context)
-{
-    answer *a = context;
-    size_t more = size * count;
-    if (a->length + more > ANSWER_MAX)
-        return 0;
-    char *grown = realloc(a->data, a->length + more + 1);
-    if (!grown)
-        return 0;
-    memcpy(grown + a->length, data, more);
-    a->length += more;
-    grown[a->length] = '\0';
-    a->data = grown;
-    return more;
-}
 
 /* Failures of the transport mean the Engine is down, restarting or too slow: worth another try. A socket that is
  * missing, or that this user may not open, is named as such: curl says only that it could not connect. */
@@ -138,7 +120,7 @@ static void describe_transport(docker *self, CURLcode code, engine_reply *reply)
              curl_easy_strerror(code), why);
 }
 
-static void describe_answer(const answer *a, engine_reply *reply)
+static void describe_answer(const body_buffer *a, engine_reply *reply)
 {
     json_error_t ignored;
     reply->json = a->data ? json_loads(a->data, JSON_DECODE_ANY, &ignored) : NULL;
@@ -160,7 +142,7 @@ static int engine_request(docker *self, const char *method, const char *path, js
     snprintf(url, sizeof url, "http://localhost%s%s", self->prefix, path);
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     struct curl_slist *headers = body ? curl_slist_append(NULL, "Content-Type: application/json") : NULL;
-    answer a = {0};
+    body_buffer a = {.limit = ANSWER_MAX};
     CURL *curl = self->curl;
     curl_easy_reset(curl);
     curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, self->socket);
@@ -171,7 +153,7 @@ static int engine_request(docker *self, const char *method, const char *path, js
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, self->timeout_ms);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, body_buffer_collect);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &a);
     CURLcode code = curl_easy_perform(curl);
     int result = 0;

@@ -14,6 +14,9 @@
  * hydra.io/paused: "true" is reported paused and never scaled. */
 #include <hydra/plugin.h>
 
+#include "../common/body_buffer.h"
+#include "../common/scale_request.h"
+
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -533,29 +536,9 @@ static int in_cluster_load(kubernetes *self, credentials *out, char **namespace)
 
 typedef struct answer {
     long status;
-    char *body;
-    size_t length;
+    body_buffer body;
     double retry_after; /* seconds; -1 when not given */
-    bool too_large;
 } answer;
-
-static size_t answer_collect(char *data, size_t size, size_t count, void *context)
-{
-    answer *a = context;
-    size_t more = size * count;
-    if (a->length + more > ANSWER_MAX) {
-        a->too_large = true;
-        return 0;
-    }
-    char *grown = realloc(a->body, a->length + more + 1);
-    if (!grown)
-        return 0;
-    memcpy(grown + a->length, data, more);
-    a->length += more;
-    grown[a->length] = '\0';
-    a->body = grown;
-    return more;
-}
 
 static size_t answer_header(char *data, size_t size, size_t count, void *context)
 {
@@ -574,7 +557,7 @@ static size_t answer_header(char *data, size_t size, size_t count, void *context
 
 static void answer_free(answer *a)
 {
-    free(a->body);
+    free(a->body.data);
     *a = (answer){0};
 }
 
@@ -630,7 +613,7 @@ static struct curl_slist *auth_header(const credentials *auth, struct curl_slist
 static int http_once(kubernetes *self, const char *method, const char *path, const char *body, answer *out,
                      char *why, size_t why_size)
 {
-    *out = (answer){.retry_after = -1};
+    *out = (answer){.body = {.limit = ANSWER_MAX}, .retry_after = -1};
     why[0] = '\0';
     struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
     headers = auth_header(&self->auth, headers, why, why_size);
@@ -660,8 +643,8 @@ static int http_once(kubernetes *self, const char *method, const char *path, con
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, self->timeout_ms);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, answer_collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, body_buffer_collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out->body);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, answer_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, out);
     set_tls(curl, &self->auth);
@@ -670,25 +653,25 @@ static int http_once(kubernetes *self, const char *method, const char *path, con
     curl_easy_cleanup(curl);
     curl_slist_free_all(headers);
     free(url);
-    if (out->too_large)
+    if (out->body.too_large)
         snprintf(why, why_size, "%s %s: the answer is over %u MiB", method, path, ANSWER_MAX >> 20);
     else if (code != CURLE_OK)
         snprintf(why, why_size, "%s %s%s: %s", method, self->auth.server, path,
                  curl_error[0] ? curl_error : curl_easy_strerror(code));
-    return code == CURLE_OK && !out->too_large ? 0 : -1;
+    return code == CURLE_OK && !out->body.too_large ? 0 : -1;
 }
 
 /* What the API said: a Status' message (with its reason), else the start of a text body. */
 static void answer_reason(const answer *a, char *out, size_t size)
 {
     json_error_t error;
-    json_t *status = a->body ? json_loads(a->body, 0, &error) : NULL;
+    json_t *status = a->body.data ? json_loads(a->body.data, 0, &error) : NULL;
     const char *message = json_string_value(json_object_get(status, "message"));
     const char *reason = json_string_value(json_object_get(status, "reason"));
     if (message)
         snprintf(out, size, "HTTP %ld %s: %s", a->status, reason ? reason : "", message);
-    else if (a->body && a->body[0])
-        snprintf(out, size, "HTTP %ld: %.200s", a->status, a->body);
+    else if (a->body.data && a->body.data[0])
+        snprintf(out, size, "HTTP %ld: %.200s", a->status, a->body.data);
     else
         snprintf(out, size, "HTTP %ld with no body", a->status);
     trim_end(out);
@@ -774,7 +757,7 @@ static json_t *get_json(kubernetes *self, const workload *w, const char *subreso
         answer_free(&a);
     } else {
         json_error_t error;
-        document = json_loads(a.body ? a.body : "", 0, &error);
+        document = json_loads(a.body.data ? a.body.data : "", 0, &error);
         if (!json_is_object(document)) {
             snprintf(why, why_size, "reading %s: the answer is not a JSON object", label);
             json_decref(document);
@@ -958,19 +941,6 @@ static void scale_reconcile(kubernetes *self, const workload *w, int replicas, d
     }
 }
 
-static bool request_valid(const hydra_host *host, const hydra_scale_request *request)
-{
-    if (!request || !request->target || !request->target[0]) {
-        host->set_error(host, "scale: target must be a non-empty name");
-        return false;
-    }
-    if (request->replicas < 0) {
-        host->set_error(host, "scale %s: replicas must be >= 0, not %d", request->target, request->replicas);
-        return false;
-    }
-    return true;
-}
-
 static void report_action(kubernetes *self, const workload *w, const workload_state *state, int before,
                           const hydra_scale_request *request, const scale_outcome *outcome)
 {
@@ -998,7 +968,7 @@ static int kubernetes_scale(void *state, const hydra_scale_request *request, hyd
     kubernetes *self = state;
     const hydra_host *host = self->host;
     workload w;
-    if (!request_valid(host, request) || workload_of(self, request->target, &w) != 0)
+    if (!scale_request_valid(host, request) || workload_of(self, request->target, &w) != 0)
         return -1;
     double deadline_at = monotonic_seconds() + self->deadline_seconds;
     workload_state now;

@@ -4,6 +4,8 @@
  * Settings: initial_replicas (>= 0, default 1: what status reports for a target never scaled). */
 #include <hydra/plugin.h>
 
+#include "../common/scale_request.h"
+
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,24 +85,11 @@ static int scaler_log_status(void *state, const char *target, hydra_scale_status
 
 static const char *or_dash(const char *text) { return text && text[0] ? text : "-"; }
 
-static bool request_valid(const hydra_host *host, const hydra_scale_request *request)
-{
-    if (!request || !request->target || !request->target[0]) {
-        host->set_error(host, "scale: target must be a non-empty name");
-        return false;
-    }
-    if (request->replicas < 0) {
-        host->set_error(host, "scale %s: replicas must be >= 0, not %d", request->target, request->replicas);
-        return false;
-    }
-    return true;
-}
-
 static int scaler_log_scale(void *state, const hydra_scale_request *request, hydra_scale_status *out)
 {
     scaler_log *self = state;
     const hydra_host *host = self->host;
-    if (!request_valid(host, request))
+    if (!scale_request_valid(host, request))
         return -1;
     target_entry *entry = target_get(self, request->target);
     if (!entry) {

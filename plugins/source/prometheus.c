@@ -7,6 +7,8 @@
  * writes as "NaN", "+Inf" or "-Inf" are not measurements: they become gaps, like steps with no value. */
 #include <hydra/plugin.h>
 
+#include "../common/body_buffer.h"
+
 #include <curl/curl.h>
 #include <jansson.h>
 #include <math.h>
@@ -24,29 +26,6 @@ typedef struct prometheus {
     long timeout_ms;
 } prometheus;
 
-typedef struct answer {
-    char *data;
-    size_t length;
-    bool too_large;
-} answer;
-
-static size_t collect(char *data, size_t size, size_t count, void *context)
-{
-    answer *a = context;
-    size_t more = size * count;
-    if (a->length + more > ANSWER_MAX) {
-        a->too_large = true;
-        return 0;
-    }
-    char *grown = realloc(a->data, a->length + more + 1);
-    if (!grown)
-        return 0;
-    memcpy(grown + a->length, data, more);
-    a->length += more;
-    grown[a->length] = '\0';
-    a->data = grown;
-    return more;
-}
 
 /* The query with {service} and {metric} replaced; -1 when it would not fit. */
 static int expand(const char *template, const char *service, const char *metric, char *out, size_t size)
@@ -143,7 +122,7 @@ static int prometheus_pull(void *state, const char *service, const char *metric,
         form = NULL;
     if (asprintf(&endpoint, "%s/api/v1/query_range", self->url) < 0)
         endpoint = NULL;
-    answer a = {0};
+    body_buffer a = {.limit = ANSWER_MAX};
     CURLcode code = CURLE_OUT_OF_MEMORY;
     long status = 0;
     if (form && endpoint) {
@@ -151,7 +130,7 @@ static int prometheus_pull(void *state, const char *service, const char *metric,
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, form);
         curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, self->timeout_ms);
         curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, body_buffer_collect);
         curl_easy_setopt(curl, CURLOPT_WRITEDATA, &a);
         code = curl_easy_perform(curl);
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
