@@ -122,6 +122,9 @@ static void test_cli_check_config(void **state)
     const char *output;
     assert_int_equal(hydra("check-config configs/hydra.cfg", &output), 0);
     assert_contains(output, "configs/hydra.cfg: ok: 8 plugins, 1 targets");
+    /* the README's example of every bundled plugin's settings loads and creates each of them */
+    assert_int_equal(hydra("check-config configs/all-plugins.cfg", &output), 0);
+    assert_contains(output, "configs/all-plugins.cfg: ok: 18 plugins, 1 targets, 4 notifiers");
     char path[] = "/tmp/hydra-cli-XXXXXX";
     int fd = mkstemp(path);
     FILE *file = fdopen(fd, "w");
