@@ -441,21 +441,28 @@ static void test_controller_alerts_on_demand_the_forecast_sees_coming(void **sta
     }
 }
 
+/* A target web whose forecaster repeats the last hour, asked 10 minutes ahead of what it sees coming (a 1-minute
+ * cold start, a person's 10 minutes), scaled by any number of replicas at once. */
+static void fixture_open_hourly(fixture *f, const char *policy_name)
+{
+    fixture_open_config(f, policy_name,
+                        "approval = { timeout = \"30m\"; expected_latency = \"10m\"; };\n"
+                        "plugins = (\n"
+                        "  { kind = \"forecaster\"; name = \"seasonal_naive\"; settings = { season_length = 60; }; },\n"
+                        "  { kind = \"scaler\"; name = \"log\"; settings = { initial_replicas = 2; }; }\n"
+                        ");\n"
+                        "targets = ( { name = \"web\"; forecaster = \"seasonal_naive\"; scaler = \"log\";\n"
+                        "  capacity_per_replica = 100; min_replicas = 2; max_replicas = 60; max_step = 100;\n"
+                        "  headroom = 0.3; cold_start = \"60s\"; stabilization = \"5m\"; } );\n");
+}
+
 /* A scale-up asked for ahead of a surge, and approved, is not undone before the surge: the capacity it bought could
  * only come back through a person, so a scale-down keeps what the approval lead ahead needs. */
 static void test_controller_keeps_early_capacity_until_the_surge(void **state)
 {
     (void)state;
     fixture f;
-    const char *config = "approval = { timeout = \"30m\"; expected_latency = \"10m\"; };\n"
-                         "plugins = (\n"
-                         "  { kind = \"forecaster\"; name = \"seasonal_naive\"; settings = { season_length = 60; }; },\n"
-                         "  { kind = \"scaler\"; name = \"log\"; settings = { initial_replicas = 2; }; }\n"
-                         ");\n"
-                         "targets = ( { name = \"web\"; forecaster = \"seasonal_naive\"; scaler = \"log\";\n"
-                         "  capacity_per_replica = 100; min_replicas = 2; max_replicas = 60; max_step = 100;\n"
-                         "  headroom = 0.3; cold_start = \"60s\"; stabilization = \"5m\"; } );\n";
-    fixture_open_config(&f, "default.lua", config);
+    fixture_open_hourly(&f, "default.lua");
     /* An hour of 100 a minute whose last ten minutes are 2000; then the next hour, the same. */
     int lowest_before_surge = 1000;
     bool asked = false;
@@ -485,15 +492,7 @@ static void test_controller_lets_a_question_stand_while_a_ramp_comes_into_view(v
 {
     (void)state;
     fixture f;
-    const char *config = "approval = { timeout = \"30m\"; expected_latency = \"10m\"; };\n"
-                         "plugins = (\n"
-                         "  { kind = \"forecaster\"; name = \"seasonal_naive\"; settings = { season_length = 60; }; },\n"
-                         "  { kind = \"scaler\"; name = \"log\"; settings = { initial_replicas = 2; }; }\n"
-                         ");\n"
-                         "targets = ( { name = \"web\"; forecaster = \"seasonal_naive\"; scaler = \"log\";\n"
-                         "  capacity_per_replica = 100; min_replicas = 2; max_replicas = 60; max_step = 100;\n"
-                         "  headroom = 0.3; cold_start = \"60s\"; stabilization = \"5m\"; } );\n";
-    fixture_open_config(&f, "always_ask.lua", config);
+    fixture_open_hourly(&f, "always_ask.lua");
     /* Each hour: 100 a minute, then from minute 30 a climb of 100 a minute to 3000. */
     for (int minute_index = 0; minute_index < 110; minute_index++) {
         int in_hour = minute_index % 60;
