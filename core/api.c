@@ -208,18 +208,31 @@ static bool read_series(json_t *body, double default_step, posted_series *out, h
 
 /* ## Store routes: live samples, trends, alerts ------------------------------------------------------------------ */
 
-typedef struct sample_list {
-    json_t *items;
-    bool truncated;
-} sample_list;
+/* The newest LIVE_MAX_SAMPLES samples of a window, kept in a ring as the store walks it oldest first: a live view
+ * wants what happened last, not the start of a window too long to send whole. */
+typedef struct sample_ring {
+    double *ts, *values;
+    size_t seen;
+} sample_ring;
 
-static int append_sample(void *context, double ts, double value)
+static int keep_sample(void *context, double ts, double value)
 {
-    sample_list *list = context;
-    list->truncated = json_array_size(list->items) >= LIVE_MAX_SAMPLES;
-    if (!list->truncated)
-        json_array_append_new(list->items, json_pack("{s:f, s:f}", "ts", ts, "value", value));
-    return list->truncated;
+    sample_ring *ring = context;
+    size_t slot = ring->seen++ % LIVE_MAX_SAMPLES;
+    ring->ts[slot] = ts;
+    ring->values[slot] = value;
+    return 0;
+}
+
+static json_t *ring_samples(const sample_ring *ring)
+{
+    json_t *items = json_array();
+    size_t kept = ring->seen < LIVE_MAX_SAMPLES ? ring->seen : LIVE_MAX_SAMPLES;
+    for (size_t i = ring->seen - kept; i < ring->seen; i++) {
+        size_t slot = i % LIVE_MAX_SAMPLES;
+        json_array_append_new(items, json_pack("{s:f, s:f}", "ts", ring->ts[slot], "value", ring->values[slot]));
+    }
+    return items;
 }
 
 void api_handle_live_metrics(void *context, const http_request *request, http_response *response)
@@ -229,15 +242,16 @@ void api_handle_live_metrics(void *context, const http_request *request, http_re
     double since = 0;
     if (!service || !query_time(request, "since", clock_now(&app->clock) - LIVE_DEFAULT_SECONDS, &since, response))
         return;
-    sample_list list = {json_array(), false};
-    if (app->store.ops->query_samples(app->store.state, request->caller->tenant, service, metric, since, INFINITY,
-                                      append_sample, &list) != 0) {
-        json_decref(list.items);
+    sample_ring ring = {xcalloc(LIVE_MAX_SAMPLES, sizeof(double)), xcalloc(LIVE_MAX_SAMPLES, sizeof(double)), 0};
+    int status = app->store.ops->query_samples(app->store.state, request->caller->tenant, service, metric, since,
+                                               INFINITY, keep_sample, &ring);
+    if (status != 0)
         daemon_store_failed(app, response, "cannot read the samples");
-        return;
-    }
-    response->json = json_pack("{s:s, s:s, s:f, s:o, s:b}", "service", service, "metric", metric, "since", since,
-                               "samples", list.items, "truncated", list.truncated);
+    else
+        response->json = json_pack("{s:s, s:s, s:f, s:o, s:b}", "service", service, "metric", metric, "since", since,
+                                   "samples", ring_samples(&ring), "truncated", ring.seen > LIVE_MAX_SAMPLES);
+    free(ring.ts);
+    free(ring.values);
 }
 
 static int append_bucket(void *context, const hydra_sample_bucket *b)

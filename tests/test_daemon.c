@@ -530,6 +530,45 @@ static void get_expect_400(const char *path, const char *field)
     json_decref(r.json);
 }
 
+/* A window holding more samples than a live read sends gives its newest ones, in time order, and says it was cut. */
+static void test_daemon_live_metrics_send_the_newest_of_a_long_window(void **state)
+{
+    (void)state;
+    double now = floor((double)time(NULL)), first = now - 10049;
+    char *body = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&body, &size);
+    fputc('[', out);
+    for (int i = 0; i < 10050; i++) /* one a second, the value its index */
+        fprintf(out, "%s{\"service\":\"archive\",\"ts\":%.0f,\"value\":%d}", i ? "," : "", first + i, i);
+    fputc(']', out);
+    fclose(out);
+    json_decref(post_expect("/api/v1/ingest/metrics", body, 200).json);
+    free(body);
+    char *path = xasprintf("/api/v1/metrics/live?service=archive&since=%.0f", first - 1);
+    /* the answer is longer than support_run keeps: curl writes it to a file */
+    char *answer_path = xasprintf("%s/live.json", run.dir);
+    char *command = xasprintf("curl -sf -o %s -H 'Authorization: Bearer %s' 'http://127.0.0.1:%d%s'", answer_path,
+                              run.reader_key, run.port, path);
+    const char *output;
+    assert_int_equal(support_run(command, &output), 0);
+    char *text = support_read_file(answer_path);
+    free(command);
+    free(answer_path);
+    free(path);
+    assert_non_null(text);
+    json_error_t error;
+    json_t *answer = json_loads(text, 0, &error);
+    free(text);
+    assert_non_null(answer);
+    json_t *samples = json_object_get(answer, "samples");
+    assert_int_equal(json_array_size(samples), 10000);
+    assert_true(json_is_true(json_object_get(answer, "truncated")));
+    assert_true(json_number_value(json_object_get(json_array_get(samples, 0), "value")) == 50);
+    assert_true(json_number_value(json_object_get(json_array_get(samples, 9999), "value")) == 10049);
+    json_decref(answer);
+}
+
 /* Samples of a service that is not a target go to the store only; live reads and trends come from there, and a
  * key of another tenant sees none of them. */
 static void test_daemon_live_metrics_and_trends_come_from_the_store_per_tenant(void **state)
@@ -941,6 +980,7 @@ int main(void)
         cmocka_unit_test(test_daemon_refused_requests_write_nothing),
         cmocka_unit_test(test_daemon_kill_9_during_ingest_loses_no_acknowledged_sample),
         cmocka_unit_test(test_daemon_live_metrics_and_trends_come_from_the_store_per_tenant),
+        cmocka_unit_test(test_daemon_live_metrics_send_the_newest_of_a_long_window),
         cmocka_unit_test(test_daemon_forecast_answers_right_after_a_restart_from_stored_history),
         cmocka_unit_test(test_daemon_predict_and_detect_anomaly_score_posted_series),
         cmocka_unit_test(test_daemon_alerts_once_per_anomaly_episode),
