@@ -294,6 +294,17 @@ reply daemon_call(const daemon_run *d, const char *method, const char *path, con
     return r;
 }
 
+json_t *daemon_recommendation(const daemon_run *d, const char *id)
+{
+    char *path = xasprintf("/api/v1/recommendations/%s", id);
+    reply r = daemon_call(d, "GET", path, d->reader_key, NULL, NULL);
+    free(path);
+    if (r.status == 200)
+        return r.json;
+    json_decref(r.json);
+    return NULL;
+}
+
 char *daemon_text(const daemon_run *d, const char *path, const char *key)
 {
     char *line = xasprintf("curl -sf -H 'Authorization: Bearer %s' 'http://127.0.0.1:%d%s'", key, d->port, path);

@@ -69,6 +69,10 @@ typedef struct reply {
 reply daemon_call(const daemon_run *d, const char *method, const char *path, const char *key, const char *body,
                   const char *extra);
 
+/* GET /api/v1/recommendations/{id} with the reader key: the recommendation as JSON (the caller frees it), or NULL
+ * when the answer is not 200. */
+json_t *daemon_recommendation(const daemon_run *d, const char *id);
+
 /* The body of GET path with key, for answers that are not JSON (/metrics); the caller frees it. NULL when curl
  * fails or the status is not 2xx. */
 char *daemon_text(const daemon_run *d, const char *path, const char *key);

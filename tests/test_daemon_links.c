@@ -91,11 +91,9 @@ static char *link_path(const char *id, const char *action)
 
 static json_t *recommendation_of(const char *id)
 {
-    char *path = xasprintf("/api/v1/recommendations/%s", id);
-    reply r = daemon_call(&run, "GET", path, run.reader_key, NULL, NULL);
-    free(path);
-    assert_int_equal(r.status, 200);
-    return r.json;
+    json_t *rec = daemon_recommendation(&run, id);
+    assert_non_null(rec);
+    return rec;
 }
 
 static const char *field(json_t *rec, const char *name) { return json_string_value(json_object_get(rec, name)); }

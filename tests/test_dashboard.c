@@ -179,11 +179,9 @@ static const char *id_after(const char *word)
 
 static json_t *recommendation(const char *id)
 {
-    char *path = xasprintf("/api/v1/recommendations/%s", id);
-    reply r = daemon_call(&run, "GET", path, run.reader_key, NULL, NULL);
-    free(path);
-    assert_int_equal(r.status, 200);
-    return r.json;
+    json_t *rec = daemon_recommendation(&run, id);
+    assert_non_null(rec);
+    return rec;
 }
 
 static const char *text_of(json_t *object, const char *key) { return json_string_value(json_object_get(object, key)); }

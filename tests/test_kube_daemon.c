@@ -70,11 +70,9 @@ static reply approve(const char *id, const char *why)
 
 static json_t *recommendation_of(const char *id)
 {
-    char *path = xasprintf("/api/v1/recommendations/%s", id);
-    reply r = daemon_call(&run, "GET", path, run.reader_key, NULL, NULL);
-    free(path);
-    assert_int_equal(r.status, 200);
-    return r.json;
+    json_t *rec = daemon_recommendation(&run, id);
+    assert_non_null(rec);
+    return rec;
 }
 
 /* Actions run on the daemon's worker, off its lock: what a tick sent is recorded moments later. */

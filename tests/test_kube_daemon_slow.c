@@ -114,11 +114,9 @@ static json_t *get_fast(const char *path)
 static const char *state_of(const char *id)
 {
     static char state[32];
-    char *path = xasprintf("/api/v1/recommendations/%s", id);
-    reply r = daemon_call(&run, "GET", path, run.reader_key, NULL, NULL);
-    free(path);
-    format_into(state, sizeof state, "%s", r.status == 200 ? json_string_value(json_object_get(r.json, "state")) : "?");
-    json_decref(r.json);
+    json_t *rec = daemon_recommendation(&run, id);
+    format_into(state, sizeof state, "%s", rec ? json_string_value(json_object_get(rec, "state")) : "?");
+    json_decref(rec);
     return state;
 }
 
@@ -134,18 +132,16 @@ static bool wait_for_state(const char *id, const char *state, double seconds)
 static const char *history_of(const char *id)
 {
     static char history[256];
-    char *path = xasprintf("/api/v1/recommendations/%s", id);
-    reply r = daemon_call(&run, "GET", path, run.reader_key, NULL, NULL);
-    free(path);
+    json_t *rec = daemon_recommendation(&run, id);
     history[0] = '\0';
     size_t i;
     json_t *event;
-    json_array_foreach(json_object_get(r.json, "events"), i, event) {
+    json_array_foreach(json_object_get(rec, "events"), i, event) {
         size_t used = strlen(history);
         format_into(history + used, sizeof history - used, "%s%s", used ? " " : "",
                     json_string_value(json_object_get(event, "to")));
     }
-    json_decref(r.json);
+    json_decref(rec);
     return history;
 }
 
