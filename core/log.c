@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -47,10 +48,15 @@ bool log_level_parse(const char *name, hydra_log_level *out)
     return false;
 }
 
+/* A sink sees one line at a time: the simulator's traffic thread and the controller may log at once. */
+static pthread_mutex_t sink_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void emit(hydra_log_level level, const char *message)
 {
     if (current_sink) {
+        pthread_mutex_lock(&sink_lock);
         current_sink(current_sink_context, level, message);
+        pthread_mutex_unlock(&sink_lock);
         return;
     }
     if (current_format == LOG_FORMAT_JSON) {

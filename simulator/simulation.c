@@ -3,6 +3,7 @@
 #include "cluster.h"
 #include "config.h"
 #include "controller.h"
+#include "demand_feed.h"
 #include "log.h"
 #include "plugin_set.h"
 #include "policy.h"
@@ -100,13 +101,14 @@ typedef struct run {
     hydra_config config;
     scenario world;
     hydra_clock clock;
+    hydra_clock scenario_clock; /* the scenario's own: its traffic is computed ahead of the controller's clock */
     plugin_set plugins;
     policy *policy;
     cluster *cluster;
     plugin_instance *scaler;
     controller *controller;
     operator_sim op;
-    double *demand; /* of every service at the step being run */
+    demand_feed *feed; /* the demand of every service, step by step */
 } run;
 
 static const hydra_plugin_descriptor cluster_descriptor = {
@@ -184,10 +186,13 @@ static int run_open(run *r, const simulation_options *options, char *error, size
     if (config_load(&r->config, options->config_path, error, error_size) != 0)
         return -1;
     log_set_level(r->config.log_level);
-    script_options limits = {r->config.lua_memory_limit, r->config.lua_instruction_limit, &r->clock, NULL, NULL};
+    script_options limits = {r->config.lua_memory_limit, r->config.lua_instruction_limit, &r->scenario_clock, NULL,
+                             NULL};
     if (scenario_load(&r->world, options->scenario_path, &options->overrides, &limits, error, error_size) != 0)
         return -1;
     clock_init_virtual(&r->clock, r->world.start);
+    clock_init_virtual(&r->scenario_clock, r->world.start);
+    limits.clock = &r->clock; /* the policy's script runs with the controller */
     if (targets_from_services(r, error, error_size) != 0 ||
         plugin_set_open(&r->plugins, &r->config, &r->clock, error, error_size) != 0 ||
         !(r->scaler = simulation_cluster_scaler(&r->world, &r->clock, &r->cluster, error, error_size)))
@@ -206,6 +211,7 @@ static int run_open(run *r, const simulation_options *options, char *error, size
 
 static void run_close(run *r)
 {
+    demand_feed_stop(r->feed);
     controller_destroy(r->controller);
     instance_destroy(r->scaler);
     cluster_destroy(r->cluster);
@@ -215,7 +221,6 @@ static void run_close(run *r)
     config_free(&r->config);
     free(r->op.queue);
     free(r->op.response_times);
-    free(r->demand);
 }
 
 /* ## Running --------------------------------------------------------------------------------------------------- */
@@ -242,15 +247,14 @@ static void show_progress(const run *r, double t, bool done)
 }
 
 /* One step of every service: traffic in, the cluster serves it, the controller sees it and ticks. */
-static int run_step(run *r, FILE *csv, double t, char *error, size_t error_size)
+static int run_step(run *r, FILE *csv, long step_index, double t, char *error, size_t error_size)
 {
     cluster_set_time(r->cluster, t);
-    if (!r->demand)
-        r->demand = xcalloc(r->world.service_count, sizeof *r->demand);
-    if (scenario_demand_all(&r->world, t, r->demand, error, error_size) != 0)
+    const double *demands = demand_feed_take(r->feed, step_index, error, error_size);
+    if (!demands)
         return -1;
     for (size_t i = 0; i < r->world.service_count; i++) {
-        double demand = r->demand[i];
+        double demand = demands[i];
         double capacity = scenario_capacity_factor(&r->world, i, t);
         cluster_step_result step;
         /* A loss of capacity is demand the remaining replicas must carry. */
@@ -453,8 +457,12 @@ int simulation_run(const simulation_options *options, simulation_result *result,
         status = -1;
     double started = wall_now(), end = r.world.start + r.world.duration;
     long steps = 0, progress_every = (long)fmax(1, r.world.duration / r.world.step / 200);
-    for (double t = r.world.start; status == 0 && t < end - 1e-9; t += r.world.step, steps++) {
-        status = run_step(&r, csv, t, error, error_size);
+    long step_count = status == 0 ? (long)ceil((r.world.duration - 1e-9) / r.world.step) : 0;
+    if (status == 0 && !(r.feed = demand_feed_start(&r.world, &r.scenario_clock, step_count, error, error_size)))
+        status = -1;
+    for (; status == 0 && steps < step_count; steps++) {
+        double t = r.world.start + (double)steps * r.world.step; /* as the feed computes it */
+        status = run_step(&r, csv, steps, t, error, error_size);
         if (options->progress && steps % progress_every == 0)
             show_progress(&r, t, false);
     }

@@ -170,6 +170,19 @@ static void test_simulate_reports_script_errors_with_file_line(void **state)
     assert_contains(output, "traffic(t, \"b\") must return a number >= 0");
     unlink(bad_value);
 
+    /* Traffic is computed ahead of the controller, on its own thread: a failure hours into the run still stops it
+     * with file:line, and the script's clock reads the time it is asked about, not where the controller is. */
+    const char *late = write_file(".lua", "scenario = { start = '2027-01-01T00:00:00Z', days = 1,\n"
+                                          "  services = { { name = 'a', capacity_per_replica = 10 } } }\n"
+                                          "local start = 1798761600\n"
+                                          "function traffic(t, service)\n"
+                                          "  if hydra.now() ~= t then error('now ' .. hydra.now() .. ', asked ' .. t) end\n"
+                                          "  if t >= start + 5 * 3600 then error('late failure at ' .. t) end\n"
+                                          "  return 5\nend\n");
+    assert_int_equal(simulate(late, &output), 1);
+    assert_contains(output, ":6: late failure at 1798779600");
+    unlink(late);
+
     const char *loop = write_file(".lua", "local n = 0\nwhile true do n = n + 1 end\n");
     assert_int_equal(simulate(loop, &output), 1);
     assert_contains(output, ":2: instruction budget");
