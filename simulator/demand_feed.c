@@ -23,7 +23,10 @@ struct demand_feed {
     long released;     /* steps before this one are no longer read */
     bool failed;       /* step `produced` failed, with error */
     bool stopping;
-    bool someone_waits; /* a signal is needed only then: most steps pass without one */
+    /* A signal is needed only when the other side waits. The thread, once ahead by the whole depth, waits until half
+     * of it is free: waking it for every step freed would cost a system call per step. */
+    bool consumer_waits, producer_waits;
+    long producer_resumes_at; /* the `released` it waits for */
     char error[4096];
 };
 
@@ -32,10 +35,18 @@ static double *row_of(demand_feed *feed, long step)
     return feed->rows + (size_t)(step % FEED_DEPTH) * feed->world->service_count;
 }
 
-static void wake_waiter(demand_feed *feed)
+static void wake_consumer(demand_feed *feed)
 {
-    if (feed->someone_waits) {
-        feed->someone_waits = false;
+    if (feed->consumer_waits) {
+        feed->consumer_waits = false;
+        pthread_cond_broadcast(&feed->changed);
+    }
+}
+
+static void wake_producer(demand_feed *feed)
+{
+    if (feed->producer_waits && feed->released >= feed->producer_resumes_at) {
+        feed->producer_waits = false;
         pthread_cond_broadcast(&feed->changed);
     }
 }
@@ -46,8 +57,10 @@ static void *produce(void *argument)
     char error[sizeof feed->error];
     for (long step = 0; step < feed->step_count; step++) {
         pthread_mutex_lock(&feed->lock);
+        if (step >= feed->released + FEED_DEPTH)
+            feed->producer_resumes_at = step - FEED_DEPTH / 2;
         while (!feed->stopping && step >= feed->released + FEED_DEPTH) {
-            feed->someone_waits = true;
+            feed->producer_waits = true;
             pthread_cond_wait(&feed->changed, &feed->lock);
         }
         bool stopping = feed->stopping;
@@ -64,7 +77,7 @@ static void *produce(void *argument)
             feed->failed = true;
             format_into(feed->error, sizeof feed->error, "%s", error);
         }
-        wake_waiter(feed);
+        wake_consumer(feed);
         pthread_mutex_unlock(&feed->lock);
         if (status != 0)
             break;
@@ -97,9 +110,9 @@ const double *demand_feed_take(demand_feed *feed, long step, char *error, size_t
 {
     pthread_mutex_lock(&feed->lock);
     feed->released = step; /* the row of the step before is done with */
-    wake_waiter(feed);
+    wake_producer(feed);
     while (step >= feed->produced && !feed->failed) {
-        feed->someone_waits = true;
+        feed->consumer_waits = true;
         pthread_cond_wait(&feed->changed, &feed->lock);
     }
     bool ready = step < feed->produced;
