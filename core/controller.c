@@ -87,6 +87,7 @@ struct controller {
     size_t target_count;
     double step;
     recommendation_book book;
+    size_t final_kept; /* 0: every one */
     recommendation_listener listener;
     void *listener_context;
     controller_alert_listener alert_listener;
@@ -893,10 +894,19 @@ plugin_instance *controller_scaler(const controller *c, size_t index)
     return index < c->target_count ? c->targets[index].scaler : NULL;
 }
 
+/* A target's open recommendation stays: the API shows it, and a decision on it may still come. */
+static bool shown_as_open(void *context, const recommendation *rec)
+{
+    const controller *c = context;
+    return rec->target_index < c->target_count && c->targets[rec->target_index].open == rec;
+}
+
 void controller_tick(controller *c, double now)
 {
     for (size_t i = 0; i < c->target_count; i++)
         tick_target(c, i, now);
+    if (c->final_kept)
+        recommendation_book_forget_final(&c->book, c->final_kept, shown_as_open, c);
 }
 
 /* Another replica's change, read from the store: a decision on a pending recommendation is taken as it was made
@@ -1057,6 +1067,7 @@ controller *controller_create(const controller_setup *setup, char *error, size_t
     c->listener = setup->listener;
     c->listener_context = setup->listener_context;
     c->links = setup->links;
+    c->final_kept = setup->final_kept;
     recommendation_book_init(&c->book, setup->id_prefix);
     recommendation_book_listen(&c->book, notify_people, c);
     collect_notifiers(c, setup);

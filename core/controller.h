@@ -54,6 +54,9 @@ typedef struct controller_setup {
     /* Signs the approve and reject links questions carry, for people answering from a mail or a chat; NULL: the
      * links are the API's own routes, which need a key. */
     const struct link_signer *links;
+    /* Final recommendations kept in memory (the oldest beyond go; the store has them all); 0: every one, as a
+     * simulation needs for its scorecard. */
+    size_t final_kept;
 } controller_setup;
 
 /* What the controller saw and decided for one target at the last tick: for reports and the API. */

@@ -32,6 +32,8 @@
 /* Before a tick, the loop waits this long at most for the targets' status (read off the lock); a target whose
  * scaler is slower ticks on the status it read last. */
 #define STATUS_WAIT_SECONDS 2.0
+/* Final recommendations the controller keeps in memory; the API reads the store, which has them all. */
+#define FINAL_RECOMMENDATIONS_KEPT 1000
 
 static volatile sig_atomic_t stop_requested;
 
@@ -987,7 +989,8 @@ static int controller_start(daemon_app *app, bool resume, char *error, size_t er
                 (unsigned long long)started.tv_sec * 1000000ull + (unsigned long long)started.tv_nsec / 1000);
     hydra_config *config = &app->store.config;
     controller_setup setup = {config, &app->plugins, app->policy, &app->clock,
-                              app->live ? live_demo_scaler(app->live) : NULL, prefix, persist_event, app, &app->links};
+                              app->live ? live_demo_scaler(app->live) : NULL, prefix, persist_event, app, &app->links,
+                              FINAL_RECOMMENDATIONS_KEPT};
     controller *fresh = controller_create(&setup, error, error_size);
     if (!fresh)
         return -1;

@@ -58,6 +58,35 @@ void recommendation_book_free(recommendation_book *book)
     memset(book, 0, sizeof *book);
 }
 
+bool recommendation_is_final(recommendation_state state)
+{
+    return state == REC_EXECUTED || state == REC_FAILED || state == REC_REJECTED || state == REC_EXPIRED;
+}
+
+size_t recommendation_book_forget_final(recommendation_book *book, size_t keep,
+                                        bool (*in_use)(void *context, const recommendation *rec), void *context)
+{
+    if (book->count <= 2 * keep)
+        return 0; /* a cheap test for every tick: the count of final ones is at most the count */
+    size_t final = 0;
+    for (size_t i = 0; i < book->count; i++)
+        final += recommendation_is_final(book->items[i]->state) && !in_use(context, book->items[i]);
+    if (final <= 2 * keep)
+        return 0;
+    size_t to_forget = final - keep, kept = 0, forgotten = 0;
+    for (size_t i = 0; i < book->count; i++) {
+        recommendation *rec = book->items[i];
+        if (forgotten < to_forget && recommendation_is_final(rec->state) && !in_use(context, rec)) {
+            free(rec);
+            forgotten++;
+        } else {
+            book->items[kept++] = rec;
+        }
+    }
+    book->count = kept;
+    return forgotten;
+}
+
 void recommendation_book_listen(recommendation_book *book, recommendation_listener listener, void *context)
 {
     book->listener = listener;

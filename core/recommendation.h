@@ -71,6 +71,12 @@ typedef struct recommendation_book {
 
 void recommendation_book_init(recommendation_book *book, const char *id_prefix);
 void recommendation_book_free(recommendation_book *book);
+bool recommendation_is_final(recommendation_state state);
+/* Lets go of the oldest final recommendations (executed, failed, rejected, expired) once more than 2 x keep are
+ * held, down to keep, except those in_use claims. A daemon runs for months: the store keeps every recommendation,
+ * memory only what the controller may still act on or show. Returns how many were let go. */
+size_t recommendation_book_forget_final(recommendation_book *book, size_t keep,
+                                        bool (*in_use)(void *context, const recommendation *rec), void *context);
 void recommendation_book_listen(recommendation_book *book, recommendation_listener listener, void *context);
 
 /* Adds a copy of draft (state REC_PENDING or REC_APPROVED) with a new id; returns the stored one, or NULL when the

@@ -201,7 +201,7 @@ static int run_open(run *r, const simulation_options *options, char *error, size
                             error_size);
     if (!r->policy)
         return -1;
-    controller_setup setup = {&r->config, &r->plugins, r->policy, &r->clock, r->scaler, "sim", NULL, NULL, NULL};
+    controller_setup setup = {&r->config, &r->plugins, r->policy, &r->clock, r->scaler, "sim", NULL, NULL, NULL, 0};
     r->controller = controller_create(&setup, error, error_size);
     r->op.habits = &r->world.operator;
     r->op.world = &r->world;

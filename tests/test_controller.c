@@ -37,6 +37,9 @@ static int store_stand_in(void *context, const recommendation_event *event)
     return f->refuse && !event->recorded && event->from != event->to && event->to == f->refuse_to ? 1 : 0;
 }
 
+/* final_kept of the next controller opened (then back to 0: every one kept). */
+static size_t next_final_kept;
+
 /* Opens a controller on config_format, in which "%1$s" is the build folder (absolute), under the bundled policy
  * policy_name (NULL: none, so every change asks a person). */
 static void fixture_open_config(fixture *f, const char *policy_name, const char *config_format)
@@ -61,7 +64,9 @@ static void fixture_open_config(fixture *f, const char *policy_name, const char 
     f->policy = policy_open(policy_path, &options, error, sizeof error);
     free(policy_path);
     assert_non_null(f->policy);
-    controller_setup setup = {&f->config, &f->plugins, f->policy, &f->clock, NULL, "rec", store_stand_in, f, NULL};
+    controller_setup setup = {&f->config, &f->plugins, f->policy, &f->clock, NULL,
+                              "rec",      store_stand_in, f,         NULL,      next_final_kept};
+    next_final_kept = 0;
     f->controller = controller_create(&setup, error, sizeof error);
     if (!f->controller)
         fail_msg("%s", error);
@@ -138,6 +143,36 @@ static void test_controller_asks_then_executes_when_approved(void **state)
     assert_contains(support_log_text(), "executed target=web replicas=2 -> 13");
     assert_int_equal(controller_decide(f.controller, rec->id, true, "bob", "again", T0 + 130), -1);
     support_log_stop();
+    fixture_close(&f);
+}
+
+/* A daemon runs for months: memory keeps the newest final recommendations and whatever is still open. */
+static void test_controller_lets_go_of_old_final_recommendations(void **state)
+{
+    (void)state;
+    fixture f;
+    next_final_kept = 3;
+    fixture_open(&f, "auto.lua");
+    for (int m = 0; m < 240; m++) /* ten minutes busy, ten quiet: a step up and one down each time */
+        minute(&f, T0 + 60 * m, (m / 10) % 2 ? 200 : 3000);
+    recommendation_book *book = controller_recommendations(f.controller);
+    assert_true(book->next_number > 20); /* many were made */
+    assert_in_range(book->count, 3, 6);
+    for (size_t i = 1; i < book->count; i++) /* the newest are the ones kept, in order */
+        assert_true(book->items[i - 1]->created_at < book->items[i]->created_at);
+    assert_true(book->items[book->count - 1]->created_at >= T0 + 60 * 200);
+
+    /* a question nobody answers yet stays however many final ones come after it */
+    fixture_close(&f);
+    next_final_kept = 1;
+    fixture_open(&f, "always_ask.lua");
+    minute(&f, T0, 1000);
+    recommendation *asked = last_rec(&f);
+    assert_int_equal(asked->state, REC_PENDING);
+    book = controller_recommendations(f.controller);
+    for (int m = 1; m < 10; m++)
+        minute(&f, T0 + 60 * m, 1000);
+    assert_ptr_equal(recommendation_find(book, asked->id), asked);
     fixture_close(&f);
 }
 
@@ -677,6 +712,7 @@ int main(void)
         cmocka_unit_test(test_controller_executes_nothing_the_store_refused),
         cmocka_unit_test(test_controller_adopts_an_approval_made_elsewhere_and_executes_it),
         cmocka_unit_test(test_controller_asks_then_executes_when_approved),
+        cmocka_unit_test(test_controller_lets_go_of_old_final_recommendations),
         cmocka_unit_test(test_controller_expires_unanswered_requests),
         cmocka_unit_test(test_controller_rejection_quiets_the_target),
         cmocka_unit_test(test_controller_supersedes_a_request_demand_outgrew),
