@@ -20,7 +20,8 @@ demand_feed *demand_feed_start(scenario *world, hydra_clock *clock, long step_co
  * and the row stays valid until the next call. NULL with the script's error (file:line) in error. */
 const double *demand_feed_take(demand_feed *feed, long step, char *error, size_t error_size);
 
-/* Stops the thread (at once, whatever it was computing ahead) and frees the feed. */
-void demand_feed_stop(demand_feed *feed);
+/* Stops the thread (at once, whatever it was computing ahead) and frees the feed; *cpu_seconds (when not NULL)
+ * gets the CPU time the thread used. */
+void demand_feed_stop(demand_feed *feed, double *cpu_seconds);
 
 #endif

@@ -211,7 +211,7 @@ static int run_open(run *r, const simulation_options *options, char *error, size
 
 static void run_close(run *r)
 {
-    demand_feed_stop(r->feed);
+    demand_feed_stop(r->feed, NULL);
     controller_destroy(r->controller);
     instance_destroy(r->scaler);
     cluster_destroy(r->cluster);
@@ -334,12 +334,14 @@ static void collect(run *r, simulation_result *out)
     out->human_response_p90 = percentile(r->op.response_times, r->op.responses, 0.9);
 }
 
-static double wall_now(void)
+static double seconds_of(clockid_t which)
 {
     struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
+    clock_gettime(which, &now);
     return (double)now.tv_sec + now.tv_nsec / 1e9;
 }
+
+static double wall_now(void) { return seconds_of(CLOCK_MONOTONIC); }
 
 /* The CSV the run writes: the one asked for, or a temporary one when only a report needs it. */
 static FILE *open_series(const simulation_options *options, char *temp_path, char *error, size_t error_size)
@@ -455,7 +457,8 @@ int simulation_run(const simulation_options *options, simulation_result *result,
     FILE *csv = status == 0 ? open_series(options, temp_csv, error, error_size) : NULL;
     if (status == 0 && !csv && (options->csv_path || options->report_path))
         status = -1;
-    double started = wall_now(), end = r.world.start + r.world.duration;
+    double started = wall_now(), cpu_started = seconds_of(CLOCK_THREAD_CPUTIME_ID);
+    double end = r.world.start + r.world.duration;
     long steps = 0, progress_every = (long)fmax(1, r.world.duration / r.world.step / 200);
     long step_count = status == 0 ? (long)ceil((r.world.duration - 1e-9) / r.world.step) : 0;
     if (status == 0 && !(r.feed = demand_feed_start(&r.world, &r.scenario_clock, step_count, error, error_size)))
@@ -468,7 +471,10 @@ int simulation_run(const simulation_options *options, simulation_result *result,
     }
     if (options->progress && status == 0)
         show_progress(&r, end, true);
-    double wall = wall_now() - started;
+    double wall = wall_now() - started, controller_cpu = seconds_of(CLOCK_THREAD_CPUTIME_ID) - cpu_started;
+    double traffic_cpu = 0;
+    demand_feed_stop(r.feed, &traffic_cpu);
+    r.feed = NULL;
     if (csv && fclose(csv) != 0 && status == 0) {
         format_into(error, error_size, "%s: cannot write: %m", options->csv_path ? options->csv_path : temp_csv);
         status = -1;
@@ -483,6 +489,8 @@ int simulation_run(const simulation_options *options, simulation_result *result,
     if (status == 0) {
         collect(&r, result);
         result->wall_seconds = wall;
+        result->controller_cpu_seconds = controller_cpu;
+        result->traffic_cpu_seconds = traffic_cpu;
         result->service_ticks_per_second = (double)steps * (double)r.world.service_count / fmax(wall, 1e-9);
     }
     run_close(&r);

@@ -52,6 +52,8 @@ typedef struct simulation_result {
     double human_response_p90;
     double wall_seconds;
     double service_ticks_per_second;
+    /* CPU time of the run's two threads: the controller's (the critical path) and the one computing traffic ahead */
+    double controller_cpu_seconds, traffic_cpu_seconds;
 } simulation_result;
 
 /* The config's targets become the scenario's services (each from the config's target of its name, else its first,
