@@ -203,7 +203,7 @@ static double unwrap_around_dhuhr(calendar_event event, double seconds, double d
     return seconds;
 }
 
-static int times_on_day(const calendar_location *loc, long long days, calendar_day_times *out)
+static int compute_times_on_day(const calendar_location *loc, long long days, calendar_day_times *out)
 {
     civil_date date = civil_from_days(days);
     Prayer prayers[EVENT_COUNT];
@@ -221,6 +221,36 @@ static int times_on_day(const calendar_location *loc, long long days, calendar_d
         double local = unwrap_around_dhuhr((calendar_event)i, seconds[i], seconds[CALENDAR_DHUHR]);
         set_event_time(out, (calendar_event)i, local_midnight + local);
     }
+    return 0;
+}
+
+/* A scenario's traffic asks about the same day for every service at every step, and libitl's astronomy is most of
+ * what that costs: the last day computed is kept, per thread (the simulator's traffic and the API's threads ask). */
+static _Thread_local struct {
+    bool known;
+    calendar_location where;
+    long long days;
+    calendar_day_times times;
+} last_day;
+
+static bool same_place(const calendar_location *a, const calendar_location *b)
+{
+    return a->latitude == b->latitude && a->longitude == b->longitude && a->utc_offset_hours == b->utc_offset_hours &&
+           a->method == b->method && a->hijri_adjust_days == b->hijri_adjust_days;
+}
+
+static int times_on_day(const calendar_location *loc, long long days, calendar_day_times *out)
+{
+    if (last_day.known && last_day.days == days && same_place(&last_day.where, loc)) {
+        *out = last_day.times;
+        return 0;
+    }
+    if (compute_times_on_day(loc, days, out) != 0)
+        return -1;
+    last_day.known = true;
+    last_day.where = *loc;
+    last_day.days = days;
+    last_day.times = *out;
     return 0;
 }
 
@@ -245,9 +275,23 @@ static void sdate_release(sDate *date)
     date->event = NULL;
 }
 
+/* Converted days, four at a time per thread (a scenario asks about today and tomorrow, for every service). */
+#define HIJRI_KEPT 4
+static _Thread_local struct {
+    bool known;
+    long long civil_day;
+    calendar_hijri date;
+} hijri_kept[HIJRI_KEPT];
+
 static int hijri_of_day(long long days, int adjust, calendar_hijri *out)
 {
-    civil_date date = civil_from_days(days + adjust);
+    long long civil_day = days + adjust;
+    size_t slot = (size_t)(civil_day & (HIJRI_KEPT - 1));
+    if (hijri_kept[slot].known && hijri_kept[slot].civil_day == civil_day) {
+        *out = hijri_kept[slot].date;
+        return 0;
+    }
+    civil_date date = civil_from_days(civil_day);
     sDate result;
     memset(&result, 0, sizeof result);
     int status = h_date(&result, date.day, date.month, date.year);
@@ -257,6 +301,9 @@ static int hijri_of_day(long long days, int adjust, calendar_hijri *out)
         return -1;
     }
     *out = (calendar_hijri){result.year, result.month, result.day};
+    hijri_kept[slot].known = true;
+    hijri_kept[slot].civil_day = civil_day;
+    hijri_kept[slot].date = *out;
     return 0;
 }
 

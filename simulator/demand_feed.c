@@ -24,10 +24,13 @@ struct demand_feed {
     long released;     /* steps before this one are no longer read */
     bool failed;       /* step `produced` failed, with error */
     bool stopping;
-    /* A signal is needed only when the other side waits. The thread, once ahead by the whole depth, waits until half
-     * of it is free: waking it for every step freed would cost a system call per step. */
+    /* A signal is needed only when the other side waits, and each side, once it has to wait, waits for a batch of
+     * steps: a wake-up for every step would cost a system call each. The thread, ahead by the whole depth, waits
+     * until half of it is free; the controller, when traffic is the slower (a scenario with few services), until
+     * an eighth of the depth is ready. */
     bool consumer_waits, producer_waits;
     long producer_resumes_at; /* the `released` it waits for */
+    long consumer_resumes_at; /* the `produced` it waits for */
     double cpu_seconds;       /* the thread's, when it ends */
     char error[4096];
 };
@@ -39,7 +42,7 @@ static double *row_of(demand_feed *feed, long step)
 
 static void wake_consumer(demand_feed *feed)
 {
-    if (feed->consumer_waits) {
+    if (feed->consumer_waits && (feed->produced >= feed->consumer_resumes_at || feed->failed)) {
         feed->consumer_waits = false;
         pthread_cond_broadcast(&feed->changed);
     }
@@ -116,6 +119,10 @@ const double *demand_feed_take(demand_feed *feed, long step, char *error, size_t
     pthread_mutex_lock(&feed->lock);
     feed->released = step; /* the row of the step before is done with */
     wake_producer(feed);
+    if (step >= feed->produced) {
+        long batch_end = step + FEED_DEPTH / 8;
+        feed->consumer_resumes_at = batch_end < feed->step_count ? batch_end : feed->step_count;
+    }
     while (step >= feed->produced && !feed->failed) {
         feed->consumer_waits = true;
         pthread_cond_wait(&feed->changed, &feed->lock);

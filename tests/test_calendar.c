@@ -298,6 +298,30 @@ static void test_calendar_times_stay_the_same_moments_with_a_far_utc_offset(void
     assert_true(times.imsak < times.fajr && times.maghrib < times.isha);
 }
 
+/* The last day computed is kept: asking about another place, or another Hijri adjustment, on the same day must not
+ * get the first place's answer. */
+static void test_calendar_kept_days_belong_to_their_place(void **state)
+{
+    (void)state;
+    calendar_location cairo_place = cairo(CALENDAR_METHOD_EGYPTIAN);
+    calendar_location jakarta = {.latitude = -6.2088, .longitude = 106.8456, .utc_offset_hours = 7,
+                                 .method = CALENDAR_METHOD_EGYPTIAN};
+    calendar_day_times first, other, again;
+    assert_int_equal(calendar_prayer_times(&cairo_place, 2027, 2, 20, &first), 0);
+    assert_int_equal(calendar_prayer_times(&jakarta, 2027, 2, 20, &other), 0);
+    assert_int_equal(calendar_prayer_times(&cairo_place, 2027, 2, 20, &again), 0);
+    assert_true(fabs(other.maghrib - first.maghrib) > 3 * 3600); /* five time zones apart */
+    assert_memory_equal(&first, &again, sizeof first);
+
+    double noon = cairo_time(2027, 2, 20, 12, 0);
+    calendar_location announced_late = cairo_place;
+    announced_late.hijri_adjust_days = -1;
+    int day = calendar_ramadan_day(noon, &cairo_place);
+    assert_true(day > 1);
+    assert_int_equal(calendar_ramadan_day(noon, &announced_late), day - 1);
+    assert_int_equal(calendar_ramadan_day(noon, &cairo_place), day);
+}
+
 static void test_calendar_minutes_relative_counts_to_and_from_events(void **state)
 {
     (void)state;
@@ -439,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_calendar_rejects_bad_input_and_says_why),
         cmocka_unit_test(test_calendar_rejects_a_day_without_sunset),
         cmocka_unit_test(test_calendar_prayer_times_do_not_depend_on_the_call_before),
+        cmocka_unit_test(test_calendar_kept_days_belong_to_their_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
