@@ -120,7 +120,7 @@ typedef struct calendar_model {
     double last_value;     /* NAN until a sample is observed */
     double *residuals;     /* ring of relative one-step errors */
     size_t residual_count, residual_next;
-    double *sorted;        /* scratch for the quantiles */
+    double *sorted;        /* the same errors in order, kept so as each one comes: for the quantiles */
     day_info days[DAY_CACHE];
 } calendar_model;
 
@@ -430,13 +430,62 @@ static void expected_at(const calendar_model *model, const position *at, double 
     }
 }
 
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The first place in sorted[0 .. count) holding a value >= value. */
+static size_t first_not_below(const double *sorted, size_t count, double value)
+{
+    size_t low = 0, high = count;
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        if (sorted[middle] < value)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    return low;
+}
+
+static void sort_residuals(calendar_model *model)
+{
+    memcpy(model->sorted, model->residuals, model->residual_count * sizeof(double));
+    qsort(model->sorted, model->residual_count, sizeof(double), compare_doubles);
+}
+
+/* A forecast every tick sorted the whole window (50 us a target); an error in and one out moves a few KB instead. */
+static void sorted_replace(calendar_model *model, bool remove_one, double old_value, double new_value)
+{
+    double *sorted = model->sorted;
+    size_t count = model->residual_count;
+    if (remove_one) {
+        size_t at = first_not_below(sorted, count, old_value);
+        if (at == count || sorted[at] != old_value) { /* not where it should be (a NAN loaded, say): start over */
+            sort_residuals(model);
+            return;
+        }
+        memmove(&sorted[at], &sorted[at + 1], (count - at - 1) * sizeof(double));
+        count--;
+    }
+    size_t at = first_not_below(sorted, count, new_value);
+    memmove(&sorted[at + 1], &sorted[at], (count - at) * sizeof(double));
+    sorted[at] = new_value;
+}
+
 static void residual_record(calendar_model *model, double value, double predicted)
 {
     if (!(predicted > 0) || isnan(predicted))
         return;
-    model->residuals[model->residual_next] = (value - predicted) / predicted;
+    double error = (value - predicted) / predicted;
+    bool full = model->residual_count == RESIDUAL_WINDOW;
+    double oldest = model->residuals[model->residual_next];
+    model->residuals[model->residual_next] = error;
     model->residual_next = (model->residual_next + 1) % RESIDUAL_WINDOW;
-    if (model->residual_count < RESIDUAL_WINDOW)
+    sorted_replace(model, full, oldest, error); /* full: the window's count stays, the oldest goes */
+    if (!full)
         model->residual_count++;
 }
 
@@ -515,12 +564,6 @@ static void model_take(calendar_model *model, double value)
 
 /* ## Forecasting --------------------------------------------------------------------------------------------- */
 
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Linear interpolation between order statistics; share in [0, 1]. */
 static double quantile(const double *sorted, size_t count, double share)
 {
@@ -535,8 +578,6 @@ static void error_quantiles(calendar_model *model, double q[4])
 {
     static const double shares[4] = {0.025, 0.10, 0.90, 0.975};
     size_t n = model->residual_count;
-    memcpy(model->sorted, model->residuals, n * sizeof(double));
-    qsort(model->sorted, n, sizeof(double), compare_doubles);
     for (size_t i = 0; i < 4; i++) {
         q[i] = n ? quantile(model->sorted, n, shares[i]) : 0;
         q[i] = i < 2 ? fmin(q[i], 0) : fmax(q[i], 0); /* a biased stretch must not leave the mean outside */
@@ -829,6 +870,7 @@ static bool load_state(calendar_model *model, const char *text, double *scratch)
         host->set_error(host, "saved model: last_value is missing (NAN): it had observed nothing");
         return false;
     }
+    sort_residuals(model);
     return load_profiles(model, text, scratch);
 }
 
