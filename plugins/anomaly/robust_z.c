@@ -10,6 +10,7 @@
  * Settings: window (5..10000000, default 288), threshold (> 0, default 3.5: the robust z that scores 0.5),
  * min_samples (1..window, default 10: history needed before anything scores above 0). */
 #include "../common/detector.h"
+#include "../common/sorted_values.h"
 
 #include <hydra/plugin.h>
 
@@ -59,43 +60,6 @@ typedef struct robust_z_model {
     history window;
     size_t unreported;
 } robust_z_model;
-
-/* The first index whose value is >= x. */
-static size_t lower_bound(const double *sorted, size_t count, double x)
-{
-    size_t low = 0, high = count;
-    while (low < high) {
-        size_t mid = low + (high - low) / 2;
-        if (sorted[mid] < x)
-            low = mid + 1;
-        else
-            high = mid;
-    }
-    return low;
-}
-
-static void sorted_insert(double *sorted, size_t count, double x)
-{
-    size_t at = lower_bound(sorted, count, x);
-    memmove(sorted + at + 1, sorted + at, (count - at) * sizeof *sorted);
-    sorted[at] = x;
-}
-
-/* Takes old out and puts x in, moving only the values between the two places. The result is what removing old at
- * lower_bound and then inserting x at lower_bound would give, equal values (0 and -0) in the same order. old is
- * present: it was inserted bit for bit, and only finite values enter. */
-static void sorted_replace(double *sorted, size_t count, double old, double x)
-{
-    size_t from = lower_bound(sorted, count, old);
-    size_t to = lower_bound(sorted, count, x);
-    if (to > from) {
-        memmove(sorted + from, sorted + from + 1, (to - 1 - from) * sizeof *sorted);
-        sorted[to - 1] = x;
-    } else {
-        memmove(sorted + to + 1, sorted + to, (from - to) * sizeof *sorted);
-        sorted[to] = x;
-    }
-}
 
 /* Room for capacity values (at most limit); only while the window is not full, so the ring starts at 0. */
 static int history_reserve(history *h, size_t capacity)
@@ -181,14 +145,14 @@ static void deviation_order(const deviations *d, size_t k, double *kth, double *
     *next = next_left < next_right ? next_left : next_right;
 }
 
-/* lower_bound(sorted, n, median). It is the middle, n / 2, unless values equal to the median come before it: checked
- * first, searched only then. */
+/* sorted_lower_bound(sorted, n, median). It is the middle, n / 2, unless values equal to the median come before it:
+ * checked first, searched only then. */
 static size_t median_position(const double *sorted, size_t n, double median)
 {
     size_t middle = n / 2;
     if (middle > 0 && sorted[middle - 1] < median && !(sorted[middle] < median))
         return middle;
-    return lower_bound(sorted, n, median);
+    return sorted_lower_bound(sorted, n, median);
 }
 
 /* Median absolute deviation from median: the middle deviation, or the mean of the middle two. */

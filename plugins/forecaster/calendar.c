@@ -21,6 +21,7 @@
 #include <hydra/plugin.h>
 
 #include "../common/model_text.h"
+#include "../common/sorted_values.h"
 
 #include <itl/hijri.h>
 #include <itl/prayer.h>
@@ -436,20 +437,6 @@ static int compare_doubles(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The first place in sorted[0 .. count) holding a value >= value. */
-static size_t first_not_below(const double *sorted, size_t count, double value)
-{
-    size_t low = 0, high = count;
-    while (low < high) {
-        size_t middle = low + (high - low) / 2;
-        if (sorted[middle] < value)
-            low = middle + 1;
-        else
-            high = middle;
-    }
-    return low;
-}
-
 static void sort_residuals(calendar_model *model)
 {
     memcpy(model->sorted, model->residuals, model->residual_count * sizeof(double));
@@ -457,22 +444,14 @@ static void sort_residuals(calendar_model *model)
 }
 
 /* A forecast every tick sorted the whole window (50 us a target); an error in and one out moves a few KB instead. */
-static void sorted_replace(calendar_model *model, bool remove_one, double old_value, double new_value)
+static void sorted_take(calendar_model *model, bool full, double oldest, double error)
 {
-    double *sorted = model->sorted;
-    size_t count = model->residual_count;
-    if (remove_one) {
-        size_t at = first_not_below(sorted, count, old_value);
-        if (at == count || sorted[at] != old_value) { /* not where it should be (a NAN loaded, say): start over */
-            sort_residuals(model);
-            return;
-        }
-        memmove(&sorted[at], &sorted[at + 1], (count - at - 1) * sizeof(double));
-        count--;
-    }
-    size_t at = first_not_below(sorted, count, new_value);
-    memmove(&sorted[at + 1], &sorted[at], (count - at) * sizeof(double));
-    sorted[at] = new_value;
+    if (!full)
+        sorted_insert(model->sorted, model->residual_count, error);
+    else if (sorted_contains(model->sorted, model->residual_count, oldest))
+        sorted_replace(model->sorted, model->residual_count, oldest, error);
+    else /* not where it should be (a NAN loaded, say): in order again, from the ring */
+        sort_residuals(model);
 }
 
 static void residual_record(calendar_model *model, double value, double predicted)
@@ -484,7 +463,7 @@ static void residual_record(calendar_model *model, double value, double predicte
     double oldest = model->residuals[model->residual_next];
     model->residuals[model->residual_next] = error;
     model->residual_next = (model->residual_next + 1) % RESIDUAL_WINDOW;
-    sorted_replace(model, full, oldest, error); /* full: the window's count stays, the oldest goes */
+    sorted_take(model, full, oldest, error); /* full: the window's count stays, the oldest goes */
     if (!full)
         model->residual_count++;
 }
