@@ -893,8 +893,9 @@ static void errors_from(hw_model *model, const double *values, size_t n, const d
     }
 }
 
-/* The normal equations' matrix (states x states, upper triangle and diagonal) from the runs: run 0 the level's,
- * 1 the trend's, 2 + k season k's phase 0. Column j is run base[j] delayed by delay[j]. */
+/* The normal equations' matrix E'E (states x states: its upper triangle and diagonal) from the runs: run 0 the
+ * level's, 1 the trend's, 2 + k season k's phase 0, which delayed by p is phase p's. sums: room for the longest
+ * period's numbers. */
 static void normal_matrix(const holt_winters *c, const double *const *runs, size_t n, double *gram, double *sums)
 {
     size_t states = 2 + c->season_total;
