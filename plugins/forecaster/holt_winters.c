@@ -1502,8 +1502,8 @@ static void *holt_winters_model_load(void *opaque, const char *text)
     const holt_winters *config = opaque;
     const hydra_host *host = config->host;
     if (text && strncmp(text, "holt_winters 1\n", 15) == 0) {
-        host->set_error(host, "saved model is of format 1 (one season, fitted once); this holt_winters reads format "
-                        "%d: fit it again (the registry refits from the service's history)", SAVE_FORMAT);
+        host->set_error(host, "saved model is of format 1 (one season, fitted once); this holt_winters reads formats "
+                        "2 and %d: fit it again (the registry refits from the service's history)", SAVE_FORMAT);
         return NULL;
     }
     bool doubling = text && strncmp(text, "holt_winters 2\n", 15) == 0; /* format 2: refits when samples doubled */
