@@ -1330,14 +1330,23 @@ static void *holt_winters_model_open(void *opaque, const hydra_series *history)
         return NULL;
     }
     hw_model *model = model_new(config, history ? history->step : 0);
+    bool fit_at_end = false;
     if (model && history && wants_fit(config)) {
         size_t skipped = 0;
         while (skipped < history->count && isnan(history->values[skipped]))
             skipped++;
-        model->fits_skipped = last_fit_within(config, history->count - skipped);
+        size_t usable = history->count - skipped;
+        /* A history given whole is fitted once, on all of it, as a batch fit is, while its samples are all still
+         * kept at its end; else (longer than the refits go) at the last fit point it reaches. */
+        fit_at_end = usable >= fit_length(config) && next_fit_after(config, usable) != 0;
+        model->fits_skipped = fit_at_end ? SIZE_MAX : last_fit_within(config, usable);
     }
     for (size_t t = 0; model && history && t < history->count; t++)
         model_take(model, history->values[t]);
+    if (model && fit_at_end && model->fit_buffer && !model->warm_up)
+        model_fit(model);
+    if (model)
+        model->fits_skipped = 0; /* the samples to come refit on the usual schedule */
     return model;
 }
 
