@@ -907,6 +907,111 @@ static void test_linear_rejects_bad_window_and_short_history(void **unused)
     support_forecast_free(&forecast);
 }
 
+/* The number after "\nname " in a saved model's text. */
+static double saved_number(const char *text, const char *name)
+{
+    char key[64];
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *at = strstr(text, key);
+    if (!at)
+        fail_msg("no field %s in the saved model", name);
+    return strtod(at + strlen(key), NULL);
+}
+
+/* The saved text of a holt_winters model opened on values. */
+static char *saved_holt_winters(const char *settings, const double *values, size_t count)
+{
+    support_plugin plugin;
+    if (!support_plugin_open(&plugin, "forecaster", "holt_winters", settings))
+        fail_msg("cannot open holt_winters: %s", plugin.error);
+    hydra_series history = {values, count, 0, 60};
+    void *model = instance_model_open(plugin.instance, &history);
+    char *text = model ? instance_model_save(plugin.instance, model) : NULL;
+    if (!text)
+        fail_msg("holt_winters: %s", instance_error(plugin.instance));
+    instance_model_close(plugin.instance, model);
+    support_plugin_close(&plugin);
+    return text;
+}
+
+/* A series made by the additive recursions themselves from known initial states (level 100, trend 0.2, a season of
+ * two harmonics), with beta and gamma 0 so the trend and the season stay what they started as, and alpha 0.3. The
+ * fit, given beta and gamma, finds alpha and the initial states: the saved season and trend are the initial ones.
+ * Estimated, they must be close to the truth, and the squared one-step error over every sample no more than from
+ * the classical start (season averages around the line through the season means). */
+static void test_holt_winters_estimated_initial_states_recover_the_truth(void **unused)
+{
+    (void)unused;
+    enum { m = 24, count = 20 * m };
+    double values[count], season[m], level = 100, trend = 0.2;
+    for (size_t p = 0; p < m; p++)
+        season[p] = 20 * sin(TAU * (double)p / m) + 8 * cos(3 * TAU * (double)p / m);
+    noise_seed(777);
+    for (size_t t = 0; t < count; t++) {
+        double shock = 2 * noise();
+        values[t] = level + trend + season[t % m] + shock;
+        level += trend + 0.3 * shock;
+    }
+    const char *settings = "season_length = 24; beta = 0; gamma = 0;";
+    char *estimated = saved_holt_winters(settings, values, count);
+    char classical_settings[128];
+    snprintf(classical_settings, sizeof classical_settings, "%s initial_states = \"classical\";", settings);
+    char *classical = saved_holt_winters(classical_settings, values, count);
+    const char *table = strstr(estimated, "\nseason_24 ") + strlen("\nseason_24 "), *classical_table =
+        strstr(classical, "\nseason_24 ") + strlen("\nseason_24 ");
+    double worst = 0, classical_worst = 0;
+    for (size_t p = 0; p < m; p++) {
+        char *end;
+        worst = fmax(worst, fabs(strtod(table, &end) - season[p]));
+        table = end;
+        classical_worst = fmax(classical_worst, fabs(strtod(classical_table, &end) - season[p]));
+        classical_table = end;
+    }
+    double squares = saved_number(estimated, "squares_all"), classical_squares = saved_number(classical, "squares_all");
+    print_message("holt_winters initial states: estimated season within %.3f of the truth (classical %.3f), trend "
+                  "%.4f (truth 0.2, classical %.4f); squared error %.1f (classical %.1f)\n", worst, classical_worst,
+                  saved_number(estimated, "trend"), saved_number(classical, "trend"), squares, classical_squares);
+    assert_below(worst, 1.0); /* the shocks are up to 2 */
+    assert_below(fabs(saved_number(estimated, "trend") - 0.2), 0.01);
+    assert_below(squares, 0.99 * classical_squares); /* strictly better: the classical start is no fallback here */
+    free(estimated);
+    free(classical);
+}
+
+/* Daily and weekly additive seasons (hours), made by the recursions as above: estimated initial states for both
+ * seasons lower the squared one-step error below the classical start's. */
+static void test_holt_winters_estimated_initial_states_with_two_seasons(void **unused)
+{
+    (void)unused;
+    enum { day = 24, week = 168, count = 6 * week };
+    double values[count], level = 50;
+    noise_seed(4242);
+    for (size_t t = 0; t < count; t++) {
+        double shock = noise(), daily = 10 * sin(TAU * (double)(t % day) / day);
+        double weekly = (t % week) / day >= 5 ? -8 : 3.2; /* weekends lower */
+        values[t] = level + daily + weekly + shock;
+        level += 0.2 * shock;
+    }
+    const char *settings = "season_lengths = \"24, 168\"; beta = 0; gamma = 0;";
+    char classical_settings[128];
+    snprintf(classical_settings, sizeof classical_settings, "%s initial_states = \"classical\";", settings);
+    char *estimated = saved_holt_winters(settings, values, count), *classical =
+        saved_holt_winters(classical_settings, values, count);
+    double squares = saved_number(estimated, "squares_all"), classical_squares = saved_number(classical, "squares_all");
+    print_message("holt_winters daily and weekly initial states: squared error %.1f estimated, %.1f classical\n",
+                  squares, classical_squares);
+    assert_below(squares, 0.99 * classical_squares);
+    free(estimated);
+    free(classical);
+}
+
+static void test_holt_winters_initial_states_setting_is_checked(void **unused)
+{
+    (void)unused;
+    assert_contains(open_error("holt_winters", "season_length = 24; initial_states = \"guessed\";"),
+                    "initial_states must be \"estimated\" or \"classical\", got \"guessed\"");
+}
+
 /* ## Saved models (model_save, model_load) ----------------------------------------------------------------------- */
 
 /* Fits a model of forecaster name on values, saves it, loads the text into a second model and feeds both the same
@@ -971,9 +1076,9 @@ static void test_holt_winters_saved_model_forecasts_as_the_original_and_damage_i
     additive_fill(&shape, values, COUNT);
     char *text = assert_saved_model_forecasts_as_the_original("holt_winters", "season_length = 24;", values, 24 * 8,
                                                               COUNT);
-    assert_contains(text, "holt_winters 2\nseason_lengths 24\n");
+    assert_contains(text, "holt_winters 3\nseason_lengths 24\n");
     assert_contains(text, "\nalpha ");
-    assert_contains(text, "\nfit_at 288\n"); /* 192 samples seen: the refit at 288 is to come, on the samples kept */
+    assert_contains(text, "\nfit_at 240\n"); /* 192 samples seen: refits every 96 (a season, 96 at least) */
     assert_contains(load_error("holt_winters", "season_length = 12;", text),
                     "saved model has seasons of 24, the config says 12");
     assert_contains(load_error("holt_winters", "season_lengths = \"24, 168\";", text),
@@ -1000,6 +1105,51 @@ static void test_holt_winters_saved_model_forecasts_as_the_original_and_damage_i
     support_plugin_close(&plugin);
 }
 
+/* A model saved in format 2 (refits when its samples doubled: after 192 samples, at 288) loads, its next refit moved
+ * to the schedule of now (every 96 samples for this season of 24: 240), and forecasts as a model saved now does, on
+ * the same samples. */
+static void test_holt_winters_reads_format_2(void **unused)
+{
+    (void)unused;
+    enum { COUNT = 24 * 12, FIT = 24 * 8 };
+    double values[COUNT];
+    additive_fill(&(additive_shape){100, 0.05, 20, 2, 24}, values, COUNT);
+    support_plugin plugin;
+    support_plugin_open(&plugin, "forecaster", "holt_winters", "season_length = 24;");
+    hydra_series history = {values, FIT, 0, 60};
+    void *original = instance_model_open(plugin.instance, &history);
+    char *text = instance_model_save(plugin.instance, original);
+    char *fit_at = strstr(text, "\nfit_at 240\n");
+    assert_non_null(fit_at);
+    assert_true(strncmp(text, "holt_winters 3\n", 15) == 0);
+    text[13] = '2';
+    memcpy(fit_at, "\nfit_at 288\n", 12);
+    void *loaded = instance_model_load(plugin.instance, text);
+    if (!loaded)
+        fail_msg("format 2: %s", instance_error(plugin.instance));
+    char *again = instance_model_save(plugin.instance, loaded);
+    assert_contains(again, "holt_winters 3\n");
+    assert_contains(again, "\nfit_at 240\n");
+    for (size_t t = FIT; t < COUNT; t++) { /* through the refit at 240 */
+        instance_model_observe(plugin.instance, original, values[t]);
+        instance_model_observe(plugin.instance, loaded, values[t]);
+    }
+    hydra_forecast a, b;
+    support_forecast_alloc(&a, 24);
+    support_forecast_alloc(&b, 24);
+    assert_int_equal(instance_model_forecast(plugin.instance, original, &a), 0);
+    assert_int_equal(instance_model_forecast(plugin.instance, loaded, &b), 0);
+    for (size_t i = 0; i < 24; i++)
+        assert_true(a.mean[i] == b.mean[i] && a.upper95[i] == b.upper95[i]);
+    support_forecast_free(&a);
+    support_forecast_free(&b);
+    free(text);
+    free(again);
+    instance_model_close(plugin.instance, original);
+    instance_model_close(plugin.instance, loaded);
+    support_plugin_close(&plugin);
+}
+
 /* Two seasons, saved between two refits (the samples kept for the next one travel with the state) and after the
  * last: both load into models that forecast as the original to the last bit. */
 static void test_holt_winters_saved_model_with_two_seasons_round_trips(void **unused)
@@ -1017,7 +1167,7 @@ static void test_holt_winters_saved_model_with_two_seasons_round_trips(void **un
         assert_contains(text, "season_lengths 24 168\n");
         assert_contains(text, "\nseason_24 ");
         assert_contains(text, "\nseason_168 ");
-        assert_contains(text, "\nfit_at 1008\n");
+        assert_contains(text, "\nfit_at 840\n");
         assert_contains(text, "\nfit_buffer ");
         free(text);
     }
@@ -1093,6 +1243,10 @@ int main(void)
         cmocka_unit_test(test_holt_winters_rejects_out_of_range_settings),
         cmocka_unit_test(test_forecasters_on_nab_traffic_series_with_daily_season),
         cmocka_unit_test(test_holt_winters_saved_model_forecasts_as_the_original_and_damage_is_refused),
+        cmocka_unit_test(test_holt_winters_reads_format_2),
+        cmocka_unit_test(test_holt_winters_estimated_initial_states_recover_the_truth),
+        cmocka_unit_test(test_holt_winters_estimated_initial_states_with_two_seasons),
+        cmocka_unit_test(test_holt_winters_initial_states_setting_is_checked),
         cmocka_unit_test(test_calendar_saved_model_forecasts_as_the_original),
         cmocka_unit_test(test_linear_saved_model_forecasts_as_the_original),
     };

@@ -160,15 +160,33 @@ static void assert_streaming_matches_batch(const char *name, const char *setting
     support_plugin_close(&plugin);
 }
 
-/* Checks at every tick, from a model opened on nothing and from one opened on three seasons. */
+/* holt_winters, fitting its weights, refits after every season (96 samples at least) from 2 + ceil(96 / m) seasons on,
+ * counted from the first observed sample; a history given whole is fitted once, on all of it. The two agree before
+ * the first fit and at every fit point: the ticks a history of t values is checked at. */
+static bool holt_winters_fits_agree(const double *values, size_t t, size_t m)
+{
+    size_t first = 0;
+    while (first < t && isnan(values[first]))
+        first++;
+    size_t usable = t - first, first_fit = (2 + (96 + m - 1) / m) * m, every = m > 96 ? m : 96;
+    return usable < first_fit || (usable - first_fit) % every == 0;
+}
+
+/* Checks at every tick where the fits agree, from a model opened on nothing and from one opened on three seasons. */
 static void assert_streaming_matches_batch_every_tick(const char *name, const char *settings, const double *values,
                                                       size_t count, size_t m)
 {
-    size_t *checks = malloc((count + 1) * sizeof *checks);
-    for (size_t i = 0; i <= count; i++)
-        checks[i] = i;
-    assert_streaming_matches_batch(name, settings, values, count, 0, checks, count + 1, 2 * m + 7);
-    assert_streaming_matches_batch(name, settings, values, count, 3 * m, checks + 3 * m, count + 1 - 3 * m, 30);
+    size_t *checks = malloc((count + 1) * sizeof *checks), check_count = 0, from_three_seasons = 0;
+    for (size_t t = 0; t <= count; t++) {
+        if (!holt_winters_fits_agree(values, t, m))
+            continue;
+        from_three_seasons += t < 3 * m;
+        checks[check_count++] = t;
+    }
+    assert_true(check_count > 2 * m); /* every tick of the first seasons, and the fit points */
+    assert_streaming_matches_batch(name, settings, values, count, 0, checks, check_count, 2 * m + 7);
+    assert_streaming_matches_batch(name, settings, values, count, 3 * m, checks + from_three_seasons,
+                                   check_count - from_three_seasons, 30);
     free(checks);
 }
 
@@ -227,13 +245,55 @@ static void test_forecasters_streaming_matches_batch_on_nab_series(void **unused
         size_t count;
         double *values = nab_grid(paths[p], &count);
         assert_true(count > 6 * NAB_DAY);
-        size_t checks[4];
+        size_t checks[4], fit_points[4];
         for (size_t back = 4; back >= 1; back--)
             checks[4 - back] = count - back * NAB_DAY;
+        for (size_t t = count, found = 0; found < 4; t--) /* the last four fit points */
+            if (holt_winters_fits_agree(values, t, NAB_DAY))
+                fit_points[3 - found++] = t;
         for (size_t s = 0; s < sizeof settings / sizeof settings[0]; s++)
-            assert_streaming_matches_batch(settings[s][0], settings[s][1], values, count, 0, checks, 4, 30);
+            assert_streaming_matches_batch(settings[s][0], settings[s][1], values, count, 0,
+                                           strcmp(settings[s][0], "holt_winters") == 0 ? fit_points : checks, 4, 30);
         free(values);
     }
+}
+
+/* Between fit points a history given whole is fitted on all of it, as statsmodels fits: after a change that came
+ * since the stream's last fit (the daily swing tripled), its forecast of the next day is the closer one. */
+static void test_holt_winters_fits_a_whole_history_on_all_of_it(void **unused)
+{
+    (void)unused;
+    enum { m = 24, first_fit = 6 * m, count = first_fit + 96 + 3 * m / 2, horizon = m };
+    double values[count + horizon];
+    uint64_t seed = 5;
+    for (size_t t = 0; t < count + horizon; t++) {
+        double swing = t >= first_fit + 96 ? 90 : 30;
+        values[t] = 200 + swing * sin(TAU * (double)t / m) + 3 * noise(&seed);
+    }
+    assert_false(holt_winters_fits_agree(values, count, m));
+    support_plugin plugin;
+    plugin_instance *instance = open_plugin(&plugin, "forecaster", "holt_winters", "season_length = 24;");
+    hydra_series empty = series_of(values, 0), whole = series_of(values, count);
+    void *stream = instance_model_open(instance, &empty);
+    for (size_t t = 0; t < count; t++)
+        assert_int_equal(instance_model_observe(instance, stream, values[t]), 0);
+    hydra_forecast batch, streamed;
+    support_forecast_alloc(&batch, horizon);
+    support_forecast_alloc(&streamed, horizon);
+    assert_int_equal(instance_forecast(instance, &whole, &batch), 0);
+    assert_int_equal(instance_model_forecast(instance, stream, &streamed), 0);
+    double batch_error = 0, stream_error = 0;
+    for (size_t i = 0; i < horizon; i++) {
+        batch_error += fabs(batch.mean[i] - values[count + i]) / horizon;
+        stream_error += fabs(streamed.mean[i] - values[count + i]) / horizon;
+    }
+    print_message("mean absolute error over the next day: whole history %.2f, stream since its last fit %.2f\n",
+                  batch_error, stream_error);
+    assert_true(batch_error < 0.95 * stream_error); /* the same without the final fit */
+    support_forecast_free(&batch);
+    support_forecast_free(&streamed);
+    instance_model_close(instance, stream);
+    support_plugin_close(&plugin);
 }
 
 /* ## Forecasters: what a model needs before it forecasts ------------------------------------------------------- */
@@ -485,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_holt_winters_streaming_matches_batch_on_series_with_gaps),
         cmocka_unit_test(test_seasonal_naive_streaming_matches_batch_on_series_with_gaps),
         cmocka_unit_test(test_forecasters_streaming_matches_batch_on_nab_series),
+        cmocka_unit_test(test_holt_winters_fits_a_whole_history_on_all_of_it),
         cmocka_unit_test(test_holt_winters_streaming_refuses_to_forecast_before_two_seasons_then_forecasts),
         cmocka_unit_test(test_seasonal_naive_streaming_refuses_to_forecast_before_one_season),
         cmocka_unit_test(test_forecaster_models_from_one_instance_are_independent),

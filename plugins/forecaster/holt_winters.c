@@ -10,15 +10,19 @@
  *
  * Parameters the config does not fix are fitted: until the third season is complete (96 samples at least past the
  * first two) the model runs on defaults (alpha 0.3, beta 0.01, gamma 0.1), then it fits on every sample it has and
- * is rebuilt on them with what was found; it fits again each time its samples double, up to FIT_SAMPLES_MAX. A fit
- * is a grid over the weights on the first fit's samples, then Nelder-Mead over all of them (weights in the usual
- * region), minimising the squared one-step error after the first two seasons; each candidate, and the rebuilt model,
- * starts from the seasonal indices averaged over every complete season, not the first two alone. Each fit depends only on the samples up to it, so model_open on a
- * long history fits once, at the last fit point, and still agrees with a model fed sample by sample.
+ * is rebuilt on them with what was found; it fits again after every further season (FIT_SCORED_MIN samples at
+ * least), up to FIT_SAMPLES_MAX, so the weights and the season it starts from know the last days. A fit is a grid
+ * over the weights on the first fit's samples, then Nelder-Mead over all of them (weights in the usual region),
+ * minimising the squared one-step error after the first two seasons; each candidate starts from the seasonal
+ * indices averaged over every complete season, not the first two alone. Additive seasons then get initial states
+ * (level, trend, every index) estimated by least squares for the weights found, and the model is rebuilt from them.
+ * Each fit depends only on the samples up to it, so model_open on a long history fits once, at the last fit point,
+ * and still agrees with a model fed sample by sample.
  *
  * Settings: season_length (default 1440) or season_lengths ("1440, 10080": each a multiple of the one before),
  * seasonality ("additive" | "multiplicative"), alpha, beta, gamma (one for every season; fitted unless given),
- * damped (false; true fits damping unless given), damping (1.0 = no damping).
+ * damped (false; true fits damping unless given), damping (1.0 = no damping), initial_states ("estimated" |
+ * "classical": the season averages alone).
  */
 #include <hydra/plugin.h>
 
@@ -57,12 +61,14 @@ typedef struct holt_winters {
     bool multiplicative;
     double alpha, beta, gamma, phi;
     bool fit_alpha, fit_beta, fit_gamma, fit_phi; /* not fixed by the config: fitted on the third season */
+    bool estimate_start;           /* a fit estimates the initial states by least squares (additive) */
 } holt_winters;
 
 /* Samples the fit scores candidates on at least: with short seasons, one season is too few to tell them apart. */
 #define FIT_SCORED_MIN 96
-/* The model refits each time the samples seen double, on all of them, while they are at most this many (or once,
- * at the first fit, when that already needs more): later refits are the model registry's, on its training window. */
+/* The model refits after every season (FIT_SCORED_MIN samples at least), on all it has seen, while that is at most
+ * this many (or once, at the first fit, when that already needs more): later refits are the model registry's, on its
+ * training window. */
 #define FIT_SAMPLES_MAX 16384
 
 /* The model as it walks through a series. */
@@ -74,7 +80,7 @@ typedef struct hw_model {
     double step;         /* seconds between samples, which names the seasons ("daily", "weekly") */
     char season_names[SEASONS_MAX][HYDRA_COMPONENT_NAME_MAX];
     double *warm_up;     /* the first two seasons until they are complete; NULL once the model has started */
-    double *fit_buffer;  /* when fitting: every sample until the next fit (fit_at), then the buffer doubles */
+    double *fit_buffer;  /* when fitting: every sample until the next fit (fit_at), then the buffer grows */
     size_t fit_at;       /* the sample count of the next fit */
     size_t fits_skipped; /* model_open on a long history fits only at the last fit point it reaches: the fits are
                           * independent of each other, so the result is the same and the cost once */
@@ -126,6 +132,19 @@ static int read_seasonality(const hydra_host *host, bool *multiplicative)
     if (*multiplicative || strcmp(text, "additive") == 0)
         return 0;
     host->set_error(host, "seasonality must be \"additive\" or \"multiplicative\", got \"%s\"", text);
+    return -1;
+}
+
+/* initial_states: "estimated" (least squares, with each fit) or "classical" (season averages). */
+static int read_initial_states(const hydra_host *host, bool *estimated)
+{
+    const char *text = "estimated";
+    if (host->setting_string(host, "initial_states", &text) < 0)
+        return -1;
+    *estimated = strcmp(text, "estimated") == 0;
+    if (*estimated || strcmp(text, "classical") == 0)
+        return 0;
+    host->set_error(host, "initial_states must be \"estimated\" or \"classical\", got \"%s\"", text);
     return -1;
 }
 
@@ -206,6 +225,7 @@ static int read_settings(const hydra_host *host, holt_winters *config)
     *config = (holt_winters){.host = host, .alpha = 0.3, .beta = 0.01, .gamma = 0.1, .phi = 1.0};
     bool damped = false;
     if (read_periods(host, config) != 0 || read_seasonality(host, &config->multiplicative) != 0 ||
+        read_initial_states(host, &config->estimate_start) != 0 ||
         host->setting_bool(host, "damped", &damped) < 0)
         return -1;
     if (read_weight(host, "alpha", false, &config->alpha, &config->fit_alpha) != 0 ||
@@ -361,20 +381,39 @@ static void keep_above_floor(hw_model *model)
         model->trend = 0;
 }
 
-/* The line through the means of the seasons (least squares; exact through two): *first is its value at the middle
- * of the first season, the return value its slope per sample. Seasons with nothing observed are left out. */
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The line through the means of the seasons: its slope per sample the median of the slopes between consecutive
+ * observed seasons (exact through two), *first its value at the middle of the first season (the mean of the means
+ * less the slope's part). A median, as the line's least squares were, would follow a workload that changed once:
+ * a fall from 30 to 0.3 after eight of fourteen days left a slope of -0.13 a sample that a fitted beta of 0 kept
+ * forever. Seasons with nothing observed are left out; out of memory, the slope is 0. */
 static double season_means_line(const hw_model *model, size_t seasons, double *first)
 {
-    size_t m = model->config.season_length, n = 0;
-    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    const hydra_host *host = model->config.host;
+    size_t m = model->config.season_length, n = 0, slopes = 0;
+    double *slope_of = seasons > 1 ? host->alloc(host, (seasons - 1) * sizeof(double)) : NULL;
+    double sx = 0, sy = 0, last_x = 0, last_y = 0;
     for (size_t j = 0; j < seasons; j++) {
         double mean = observed_mean(model->warm_up, j * m, m);
         if (isnan(mean))
             continue;
         double x = (double)j * (double)m, y = mean + model->shift;
-        sx += x, sy += y, sxx += x * x, sxy += x * y, n++;
+        if (n > 0 && slope_of)
+            slope_of[slopes++] = (y - last_y) / (x - last_x);
+        sx += x, sy += y, n++;
+        last_x = x, last_y = y;
     }
-    double spread = (double)n * sxx - sx * sx, slope = n > 1 && spread > 0 ? ((double)n * sxy - sx * sy) / spread : 0;
+    double slope = 0;
+    if (slopes > 0) {
+        qsort(slope_of, slopes, sizeof *slope_of, compare_doubles);
+        slope = slopes % 2 ? slope_of[slopes / 2] : (slope_of[slopes / 2 - 1] + slope_of[slopes / 2]) / 2;
+    }
+    host->free(host, slope_of);
     *first = (sy - slope * sx) / (double)n; /* n >= 1: sample 0 is observed */
     return slope;
 }
@@ -508,16 +547,28 @@ static void record_error(hw_model *model, double error, bool out_of_sample)
     }
 }
 
-/* Initialises from the first two seasons of values, then runs the recursions over all total of them (the errors
- * after the two seasons are out of sample). values is read, not kept. */
-static void run_from_start(hw_model *model, const double *values, size_t total)
+/* The state one step before sample 0: level, trend, then the season table (2 + season_total numbers). */
+static void set_state(hw_model *model, const double *state)
+{
+    model->level = state[0];
+    model->trend = state[1];
+    memcpy(model->season, state + 2, model->config.season_total * sizeof(double));
+}
+
+/* Initialises from the seasons of values (initialise), or from `start` when given (2 + season_total numbers:
+ * level, trend, season table), then runs the recursions over all total of them (the errors after the two seasons
+ * are out of sample). values is read, not kept. */
+static void run_from_start(hw_model *model, const double *values, size_t total, const double *start)
 {
     size_t m = model->config.season_length;
     model->squares_all = model->squares_late = 0;
     model->errors_all = model->errors_late = 0;
     model->warm_up = (double *)values; /* what choose_shift and initialise read */
     choose_shift(model);
-    initialise(model, total / m);
+    if (start)
+        set_state(model, start);
+    else
+        initialise(model, total / m);
     model->warm_up = NULL;
     size_t phase[SEASONS_MAX] = {0};
     for (size_t t = 0; t < total; t++) {
@@ -542,7 +593,7 @@ static size_t fit_length(const holt_winters *c)
 static void model_start(hw_model *model)
 {
     double *values = model->warm_up;
-    run_from_start(model, values, model->count);
+    run_from_start(model, values, model->count, NULL);
     if (wants_fit(&model->config)) {
         model->fit_buffer = values;
         model->fit_at = fit_length(&model->config);
@@ -552,14 +603,18 @@ static void model_start(hw_model *model)
 }
 
 /* The sample count of the fit after the one at `at`; 0 when there is none. */
-static size_t next_fit(size_t at) { return 2 * at <= FIT_SAMPLES_MAX ? 2 * at : 0; }
+static size_t next_fit(const holt_winters *c, size_t at)
+{
+    size_t next = at + (c->season_length > FIT_SCORED_MIN ? c->season_length : FIT_SCORED_MIN);
+    return next <= FIT_SAMPLES_MAX ? next : 0;
+}
 
 /* The first fit point after count samples; 0 when there is none. */
 static size_t next_fit_after(const holt_winters *c, size_t count)
 {
     size_t at = fit_length(c);
     while (at && at <= count)
-        at = next_fit(at);
+        at = next_fit(c, at);
     return at;
 }
 
@@ -569,7 +624,7 @@ static size_t last_fit_within(const holt_winters *c, size_t count)
     size_t at = fit_length(c), last = 0;
     while (at && at <= count) {
         last = at;
-        at = next_fit(at);
+        at = next_fit(c, at);
     }
     return last;
 }
@@ -580,6 +635,7 @@ typedef struct fit_scratch {
     hw_model model;    /* a copy of the live one's settings, with its own season table */
     const double *values;
     size_t total;
+    const double *start; /* fixed initial states (scored on every error), or NULL: the classical ones each time */
 } fit_scratch;
 
 static double fit_score(fit_scratch *scratch, const double parameters[4])
@@ -589,7 +645,9 @@ static double fit_score(fit_scratch *scratch, const double parameters[4])
     c->beta = parameters[1];
     c->gamma = parameters[2];
     c->phi = parameters[3];
-    run_from_start(&scratch->model, scratch->values, scratch->total);
+    run_from_start(&scratch->model, scratch->values, scratch->total, scratch->start);
+    if (scratch->start)
+        return scratch->model.errors_all ? scratch->model.squares_all : INFINITY;
     return scratch->model.errors_late ? scratch->model.squares_late : INFINITY;
 }
 
@@ -779,6 +837,235 @@ static void fit_search(fit_scratch *scratch, const bool fitted[4], double best[4
     fit_simplex(scratch, fitted, best);
 }
 
+/* ## The initial states by least squares (additive seasons) ------------------------------------------------------
+ *
+ * With the weights fixed, the additive recursions are linear in the state and the values, so the one-step errors
+ * from an initial state x (level, trend, season table) are e = e0 + E x: e0 the errors from the zero state, E's
+ * column j those of a run on zero values from the unit state j. The x with the least squared error solves
+ * (E'E) x = -E'e0. The system does not depend on time but through the phase, so phase p's column is phase 0's
+ * delayed by p samples: 2 + period_count runs give all of E, and each entry of E'E is a sum of lagged products of
+ * two runs. Forming it costs O(samples x states), solving it (Cholesky) O(states^3): beyond LEAST_SQUARES_STATES the
+ * fit keeps the classical initial states, as it does with missing samples (a gap breaks the delay structure) and
+ * for multiplicative seasons (not linear). */
+
+#define LEAST_SQUARES_STATES 600
+/* Added to the diagonal, relative to it: the sum of a season's indices and the level trade off exactly (adding c to
+ * every index and -c to the level changes no forecast), so E'E is singular without it. */
+#define LEAST_SQUARES_RIDGE 1e-9
+
+/* The sum of u[tau + lag] * v[tau] over tau < length, in four running sums: one would wait on each addition. */
+static double lagged_dot(const double *u, const double *v, size_t lag, size_t length)
+{
+    const double *a = u + lag;
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t t = 0;
+    for (; t + 4 <= length; t += 4) {
+        s0 += a[t] * v[t];
+        s1 += a[t + 1] * v[t + 1];
+        s2 += a[t + 2] * v[t + 2];
+        s3 += a[t + 3] * v[t + 3];
+    }
+    for (; t < length; t++)
+        s0 += a[t] * v[t];
+    return (s0 + s1) + (s2 + s3);
+}
+
+/* out[i] = the sum of u[tau + lag] * v[tau] over tau < longest - i, for i < count: from the shortest up. */
+static void lagged_sums(const double *u, const double *v, size_t lag, size_t longest, size_t count, double *out)
+{
+    double sum = lagged_dot(u, v, lag, longest - (count - 1));
+    out[count - 1] = sum;
+    for (size_t i = count - 1; i-- > 0;) {
+        size_t tau = longest - i - 1;
+        sum += u[tau + lag] * v[tau];
+        out[i] = sum;
+    }
+}
+
+/* The one-step errors of n samples of values (NULL: all zero) from the initial state `start`. */
+static void errors_from(hw_model *model, const double *values, size_t n, const double *start, double *errors)
+{
+    set_state(model, start);
+    size_t phase[SEASONS_MAX] = {0};
+    for (size_t t = 0; t < n; t++) {
+        errors[t] = model_step(model, phase, values ? values[t] : 0);
+        advance_phases(&model->config, phase);
+    }
+}
+
+/* The normal equations' matrix E'E (states x states: its upper triangle and diagonal) from the runs: run 0 the
+ * level's, 1 the trend's, 2 + k season k's phase 0, which delayed by p is phase p's. sums: room for the longest
+ * period's numbers. */
+static void normal_matrix(const holt_winters *c, const double *const *runs, size_t n, double *gram, double *sums)
+{
+    size_t states = 2 + c->season_total;
+    for (size_t i = 0; i < 2; i++)
+        for (size_t j = i; j < 2; j++)
+            gram[i * states + j] = lagged_dot(runs[i], runs[j], 0, n);
+    size_t first[SEASONS_MAX];
+    for (size_t k = 0, at = 2; k < c->period_count; at += c->periods[k++])
+        first[k] = at;
+    for (size_t k = 0; k < c->period_count; k++) {
+        const double *season = runs[2 + k];
+        for (size_t i = 0; i < 2; i++)
+            for (size_t p = 0; p < c->periods[k]; p++)
+                gram[i * states + first[k] + p] = lagged_dot(runs[i], season, p, n - p);
+        for (size_t l = k; l < c->period_count; l++) {
+            const double *other = runs[2 + l];
+            size_t mk = c->periods[k], ml = c->periods[l];
+            /* phase p of season k with phase p + lag of season l */
+            for (size_t lag = 0; lag < ml; lag++) {
+                size_t count = mk < ml - lag ? mk : ml - lag;
+                lagged_sums(season, other, lag, n - lag, count, sums);
+                for (size_t p = 0; p < count; p++)
+                    gram[(first[k] + p) * states + first[l] + p + lag] = sums[p];
+            }
+            /* phase q + lag of season k with phase q of season l, lag >= 1; within one season, the mirror image */
+            for (size_t lag = 1; l != k && lag < mk; lag++) {
+                size_t count = ml < mk - lag ? ml : mk - lag;
+                lagged_sums(other, season, lag, n - lag, count, sums);
+                for (size_t q = 0; q < count; q++)
+                    gram[(first[k] + q + lag) * states + first[l] + q] = sums[q];
+            }
+        }
+    }
+}
+
+/* Solves gram x = rhs in place of rhs. gram holds the matrix in its upper triangle and diagonal; its Cholesky
+ * factor L (gram = L L') is written over the lower triangle and diagonal, so the sums run along rows. false when the
+ * matrix is not positive definite even with the ridge. */
+static bool cholesky_solve(double *gram, size_t states, double *rhs)
+{
+    for (size_t j = 0; j < states; j++) {
+        double *row = gram + j * states;
+        for (size_t i = 0; i < j; i++) {
+            const double *other = gram + i * states;
+            row[i] = (other[j] - lagged_dot(row, other, 0, i)) / other[i];
+        }
+        double diagonal = row[j] * (1 + LEAST_SQUARES_RIDGE) - lagged_dot(row, row, 0, j);
+        if (!(diagonal > 0))
+            return false;
+        row[j] = sqrt(diagonal);
+    }
+    for (size_t i = 0; i < states; i++) /* L y = rhs */
+        rhs[i] = (rhs[i] - lagged_dot(gram + i * states, rhs, 0, i)) / gram[i * states + i];
+    for (size_t i = states; i-- > 0;) { /* L' x = y */
+        double sum = rhs[i];
+        for (size_t k = i + 1; k < states; k++)
+            sum -= gram[k * states + i] * rhs[k];
+        rhs[i] = sum / gram[i * states + i];
+    }
+    return true;
+}
+
+/* Each season's indices summing to 0, the level taking their mean: the same forecasts (see LEAST_SQUARES_RIDGE). */
+static void centre_seasons(const holt_winters *c, double *state)
+{
+    double *table = state + 2;
+    for (size_t k = 0; k < c->period_count; table += c->periods[k++]) {
+        double mean = 0;
+        for (size_t p = 0; p < c->periods[k]; p++)
+            mean += table[p] / (double)c->periods[k];
+        for (size_t p = 0; p < c->periods[k]; p++)
+            table[p] -= mean;
+        state[0] += mean;
+    }
+}
+
+/* The initial states with the least squared one-step error over every sample, for the weights in scratch's config,
+ * into state; false when out of memory or the system is singular. */
+static bool least_squares_start(fit_scratch *scratch, double *state)
+{
+    hw_model *model = &scratch->model;
+    const holt_winters *c = &model->config;
+    const hydra_host *host = c->host;
+    size_t n = scratch->total, states = 2 + c->season_total, run_count = 2 + c->period_count;
+    double *runs = host->alloc(host, (run_count + 1) * n * sizeof(double));
+    double *gram = host->alloc(host, (states * states + states) * sizeof(double));
+    bool solved = false;
+    if (runs && gram) {
+        double *unit = gram + states * states, *errors = runs + run_count * n;
+        const double *run[2 + SEASONS_MAX];
+        memset(unit, 0, states * sizeof(double));
+        errors_from(model, scratch->values, n, unit, errors);
+        for (size_t r = 0, table = 2; r < run_count; r++) {
+            size_t j = r < 2 ? r : table; /* season k's phase 0 */
+            if (r >= 2)
+                table += c->periods[r - 2];
+            unit[j] = 1;
+            errors_from(model, NULL, n, unit, runs + r * n);
+            unit[j] = 0;
+            run[r] = runs + r * n;
+        }
+        for (size_t j = 0, k = 0, table = 2; j < states; j++) { /* the right-hand side, -E'e0 */
+            if (j >= 2 && j == table + c->periods[k])
+                table += c->periods[k++];
+            size_t delay = j < 2 ? 0 : j - table;
+            state[j] = -lagged_dot(errors, run[j < 2 ? j : 2 + k], delay, n - delay);
+        }
+        normal_matrix(c, run, n, gram, unit);
+        solved = cholesky_solve(gram, states, state);
+        if (solved)
+            centre_seasons(c, state);
+    }
+    host->free(host, runs);
+    host->free(host, gram);
+    return solved;
+}
+
+static bool has_missing(const double *values, size_t count)
+{
+    for (size_t t = 0; t < count; t++)
+        if (isnan(values[t]))
+            return true;
+    return false;
+}
+
+/* The classical initial states (initialise), into state. */
+static void classical_start(hw_model *model, const double *values, size_t total, double *state)
+{
+    model->warm_up = (double *)values;
+    choose_shift(model);
+    initialise(model, total / model->config.season_length);
+    model->warm_up = NULL;
+    state[0] = model->level;
+    state[1] = model->trend;
+    memcpy(state + 2, model->season, model->config.season_total * sizeof(double));
+}
+
+/* For the weights the search found (on the classical initial states), the initial states with the least squared
+ * one-step error over every sample, when they score better than the classical ones. Returns them (to free), or NULL
+ * when the classical ones stay: asked for, multiplicative, too many states, missing samples, out of memory. The
+ * weights are not searched again on these states: alternating both lowered the error a little more, but on a short
+ * history it traded a sound trend for one fitted to the first samples (NAB iio_us-east-1, MASE 0.66 -> 5.5). */
+static double *fit_initial_states(fit_scratch *scratch, const double best[4])
+{
+    const holt_winters *c = &scratch->model.config;
+    const hydra_host *host = c->host;
+    size_t states = 2 + c->season_total;
+    if (!c->estimate_start || c->multiplicative || states > LEAST_SQUARES_STATES ||
+        has_missing(scratch->values, scratch->total))
+        return NULL;
+    double *classical = host->alloc(host, 2 * states * sizeof(double));
+    if (!classical)
+        return NULL;
+    double *estimated = classical + states;
+    classical_start(&scratch->model, scratch->values, scratch->total, classical);
+    scratch->start = classical;
+    double classical_score = fit_score(scratch, best); /* also sets the weights the least squares are for */
+    bool better = false;
+    if (least_squares_start(scratch, estimated)) {
+        scratch->start = estimated;
+        better = fit_score(scratch, best) < classical_score;
+    }
+    scratch->start = NULL;
+    if (better)
+        memmove(classical, estimated, states * sizeof(double));
+    else
+        host->free(host, classical);
+    return better ? classical : NULL;
+}
+
 /* A fit point is reached: fits on every sample so far, then rebuilds the model on them with what was found. Out of
  * memory for the scratch table, the model keeps the parameters it has. */
 static void model_fit(hw_model *model)
@@ -792,12 +1079,14 @@ static void model_fit(hw_model *model)
     scratch.model.config.gamma = 0.1;
     scratch.model.config.phi = 0.98;
     scratch.model.season = host->alloc(host, c->season_total * sizeof(double));
+    double *start = NULL; /* the initial states fitted with the weights, or NULL: the classical ones */
     if (scratch.model.season) {
         const bool fitted[4] = {c->fit_alpha, c->fit_beta, c->fit_gamma, c->fit_phi};
-        const holt_winters *start = &scratch.model.config;
-        double best[4] = {c->fit_alpha ? start->alpha : c->alpha, c->fit_beta ? start->beta : c->beta,
-                          c->fit_gamma ? start->gamma : c->gamma, c->fit_phi ? start->phi : c->phi};
+        const holt_winters *first = &scratch.model.config;
+        double best[4] = {c->fit_alpha ? first->alpha : c->alpha, c->fit_beta ? first->beta : c->beta,
+                          c->fit_gamma ? first->gamma : c->gamma, c->fit_phi ? first->phi : c->phi};
         fit_search(&scratch, fitted, best);
+        start = fit_initial_states(&scratch, best);
         host->free(host, scratch.model.season);
         c->alpha = best[0];
         c->beta = best[1];
@@ -806,18 +1095,19 @@ static void model_fit(hw_model *model)
         host->log(host, HYDRA_LOG_DEBUG, "fitted alpha %.4f beta %.4f gamma %.4f damping %.4f", c->alpha, c->beta,
                   c->gamma, c->phi);
     }
-    run_from_start(model, model->fit_buffer, model->count);
+    run_from_start(model, model->fit_buffer, model->count, start);
+    host->free(host, start);
     model->steps_known = 0; /* the per-step tables depend on the parameters */
 }
 
-/* At a fit point: fits (unless model_open skips it), then keeps the buffer for the next one, twice as long. Out of
- * memory for it, the model keeps its fit. */
+/* At a fit point: fits (unless model_open skips it), then keeps the buffer for the next one, long enough for it. Out
+ * of memory for it, the model keeps its fit. */
 static void model_reach_fit_point(hw_model *model)
 {
     const hydra_host *host = model->config.host;
     if (model->count >= model->fits_skipped)
         model_fit(model);
-    model->fit_at = next_fit(model->count);
+    model->fit_at = next_fit(&model->config, model->count);
     double *longer = model->fit_at ? host->alloc(host, model->fit_at * sizeof(double)) : NULL;
     if (longer)
         memcpy(longer, model->fit_buffer, model->count * sizeof(double));
@@ -1040,14 +1330,23 @@ static void *holt_winters_model_open(void *opaque, const hydra_series *history)
         return NULL;
     }
     hw_model *model = model_new(config, history ? history->step : 0);
+    bool fit_at_end = false;
     if (model && history && wants_fit(config)) {
         size_t skipped = 0;
         while (skipped < history->count && isnan(history->values[skipped]))
             skipped++;
-        model->fits_skipped = last_fit_within(config, history->count - skipped);
+        size_t usable = history->count - skipped;
+        /* A history given whole is fitted once, on all of it, as a batch fit is, while its samples are all still
+         * kept at its end; else (longer than the refits go) at the last fit point it reaches. */
+        fit_at_end = usable >= fit_length(config) && next_fit_after(config, usable) != 0;
+        model->fits_skipped = fit_at_end ? SIZE_MAX : last_fit_within(config, usable);
     }
     for (size_t t = 0; model && history && t < history->count; t++)
         model_take(model, history->values[t]);
+    if (model && fit_at_end && model->fit_buffer && !model->warm_up)
+        model_fit(model);
+    if (model)
+        model->fits_skipped = 0; /* the samples to come refit on the usual schedule */
     return model;
 }
 
@@ -1083,11 +1382,12 @@ static int holt_winters_model_forecast(void *opaque, hydra_forecast *out)
 
 /* ## Saved models: the fitted parameters and the state, as text (the model registry) -------------------------- */
 
-/* 2: several seasons, and the samples kept for the refits to come. */
+/* 2: several seasons, and the samples kept for the refits to come. 3: refits after every season (96 samples at
+ * least), not each time the samples double (a format 2 model is read, its next refit moved to the new schedule). */
 static const char *const saved_numbers[] = {"alpha", "beta", "gamma", "damping", "level", "trend", "shift",
                                             "value_min", "lowest", "scale", "level_floor", "squares_all",
                                             "squares_late", "step"};
-#define SAVE_FORMAT 2
+#define SAVE_FORMAT 3
 
 static bool model_fitted(const hw_model *model)
 {
@@ -1150,7 +1450,7 @@ static bool load_settings_match(const holt_winters *config, const char *text)
     return true;
 }
 
-static bool load_tables(hw_model *model, const char *text)
+static bool load_tables(hw_model *model, const char *text, bool doubling)
 {
     const hydra_host *host = model->config.host;
     const holt_winters *c = &model->config;
@@ -1162,6 +1462,8 @@ static bool load_tables(hw_model *model, const char *text)
             return false;
         table += c->periods[k];
     }
+    if (doubling && model->fit_at > model->count)
+        model->fit_at = next_fit_after(c, model->count);
     if (model->fit_at == 0)
         return true;
     if (model->fit_at != next_fit_after(c, model->count)) {
@@ -1209,11 +1511,13 @@ static void *holt_winters_model_load(void *opaque, const char *text)
     const holt_winters *config = opaque;
     const hydra_host *host = config->host;
     if (text && strncmp(text, "holt_winters 1\n", 15) == 0) {
-        host->set_error(host, "saved model is of format 1 (one season, fitted once); this holt_winters reads format "
-                        "%d: fit it again (the registry refits from the service's history)", SAVE_FORMAT);
+        host->set_error(host, "saved model is of format 1 (one season, fitted once); this holt_winters reads formats "
+                        "2 and %d: fit it again (the registry refits from the service's history)", SAVE_FORMAT);
         return NULL;
     }
-    if (!text || !model_text_header(host, text, "holt_winters", SAVE_FORMAT) || !load_settings_match(config, text))
+    bool doubling = text && strncmp(text, "holt_winters 2\n", 15) == 0; /* format 2: refits when samples doubled */
+    if (!text || (!doubling && !model_text_header(host, text, "holt_winters", SAVE_FORMAT)) ||
+        !load_settings_match(config, text))
         return NULL;
     holt_winters fitted = *config;
     hw_model *model = model_new(&fitted, 0);
@@ -1221,7 +1525,7 @@ static void *holt_winters_model_load(void *opaque, const char *text)
         return NULL;
     host->free(host, model->warm_up);
     model->warm_up = NULL;
-    if (!load_numbers(model, text) || !load_tables(model, text)) {
+    if (!load_numbers(model, text) || !load_tables(model, text, doubling)) {
         holt_winters_model_close(model);
         return NULL;
     }
