@@ -135,6 +135,10 @@ int main(void)
            result.controller_cpu_seconds, result.controller_cpu_seconds / ticks * 1e9);
     printf("  traffic thread, CPU seconds       %12.2f   (%.0f ns a service-tick, computed ahead on its own thread)\n",
            result.traffic_cpu_seconds, result.traffic_cpu_seconds / ticks * 1e9);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    double all_cpu = result.controller_cpu_seconds + result.traffic_cpu_seconds;
+    printf("  at best, all of it in parallel    %12.0f   (%.0f ns of CPU a service-tick, shared by %ld cores)\n",
+           (double)cores * ticks / all_cpu, all_cpu / ticks * 1e9, cores);
     printf("  traffic() alone, calls per second %12.0f   (%d days; ratio %.2f to the bare call: every call carries the "
            "sandbox's instruction budget)\n",
            traffic, TRAFFIC_DAYS, traffic / bare);
