@@ -491,12 +491,42 @@ static double seasons_but(const hw_model *model, double *const *index, size_t k,
     return others;
 }
 
+/* model_step for one additive season, the case nearly every target has, without the general step's loops over the
+ * seasons and its branches on the kind of season: a fit runs the recursion some hundred times over every sample.
+ * The level and the trend are passed by address so that a loop over many samples keeps them in registers. */
+static inline double step_one_additive_season(const hw_model *model, double *level_at, double *trend_at,
+                                              double *index, double value)
+{
+    const holt_winters *c = &model->config;
+    double base = *level_at + c->phi * *trend_at, level, trend, error = NAN;
+    if (isnan(value)) {
+        level = base;
+        trend = *trend_at * c->phi;
+    } else {
+        double old_index = *index;
+        level = c->alpha * (value - old_index) + (1 - c->alpha) * base;
+        level = level > model->level_floor ? level : model->level_floor; /* fmax, inline */
+        trend = c->beta * (level - *level_at) + (1 - c->beta) * c->phi * *trend_at;
+        *index = c->gamma * (value - level) + (1 - c->gamma) * old_index;
+        error = value - (base + old_index);
+    }
+    if (!(level > model->level_floor)) { /* keep_above_floor */
+        level = model->level_floor;
+        trend = trend < 0 ? 0 : trend;
+    }
+    *level_at = level;
+    *trend_at = trend;
+    return error;
+}
+
 /* Moves the model one sample forward; returns the one-step error (relative to the index for multiplicative), or
  * NAN for a missing sample, which is taken to equal the prediction: the model coasts on its trend. With several
  * seasons, each index moves towards what the value holds beyond the new level and the other seasons. */
 static double model_step(hw_model *model, const size_t *phase, double value)
 {
     const holt_winters *c = &model->config;
+    if (c->period_count == 1 && !c->multiplicative)
+        return step_one_additive_season(model, &model->level, &model->trend, &model->season[phase[0]], value);
     double *index[SEASONS_MAX];
     double base = model->level + c->phi * model->trend;
     if (isnan(value)) {
@@ -555,42 +585,13 @@ static void set_state(hw_model *model, const double *state)
     memcpy(model->season, state + 2, model->config.season_total * sizeof(double));
 }
 
-/* model_step and record_error over values, for one additive season: the same operations in the same order, so the
- * same numbers to the bit, without the general step's calls and branches per sample. A fit runs the recursion some
- * hundred times over every sample, and this is most of its time. */
 static void run_one_additive_season(hw_model *model, const double *values, size_t total)
 {
-    const holt_winters *c = &model->config;
-    size_t m = c->season_length, phase = 0;
-    double level = model->level, trend = model->trend, *season = model->season;
+    size_t m = model->config.season_length, phase = 0;
+    double level = model->level, trend = model->trend;
     for (size_t t = 0; t < total; t++) {
-        double value = values[t], base = level + c->phi * trend;
-        if (isnan(value)) {
-            level = base;
-            trend *= c->phi;
-        } else {
-            double old_index = 0 + season[phase]; /* as seasons_at sums it */
-            double predicted = base + old_index;
-            double new_level = c->alpha * (value - old_index) + (1 - c->alpha) * base;
-            new_level = new_level > model->level_floor ? new_level : model->level_floor; /* fmax, but inline */
-            trend = c->beta * (new_level - level) + (1 - c->beta) * c->phi * trend;
-            season[phase] = c->gamma * ((value - 0) - new_level) + (1 - c->gamma) * season[phase];
-            level = new_level;
-            double error = value - predicted;
-            if (!isnan(error)) {
-                model->squares_all += error * error;
-                model->errors_all++;
-                if (t >= 2 * m) {
-                    model->squares_late += error * error;
-                    model->errors_late++;
-                }
-            }
-        }
-        if (!(level > model->level_floor)) { /* keep_above_floor */
-            level = model->level_floor;
-            if (trend < 0)
-                trend = 0;
-        }
+        record_error(model, step_one_additive_season(model, &level, &trend, &model->season[phase], values[t]),
+                     t >= 2 * m);
         phase = phase + 1 == m ? 0 : phase + 1;
     }
     model->level = level;
