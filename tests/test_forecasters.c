@@ -1014,6 +1014,27 @@ static void test_holt_winters_initial_states_setting_is_checked(void **unused)
 
 /* ## Saved models (model_save, model_load) ----------------------------------------------------------------------- */
 
+/* Feeds both models values[from, to), then checks that they forecast horizon steps the same to the last bit. */
+static void assert_models_go_on_alike(plugin_instance *instance, void *original, void *loaded, const double *values,
+                                      size_t from, size_t to, size_t horizon)
+{
+    for (size_t t = from; t < to; t++) {
+        instance_model_observe(instance, original, values[t]);
+        instance_model_observe(instance, loaded, values[t]);
+    }
+    hydra_forecast a, b;
+    support_forecast_alloc(&a, horizon);
+    support_forecast_alloc(&b, horizon);
+    assert_int_equal(instance_model_forecast(instance, original, &a), 0);
+    assert_int_equal(instance_model_forecast(instance, loaded, &b), 0);
+    for (size_t i = 0; i < horizon; i++) {
+        assert_true(a.mean[i] == b.mean[i]);
+        assert_true(a.upper95[i] == b.upper95[i]);
+    }
+    support_forecast_free(&a);
+    support_forecast_free(&b);
+}
+
 /* Fits a model of forecaster name on values, saves it, loads the text into a second model and feeds both the same
  * further samples: the two forecast the same to the last bit. Returns the saved text (the caller frees it). */
 static char *assert_saved_model_forecasts_as_the_original(const char *name, const char *settings, const double *values,
@@ -1031,21 +1052,7 @@ static char *assert_saved_model_forecasts_as_the_original(const char *name, cons
     void *loaded = instance_model_load(plugin.instance, text);
     if (!loaded)
         fail_msg("%s: model_load: %s", name, instance_error(plugin.instance));
-    for (size_t t = fit; t < count; t++) {
-        instance_model_observe(plugin.instance, original, values[t]);
-        instance_model_observe(plugin.instance, loaded, values[t]);
-    }
-    hydra_forecast a, b;
-    support_forecast_alloc(&a, 90);
-    support_forecast_alloc(&b, 90);
-    assert_int_equal(instance_model_forecast(plugin.instance, original, &a), 0);
-    assert_int_equal(instance_model_forecast(plugin.instance, loaded, &b), 0);
-    for (size_t i = 0; i < 90; i++) {
-        assert_true(a.mean[i] == b.mean[i]);
-        assert_true(a.upper95[i] == b.upper95[i]);
-    }
-    support_forecast_free(&a);
-    support_forecast_free(&b);
+    assert_models_go_on_alike(plugin.instance, original, loaded, values, fit, count, 90);
     instance_model_close(plugin.instance, original);
     instance_model_close(plugin.instance, loaded);
     support_plugin_close(&plugin);
@@ -1130,19 +1137,7 @@ static void test_holt_winters_reads_format_2(void **unused)
     char *again = instance_model_save(plugin.instance, loaded);
     assert_contains(again, "holt_winters 3\n");
     assert_contains(again, "\nfit_at 240\n");
-    for (size_t t = FIT; t < COUNT; t++) { /* through the refit at 240 */
-        instance_model_observe(plugin.instance, original, values[t]);
-        instance_model_observe(plugin.instance, loaded, values[t]);
-    }
-    hydra_forecast a, b;
-    support_forecast_alloc(&a, 24);
-    support_forecast_alloc(&b, 24);
-    assert_int_equal(instance_model_forecast(plugin.instance, original, &a), 0);
-    assert_int_equal(instance_model_forecast(plugin.instance, loaded, &b), 0);
-    for (size_t i = 0; i < 24; i++)
-        assert_true(a.mean[i] == b.mean[i] && a.upper95[i] == b.upper95[i]);
-    support_forecast_free(&a);
-    support_forecast_free(&b);
+    assert_models_go_on_alike(plugin.instance, original, loaded, values, FIT, COUNT, 24); /* through the refit at 240 */
     free(text);
     free(again);
     instance_model_close(plugin.instance, original);
